@@ -1,0 +1,29 @@
+// Thin wrappers over OpenSSL: randomness, hashing, HKDF, constant-time compare.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+#include "crypto/secret.hpp"
+
+namespace signet::crypto {
+
+using Sha256Digest = std::array<std::uint8_t, 32>;
+
+// Fills out from OpenSSL's CSPRNG (RAND_bytes). Throws std::runtime_error if
+// the generator fails: continuing without randomness would be unsafe.
+void random_bytes(std::span<std::uint8_t> out);
+
+// SHA-256 of the concatenation of the parts.
+Sha256Digest sha256(std::initializer_list<std::span<const std::uint8_t>> parts);
+
+// HKDF-SHA256 (RFC 5869), extract then expand, into out (at most 255*32 bytes).
+// Throws std::runtime_error only if OpenSSL itself fails.
+void hkdf_sha256(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm,
+                 std::span<const std::uint8_t> info, std::span<std::uint8_t> out);
+
+// Constant-time equality (CRYPTO_memcmp); false when the sizes differ.
+bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept;
+
+}  // namespace signet::crypto
