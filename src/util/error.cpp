@@ -27,6 +27,7 @@ class Category final : public std::error_category {
       case Errc::peer_closed: return "connection closed by peer";
       case Errc::peer_error: return "peer reported an error";
       case Errc::refused: return "refused by the server";
+      case Errc::unreachable: return "cannot connect";
       case Errc::config: return "configuration error";
       case Errc::io: return "I/O error";
     }

@@ -1,0 +1,69 @@
+// Channel: one connection's secure channel, without I/O.
+//
+// The network layer feeds it the bytes it reads and writes out the bytes it
+// appends; in between, the channel runs its handshake, then turns bytes into
+// verified application frames and frames into protected bytes. Shared-key mode
+// (PskServerChannel, PskClientChannel) and key mode (TLS 1.3) implement it, so
+// the server and client loops are the same for both.
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+#include "wire/wire.hpp"
+
+namespace signet::channel {
+
+using util::ByteSpan;
+using util::Bytes;
+
+struct Frame {
+  wire::FrameType type{};
+  ByteSpan payload;  // valid until the next call on the channel
+};
+
+// Who is on the other end, once the handshake has proved it.
+struct PeerIdentity {
+  std::string fingerprint;  // key mode: "SHA256:..."; shared-key mode: empty
+  std::string comment;      // key mode: the authorized_keys comment
+};
+
+class Channel {
+ public:
+  virtual ~Channel() = default;
+
+  // A short description for logs, e.g. "shared-key hmac-sha256".
+  virtual std::string description() const = 0;
+
+  // Client side: appends the first handshake flight. Server side: nothing.
+  virtual void start(Bytes& out) = 0;
+
+  // Takes bytes read from the peer. Handshake replies, if any, are appended to
+  // out. On Error the channel has appended whatever tells the peer why (an
+  // error record or frame) and the connection should be written out and closed.
+  // An error the peer reported comes back with the peer's code and reason.
+  virtual Result<void> receive(ByteSpan in, Bytes& out) = 0;
+
+  virtual bool established() const = 0;
+  virtual PeerIdentity peer() const { return {}; }
+
+  // The next complete, verified application frame, or nullopt until more bytes
+  // arrive. On Error, as for receive().
+  virtual Result<std::optional<Frame>> next_frame(Bytes& out) = 0;
+
+  // Appends one protected frame (payload = concatenation of parts, within
+  // max_payload()).
+  virtual void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) = 0;
+
+  // Appends a notice of e for the peer: an error record during the handshake,
+  // an authenticated error frame after it.
+  virtual void send_error(const Error& e, Bytes& out) = 0;
+
+  virtual std::uint32_t max_payload() const = 0;
+};
+
+}  // namespace signet::channel

@@ -1,0 +1,94 @@
+// Shared-key mode channels: the PSK handshake, then HMAC-tagged frames.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "channel/channel.hpp"
+#include "channel/frame_codec.hpp"
+#include "channel/psk_handshake.hpp"
+#include "crypto/mac.hpp"
+#include "crypto/secret.hpp"
+
+namespace signet::channel {
+
+struct PskSettings {
+  std::shared_ptr<const crypto::SecretBytes> key;
+  // Server: allowed, in preference order. Client: offered, in preference order.
+  std::vector<crypto::MacAlgorithm> macs = {crypto::MacAlgorithm::hmac_sha256};
+  std::uint32_t max_payload = wire::kDefaultMaxPayload;
+};
+
+// Buffers received bytes and hands out whole records or frames.
+class InputBuffer {
+ public:
+  void append(ByteSpan in);
+  ByteSpan data() const noexcept { return ByteSpan(buf_).subspan(pos_); }
+  void consume(std::size_t n) noexcept { pos_ += n; }
+  // Drops consumed bytes; frees the memory when nothing is left, so an idle
+  // connection holds no buffer.
+  void compact();
+
+ private:
+  Bytes buf_;
+  std::size_t pos_ = 0;
+};
+
+class PskServerChannel final : public Channel {
+ public:
+  explicit PskServerChannel(PskSettings settings);
+
+  std::string description() const override;
+  void start(Bytes&) override {}
+  Result<void> receive(ByteSpan in, Bytes& out) override;
+  bool established() const override { return state_ == State::established; }
+  Result<std::optional<Frame>> next_frame(Bytes& out) override;
+  void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
+  void send_error(const Error& e, Bytes& out) override;
+  std::uint32_t max_payload() const override { return settings_.max_payload; }
+
+ private:
+  enum class State { want_hello, want_finish, established, failed };
+  Error fail(Error e, Bytes& out);
+
+  PskSettings settings_;
+  State state_ = State::want_hello;
+  PskServerHandshake handshake_;
+  std::optional<FrameCodec> codec_;
+  InputBuffer in_;
+};
+
+class PskClientChannel final : public Channel {
+ public:
+  explicit PskClientChannel(PskSettings settings);
+
+  std::string description() const override;
+  void start(Bytes& out) override;
+  Result<void> receive(ByteSpan in, Bytes& out) override;
+  bool established() const override { return state_ == State::established; }
+  Result<std::optional<Frame>> next_frame(Bytes& out) override;
+  void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
+  void send_error(const Error& e, Bytes& out) override;
+  std::uint32_t max_payload() const override { return settings_.max_payload; }
+
+ private:
+  enum class State { want_server_hello, established, failed };
+  Error fail(Error e, Bytes& out);
+
+  PskSettings settings_;
+  State state_ = State::want_server_hello;
+  PskClientHandshake handshake_;
+  std::optional<FrameCodec> codec_;
+  InputBuffer in_;
+  bool got_frame_ = false;
+};
+
+// Reads a whole handshake record from the front of in: nullopt while
+// incomplete, an Error for a bad header (magic, version, type, length).
+Result<std::optional<ByteSpan>> take_record(ByteSpan in);
+
+// The Error for an error record the peer sent: its code mapped to Errc and
+// the detail "peer says: <reason>".
+Error peer_error(const wire::ErrorRecord& r);
+
+}  // namespace signet::channel

@@ -1,0 +1,90 @@
+// The shared-key handshake (docs/PROTOCOL.md, "Shared-key handshake"), without I/O.
+//
+//   client -> server  ClientHello   mode, client nonce, MAC algorithms offered
+//   server -> client  ServerHello   chosen MAC, server nonce, server proof
+//   client -> server  ClientFinish  client proof
+//
+// Both nonces and the transcript feed HKDF, so every session has fresh keys and
+// a recorded session replayed later fails. Each side proves it holds the key
+// before any application frame is sent, so a wrong key is reported as
+// "shared key mismatch" on both sides.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "channel/frame_codec.hpp"
+#include "crypto/mac.hpp"
+#include "crypto/secret.hpp"
+#include "wire/wire.hpp"
+
+namespace signet::channel {
+
+// Keys derived by the handshake (each the MAC's key size).
+struct SessionKeys {
+  crypto::MacAlgorithm mac{};
+  crypto::SecretBytes client_proof_key;
+  crypto::SecretBytes server_proof_key;
+  crypto::SecretBytes client_to_server;
+  crypto::SecretBytes server_to_client;
+};
+
+// HKDF-SHA256(salt = client nonce || server nonce, IKM = psk,
+//             info = "signet/1 shared-key" || SHA-256(ClientHello || ServerHello without proof)).
+SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::MacAlgorithm mac,
+                                const wire::Nonce& client_nonce, const wire::Nonce& server_nonce,
+                                ByteSpan client_hello, ByteSpan server_hello_without_proof);
+
+inline constexpr std::string_view kServerProofLabel = "signet/1 server proof";
+inline constexpr std::string_view kClientProofLabel = "signet/1 client proof";
+
+class PskClientHandshake {
+ public:
+  // offer: MAC algorithms in preference order (1..8). nonce: for tests only.
+  PskClientHandshake(const crypto::SecretBytes& psk, std::vector<crypto::MacAlgorithm> offer,
+                     std::optional<wire::Nonce> nonce = std::nullopt);
+
+  const Bytes& client_hello() const noexcept { return client_hello_; }
+
+  // Checks the server's proof. On success returns the ClientFinish record to
+  // send; key_mismatch if the proof is wrong; protocol errors otherwise.
+  Result<Bytes> on_server_hello(ByteSpan record);
+
+  crypto::MacAlgorithm mac() const noexcept { return keys_.mac; }
+  // The codec for application frames; call once, after on_server_hello succeeded.
+  FrameCodec make_codec(std::uint32_t max_payload) const;
+
+ private:
+  const crypto::SecretBytes& psk_;
+  std::vector<crypto::MacAlgorithm> offer_;
+  wire::Nonce nonce_{};
+  Bytes client_hello_;
+  SessionKeys keys_;
+};
+
+class PskServerHandshake {
+ public:
+  // accept: MAC algorithms this server allows, in its preference order. The
+  // server picks its most preferred algorithm that the client offered.
+  PskServerHandshake(const crypto::SecretBytes& psk, std::vector<crypto::MacAlgorithm> accept,
+                     std::optional<wire::Nonce> nonce = std::nullopt);
+
+  // Returns the ServerHello record to send; unsupported_mac or a protocol error.
+  Result<Bytes> on_client_hello(ByteSpan record);
+  // key_mismatch if the client's proof is wrong (a wrong key, or a replayed
+  // handshake, which carries a proof for an older server nonce).
+  Result<void> on_client_finish(ByteSpan record);
+
+  crypto::MacAlgorithm mac() const noexcept { return keys_.mac; }
+  std::size_t proof_size() const noexcept { return crypto::mac_tag_size(keys_.mac); }
+  FrameCodec make_codec(std::uint32_t max_payload) const;
+
+ private:
+  const crypto::SecretBytes& psk_;
+  std::vector<crypto::MacAlgorithm> accept_;
+  wire::Nonce nonce_{};
+  SessionKeys keys_;
+};
+
+}  // namespace signet::channel

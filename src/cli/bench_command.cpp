@@ -1,0 +1,147 @@
+// signet bench: messages per second and round-trip latency against a server.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include <asio/io_context.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "cli/mode.hpp"
+#include "net/blocking.hpp"
+
+namespace signet::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+  std::string server;
+  ChannelOptions channel;
+  std::vector<std::size_t> sizes = {64};
+  std::size_t messages = 200000;
+  std::size_t rr_messages = 20000;
+  std::vector<std::size_t> inflight = {1, 128};
+};
+
+struct Row {
+  std::string mode;
+  std::size_t size = 0;
+  std::size_t messages = 0;
+  double seconds = 0;
+  std::vector<double> latencies_us;
+};
+
+double percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1));
+  return sorted[i];
+}
+
+// Keeps up to `inflight` messages outstanding; inflight 1 is request-response.
+asio::awaitable<Result<Row>> run_one(std::shared_ptr<net::Connection> conn, std::size_t size,
+                                     std::size_t count, std::size_t inflight) {
+  Row row;
+  row.size = size;
+  row.messages = count;
+  row.mode = inflight == 1 ? "request-response" : "pipelined x" + std::to_string(inflight);
+  const util::Bytes message(size, 'x');
+  std::vector<Clock::time_point> sent_at(count);
+  row.latencies_us.resize(count);
+  std::size_t sent = 0, received = 0;
+  const auto start = Clock::now();
+  const auto take = [&](const wire::Reply& r) -> Result<void> {
+    if (r.status != 0) return Error(Errc::refused, "status " + std::to_string(r.status));
+    row.latencies_us[received] =
+        std::chrono::duration<double, std::micro>(Clock::now() - sent_at[received]).count();
+    ++received;
+    return {};
+  };
+  while (received < count) {
+    const auto now = Clock::now();
+    while (sent < count && sent - received < inflight) {
+      sent_at[sent++] = now;
+      conn->queue(message);
+    }
+    if (auto w = co_await conn->flush(); !w) co_return w.error();
+    auto first = co_await conn->next_reply();
+    if (!first) co_return first.error();
+    if (auto t = take(*first); !t) co_return t.error();
+    for (;;) {
+      auto more = conn->poll_reply();
+      if (!more) co_return more.error();
+      if (!more->has_value()) break;
+      if (auto t = take(**more); !t) co_return t.error();
+    }
+  }
+  row.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(row.latencies_us.begin(), row.latencies_us.end());
+  co_return row;
+}
+
+int run_bench(const BenchArgs& args) {
+  auto hp = net::parse_host_port(args.server);
+  if (!hp) {
+    print_error(hp.error().message());
+    return kExitUsage;
+  }
+  auto mode = make_client_mode(args.channel, *hp);
+  if (!mode) {
+    print_error(mode.error().message());
+    return exit_status_for(mode.error());
+  }
+  std::cout << "signet bench: " << mode->description << ", server " << hp->to_string()
+            << std::endl;
+  asio::io_context ctx(1);
+  auto conn = net::run_blocking(ctx, net::Connection::open(*hp, mode->make_channel));
+  if (!conn) {
+    print_error(conn.error().message());
+    return exit_status_for(conn.error());
+  }
+  std::printf("%-18s %8s %9s %8s %11s %9s %9s %9s %9s %9s\n", "mode", "size", "messages",
+              "seconds", "msg/s", "MiB/s", "p50 us", "p90 us", "p99 us", "max us");
+  for (const std::size_t size : args.sizes) {
+    if (size > (*conn)->max_payload()) {
+      print_error("size " + std::to_string(size) + " is above --max-message");
+      return kExitUsage;
+    }
+    for (const std::size_t k : args.inflight) {
+      const std::size_t count = k == 1 ? args.rr_messages : args.messages;
+      auto row = net::run_blocking(ctx, run_one(*conn, size, count, std::max<std::size_t>(k, 1)));
+      if (!row) {
+        print_error(row.error().message());
+        return exit_status_for(row.error());
+      }
+      const double rate = static_cast<double>(row->messages) / row->seconds;
+      std::printf("%-18s %8zu %9zu %8.3f %11.0f %9.1f %9.1f %9.1f %9.1f %9.1f\n",
+                  row->mode.c_str(), row->size, row->messages, row->seconds, rate,
+                  rate * static_cast<double>(size) / (1024.0 * 1024.0),
+                  percentile(row->latencies_us, 0.5), percentile(row->latencies_us, 0.9),
+                  percentile(row->latencies_us, 0.99), row->latencies_us.back());
+    }
+  }
+  (*conn)->close();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Measure messages per second and round-trip latency");
+  cmd->add_option("server", args->server, "Server address")->required()->type_name("HOST:PORT");
+  add_channel_options(cmd, args->channel, false);
+  cmd->add_option("--size", args->sizes, "Message sizes in bytes (default 64)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  cmd->add_option("--messages", args->messages, "Messages per pipelined run (default 200000)");
+  cmd->add_option("--rr-messages", args->rr_messages,
+                  "Messages per request-response run (default 20000)");
+  cmd->add_option("--inflight", args->inflight,
+                  "Messages in flight per run; 1 is request-response (default 1,128)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  cmd->callback([args, &action] { action = [args] { return run_bench(*args); }; });
+}
+
+}  // namespace signet::cli

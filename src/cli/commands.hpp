@@ -1,0 +1,17 @@
+// Each subcommand registers itself on the CLI11 app. Its callback only picks
+// the action; main runs it after parsing, once logging is set up.
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace signet::cli {
+
+using Action = std::function<int()>;  // returns the exit status
+
+void add_server_command(CLI::App& app, Action& action);
+void add_client_commands(CLI::App& app, Action& action);  // client, send
+void add_bench_command(CLI::App& app, Action& action);
+
+}  // namespace signet::cli

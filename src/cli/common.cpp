@@ -1,0 +1,119 @@
+#include "cli/common.hpp"
+
+#include "util/bytes.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+namespace signet::cli {
+namespace {
+constexpr std::size_t kMinRecommendedKey = 16;
+constexpr std::size_t kMaxKeyFile = 64 * 1024;
+}  // namespace
+
+int exit_status_for(const Error& e) {
+  if (e.code.category() != signet_category()) return kExitRefused;
+  switch (static_cast<Errc>(e.code.value())) {
+    case Errc::config: return kExitUsage;
+    case Errc::unreachable: return kExitConnect;
+    case Errc::key_mismatch:
+    case Errc::bad_tag:
+    case Errc::not_authorized:
+    case Errc::host_key_changed:
+    case Errc::host_key_unknown: return kExitAuth;
+    case Errc::io: return kExitFailure;
+    default: return kExitRefused;
+  }
+}
+
+void print_error(const std::string& message) { std::cerr << "signet: " << message << std::endl; }
+
+void setup_logging(const LogOptions& options) {
+  auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto out_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  std::vector<spdlog::sink_ptr> log_sinks{err_sink};
+  std::vector<spdlog::sink_ptr> message_sinks{out_sink};
+  if (!options.file.empty()) {
+    auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file);
+    log_sinks.push_back(file_sink);
+    message_sinks.push_back(file_sink);
+  }
+  auto log = std::make_shared<spdlog::logger>("signet", log_sinks.begin(), log_sinks.end());
+  auto messages =
+      std::make_shared<spdlog::logger>("messages", message_sinks.begin(), message_sinks.end());
+  log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
+  messages->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
+  const auto level = options.verbosity < 0   ? spdlog::level::warn
+                     : options.verbosity > 0 ? spdlog::level::debug
+                                             : spdlog::level::info;
+  log->set_level(level);
+  messages->set_level(level);
+  log->flush_on(spdlog::level::info);
+  messages->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(log);
+  spdlog::register_logger(messages);
+}
+
+void harden_process() {
+  const rlimit none{0, 0};
+  setrlimit(RLIMIT_CORE, &none);
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_key(
+    const std::string& psk_file) {
+  using Key = std::shared_ptr<const crypto::SecretBytes>;
+  Key key;
+  if (!psk_file.empty()) {
+    struct stat st {};
+    if (::stat(psk_file.c_str(), &st) != 0) {
+      return Error(Errc::config, "cannot read shared key file " + psk_file + ": " +
+                                     std::strerror(errno));
+    }
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", psk_file);
+    }
+    std::ifstream in(psk_file, std::ios::binary);
+    if (!in) return Error(Errc::config, "cannot open shared key file " + psk_file);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.size() > kMaxKeyFile) {
+      crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
+      return Error(Errc::config, "shared key file " + psk_file + " is larger than 64 KiB");
+    }
+    std::size_t n = content.size();
+    // One trailing newline is an artefact of editors and echo, not key material.
+    if (n > 0 && content[n - 1] == '\n') --n;
+    if (n > 0 && content[n - 1] == '\r') --n;
+    key = std::make_shared<const crypto::SecretBytes>(
+        util::ByteSpan(reinterpret_cast<const std::uint8_t*>(content.data()), n));
+    crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
+    if (key->empty()) return Error(Errc::config, "shared key file " + psk_file + " is empty");
+  } else {
+    char* value = std::getenv("SHARED_SECRET_KEY");
+    if (value == nullptr) return std::optional<Key>{};
+    const std::size_t n = std::strlen(value);
+    key = std::make_shared<const crypto::SecretBytes>(
+        util::ByteSpan(reinterpret_cast<const std::uint8_t*>(value), n));
+    // Wipe the variable in place so it is gone from /proc/PID/environ too.
+    crypto::cleanse({reinterpret_cast<std::uint8_t*>(value), n});
+    ::unsetenv("SHARED_SECRET_KEY");
+    if (key->empty()) return Error(Errc::config, "SHARED_SECRET_KEY is set but empty");
+  }
+  if (key->size() < kMinRecommendedKey) {
+    spdlog::warn("the shared key is only {} bytes; use at least {} random bytes", key->size(),
+                 kMinRecommendedKey);
+  }
+  return std::optional<Key>(std::move(key));
+}
+
+}  // namespace signet::cli

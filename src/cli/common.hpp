@@ -1,0 +1,47 @@
+// Pieces every signet subcommand shares: exit statuses, logging, the shared key.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/secret.hpp"
+#include "util/error.hpp"
+
+namespace signet::cli {
+
+// Exit statuses, documented in `signet --help` and the README.
+enum ExitStatus : int {
+  kExitOk = 0,
+  kExitFailure = 1,   // anything else (a local file could not be written, ...)
+  kExitUsage = 2,     // usage or configuration error
+  kExitConnect = 3,   // cannot connect
+  kExitAuth = 4,      // authentication failed: wrong key, tampered reply, key refused
+  kExitRefused = 5,   // refused by the server, or protocol error
+};
+
+int exit_status_for(const Error& e);
+
+// Prints "signet: <message>" to stderr.
+void print_error(const std::string& message);
+
+struct LogOptions {
+  int verbosity = 0;  // -1 quiet, 0 normal, 1 verbose
+  std::string file;   // --log-file
+};
+// Sets the default logger (stderr, timestamps) and the "messages" logger
+// (stdout, one line per verified message); both also go to --log-file.
+void setup_logging(const LogOptions& options);
+
+// Makes the process unable to dump core or be traced, so key material cannot
+// leak into a core file.
+void harden_process();
+
+// The shared key, from --psk-file if given, else from SHARED_SECRET_KEY
+// (the variable is wiped and removed once read). nullopt when neither is set.
+// An empty key or an unreadable file is a config error. Warns (to the log) on
+// a key under 16 bytes or a key file that others can read.
+Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_key(
+    const std::string& psk_file);
+
+}  // namespace signet::cli

@@ -1,0 +1,68 @@
+// The signet program: one binary, one subcommand per job.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#if __has_include("cli/key_commands.hpp")
+#include "cli/key_commands.hpp"
+#define SIGNET_HAVE_KEY_COMMANDS 1
+#endif
+
+namespace {
+
+constexpr const char* kFooter = R"(Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends.
+
+Exit status:
+  0  success (message confirmed by the server)
+  1  other failure
+  2  usage or configuration error (e.g. no shared key)
+  3  cannot connect to the server
+  4  authentication failed (wrong key, tampered reply, key not accepted)
+  5  refused by the server, or protocol error
+
+Documentation: README.md and docs/PROTOCOL.md.)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace signet::cli;
+  CLI::App app("signet: authenticated messages between machines", "signet");
+  app.footer(kFooter);
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "signet 0.1.0");
+
+  LogOptions log;
+  app.add_flag_function(
+      "-v,--verbose", [&](std::int64_t) { log.verbosity = 1; },
+      "Log more (handshakes, every tag computed and verified)");
+  app.add_flag_function(
+      "-q,--quiet", [&](std::int64_t) { log.verbosity = -1; },
+      "Log only warnings and errors (the server then prints no per-message lines)");
+  app.add_option("--log-file", log.file, "Also write the log to FILE")->type_name("FILE");
+
+  Action action;
+  int key_exit = 0;
+  add_server_command(app, action);
+  add_client_commands(app, action);
+  add_bench_command(app, action);
+#ifdef SIGNET_HAVE_KEY_COMMANDS
+  signet::cli::add_key_commands(app, key_exit);
+#endif
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  try {
+    setup_logging(log);
+  } catch (const std::exception& e) {
+    print_error(std::string("cannot set up logging: ") + e.what());
+    return kExitUsage;
+  }
+  if (!action) return key_exit;
+  return action();
+}

@@ -1,0 +1,105 @@
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
+
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "cli/mode.hpp"
+#include "util/encoding.hpp"
+
+namespace signet::cli {
+namespace {
+
+struct ServerArgs {
+  std::string listen = "127.0.0.1:7878";
+  ChannelOptions channel;
+  double handshake_timeout = 10;
+  double idle_timeout = 300;
+  std::size_t max_connections = 16384;
+  unsigned threads = 0;
+};
+
+std::chrono::milliseconds seconds(double s) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
+}
+
+// The default handler: print one line per verified message, confirm it.
+wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message) {
+  static const auto messages = spdlog::get("messages");
+  messages->info("{} {} bytes verified ({}{}{}): {}", peer.address, message.size(), peer.mode,
+                 peer.identity.fingerprint.empty() ? "" : ", ", peer.identity.fingerprint,
+                 util::escape_for_display(util::as_chars(message)));
+  return wire::Reply{0, "verified " + std::to_string(message.size()) + " bytes"};
+}
+
+int run_server(const ServerArgs& args) {
+  harden_process();
+  auto listen = net::parse_host_port(args.listen);
+  if (!listen) {
+    print_error(listen.error().message());
+    return kExitUsage;
+  }
+  auto mode = make_server_mode(args.channel);
+  if (!mode) {
+    print_error(mode.error().message());
+    return exit_status_for(mode.error());
+  }
+  net::ServerOptions options;
+  options.listen = *listen;
+  options.handshake_timeout = seconds(args.handshake_timeout);
+  options.idle_timeout = seconds(args.idle_timeout);
+  options.max_connections = args.max_connections;
+  options.threads = args.threads;
+  net::Server server(options, mode->factory, net::SyncHandler(print_and_confirm));
+  auto bound = server.listen();
+  if (!bound) {
+    print_error(bound.error().message());
+    return kExitUsage;
+  }
+  const auto addr = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                             : bound->address().to_string();
+  // The first line says the mode; scripts read the port from it.
+  std::cout << "signet server: " << mode->description << ", listening on " << addr << ":"
+            << bound->port() << std::endl;
+
+  asio::io_context signals_ctx(1);
+  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+  signals.async_wait([&](const std::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server.stop();
+  });
+  std::thread signal_thread([&] { signals_ctx.run(); });
+  server.run();
+  signals_ctx.stop();
+  signal_thread.join();
+  const auto& st = server.stats();
+  spdlog::info("stopped: {} connection(s), {} message(s) verified, {} rejected",
+               st.connections.load(), st.messages.load(), st.rejected.load());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_server_command(CLI::App& app, Action& action) {
+  auto args = std::make_shared<ServerArgs>();
+  auto* cmd = app.add_subcommand("server", "Serve clients: verify, print and confirm each message");
+  cmd->add_option("--listen,-l", args->listen, "Address to listen on (default 127.0.0.1:7878)")
+      ->type_name("HOST:PORT");
+  add_channel_options(cmd, args->channel, true);
+  cmd->add_option("--handshake-timeout", args->handshake_timeout,
+                  "Seconds a client has to finish the handshake (default 10)");
+  cmd->add_option("--idle-timeout", args->idle_timeout,
+                  "Seconds without traffic before a connection is closed (default 300)");
+  cmd->add_option("--max-connections", args->max_connections,
+                  "Connections served at once; more are refused (default 16384)");
+  cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
+  cmd->callback([args, &action] { action = [args] { return run_server(*args); }; });
+}
+
+}  // namespace signet::cli

@@ -1,0 +1,146 @@
+// signet wire format: handshake records and application frames (docs/PROTOCOL.md).
+//
+// Pure encoding and decoding: bytes in, a struct or an Error out, no I/O.
+// Every decoder rejects short input, over-long lengths and leftover bytes.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+
+namespace signet::wire {
+
+using util::ByteSpan;
+using util::Bytes;
+
+// --- Handshake records -------------------------------------------------------
+//   magic "SGNT" (4) | version (1) | type (1) | body length (2, big-endian) | body
+
+inline constexpr std::array<std::uint8_t, 4> kMagic = {'S', 'G', 'N', 'T'};
+inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::size_t kRecordHeaderSize = 8;
+inline constexpr std::size_t kMaxRecordBody = 1024;
+inline constexpr std::size_t kNonceSize = 32;
+inline constexpr std::size_t kMaxMacOffers = 8;
+inline constexpr std::size_t kMaxReasonSize = 512;
+
+enum class RecordType : std::uint8_t {
+  client_hello = 0x01,
+  server_hello = 0x02,
+  client_finish = 0x03,
+  error = 0x0F,
+};
+
+enum class Mode : std::uint8_t {
+  shared_key = 0x01,
+};
+
+// Error codes carried by error records and error frames.
+enum class ErrorCode : std::uint8_t {
+  protocol_violation = 0x01,
+  unsupported_version = 0x02,
+  wrong_mode = 0x03,
+  unsupported_mac = 0x04,
+  key_mismatch = 0x05,
+  bad_tag = 0x06,
+  too_large = 0x07,
+  timeout = 0x08,
+  not_authorized = 0x09,
+  server_busy = 0x0A,
+  internal = 0x0B,
+};
+
+ErrorCode error_code_for(const Error& e) noexcept;
+Errc errc_for(ErrorCode c) noexcept;
+std::string_view error_code_name(ErrorCode c) noexcept;
+
+struct RecordHeader {
+  std::uint8_t version = 0;
+  RecordType type{};
+  std::uint16_t length = 0;
+};
+
+using Nonce = std::array<std::uint8_t, kNonceSize>;
+
+struct ClientHello {
+  Mode mode = Mode::shared_key;
+  Nonce nonce{};
+  std::vector<std::uint8_t> mac_ids;  // client's preference order, 1..8 entries
+};
+
+struct ServerHello {
+  std::uint8_t mac_id = 0;
+  Nonce nonce{};
+  Bytes proof;  // tag-sized, length implied by the chosen MAC
+};
+
+struct ClientFinish {
+  Bytes proof;
+};
+
+struct ErrorRecord {
+  ErrorCode code = ErrorCode::protocol_violation;
+  std::string reason;  // UTF-8, at most kMaxReasonSize bytes
+};
+
+// Decodes the 8-byte header. bad_magic if the first four bytes are not "SGNT"
+// (the detail says "TLS" when they look like a TLS record), bad_version if the
+// version is not kVersion, too_large if the body exceeds kMaxRecordBody.
+Result<RecordHeader> decode_record_header(ByteSpan header);
+
+// Encoders return a whole record, header included.
+Bytes encode(const ClientHello& m);
+Bytes encode(const ServerHello& m);
+Bytes encode(const ClientFinish& m);
+Bytes encode(const ErrorRecord& m);
+
+// Decoders take a whole record (header and body), check the header and type,
+// and require that nothing is left over. proof_size is the chosen MAC's tag size.
+Result<ClientHello> decode_client_hello(ByteSpan record);
+Result<ServerHello> decode_server_hello(ByteSpan record, std::size_t proof_size);
+Result<ClientFinish> decode_client_finish(ByteSpan record, std::size_t proof_size);
+Result<ErrorRecord> decode_error_record(ByteSpan record);
+// The mac_id of a server hello, needed to know proof_size before decoding it.
+Result<std::uint8_t> peek_server_hello_mac(ByteSpan record);
+
+// --- Application frames ----------------------------------------------------------
+//   type (1) | payload length (4, big-endian) | payload | tag (shared-key mode only)
+
+inline constexpr std::size_t kFrameHeaderSize = 5;
+inline constexpr std::uint32_t kDefaultMaxPayload = 1u << 20;  // 1 MiB
+
+enum class FrameType : std::uint8_t {
+  message = 0x01,  // client -> server: payload is the message
+  reply = 0x02,    // server -> client: status (1) | text
+  error = 0x03,    // either way: code (1) | reason; the sender then closes
+};
+
+bool is_frame_type(std::uint8_t t) noexcept;
+
+struct FrameHeader {
+  FrameType type{};
+  std::uint32_t length = 0;
+};
+
+// Decodes a frame header from at least kFrameHeaderSize bytes. malformed for an
+// unknown type; too_large when length > max_payload (checked before anything
+// is allocated for the payload).
+Result<FrameHeader> decode_frame_header(ByteSpan in, std::uint32_t max_payload);
+void encode_frame_header(FrameType type, std::uint32_t length, std::uint8_t out[kFrameHeaderSize]);
+
+struct Reply {
+  std::uint8_t status = 0;  // 0: accepted; otherwise the handler's refusal status
+  std::string text;
+};
+
+Bytes encode_reply_payload(const Reply& r);
+Result<Reply> decode_reply_payload(ByteSpan payload);
+Bytes encode_error_payload(const ErrorRecord& e);
+Result<ErrorRecord> decode_error_payload(ByteSpan payload);
+
+}  // namespace signet::wire
