@@ -18,8 +18,8 @@
 
 namespace signet::channel {
 
-using util::ByteSpan;
 using util::Bytes;
+using util::ByteSpan;
 
 struct Frame {
   wire::FrameType type{};

@@ -19,8 +19,8 @@
 
 namespace signet::channel {
 
-using util::ByteSpan;
 using util::Bytes;
+using util::ByteSpan;
 
 // Who sends: bound into every tag so a reflected frame cannot verify.
 enum class Direction : std::uint8_t {

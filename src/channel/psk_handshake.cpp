@@ -43,7 +43,9 @@ SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::MacAlgor
   const std::size_t k = crypto::mac_key_size(mac);
   crypto::SecretBytes okm(4 * k);
   crypto::hkdf_sha256(salt, psk.span(), info, okm.mutable_span());
-  const auto part = [&](std::size_t i) { return crypto::SecretBytes(okm.span().subspan(i * k, k)); };
+  const auto part = [&](std::size_t i) {
+    return crypto::SecretBytes(okm.span().subspan(i * k, k));
+  };
   return SessionKeys{mac, part(0), part(1), part(2), part(3)};
 }
 
@@ -62,7 +64,8 @@ Result<Bytes> PskClientHandshake::on_server_hello(ByteSpan record) {
   if (!id) return id.error();
   const auto alg = crypto::mac_from_wire(*id);
   if (!alg || std::find(offer_.begin(), offer_.end(), *alg) == offer_.end()) {
-    return Error(Errc::unsupported_mac, "server chose MAC " + std::to_string(*id) + ", not offered");
+    return Error(Errc::unsupported_mac,
+                 "server chose MAC " + std::to_string(*id) + ", not offered");
   }
   const std::size_t proof_size = crypto::mac_tag_size(*alg);
   auto hello = wire::decode_server_hello(record, proof_size);
@@ -97,7 +100,8 @@ Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
       break;
     }
   }
-  if (!chosen) return Error(Errc::unsupported_mac, "none of the client's MAC algorithms is enabled");
+  if (!chosen)
+    return Error(Errc::unsupported_mac, "none of the client's MAC algorithms is enabled");
 
   wire::ServerHello reply;
   reply.mac_id = static_cast<std::uint8_t>(*chosen);
@@ -105,9 +109,9 @@ Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
   Bytes without_proof = wire::encode(reply);
   // The length field must already count the proof that follows.
   const std::size_t proof_size = crypto::mac_tag_size(*chosen);
-  util::store_u16(without_proof.data() + 6,
-                  static_cast<std::uint16_t>(without_proof.size() - wire::kRecordHeaderSize +
-                                             proof_size));
+  util::store_u16(
+      without_proof.data() + 6,
+      static_cast<std::uint16_t>(without_proof.size() - wire::kRecordHeaderSize + proof_size));
   keys_ = derive_session_keys(psk_, *chosen, hello->nonce, nonce_, record, without_proof);
   const Bytes p = proof(*chosen, keys_.server_proof_key, kServerProofLabel);
   without_proof.insert(without_proof.end(), p.begin(), p.end());
@@ -118,7 +122,9 @@ Result<void> PskServerHandshake::on_client_finish(ByteSpan record) {
   auto fin = wire::decode_client_finish(record, proof_size());
   if (!fin) return fin.error();
   if (!proof_ok(keys_.mac, keys_.client_proof_key, kClientProofLabel, fin->proof)) {
-    return Error(Errc::key_mismatch, "the client's proof does not verify with the server's key (different keys, or a replayed handshake)");
+    return Error(Errc::key_mismatch,
+                 "the client's proof does not verify with the server's key (different keys, or a "
+                 "replayed handshake)");
   }
   return {};
 }

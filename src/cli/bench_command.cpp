@@ -90,16 +90,15 @@ int run_bench(const BenchArgs& args) {
     print_error(mode.error().message());
     return exit_status_for(mode.error());
   }
-  std::cout << "signet bench: " << mode->description << ", server " << hp->to_string()
-            << std::endl;
+  std::cout << "signet bench: " << mode->description << ", server " << hp->to_string() << std::endl;
   asio::io_context ctx(1);
   auto conn = net::run_blocking(ctx, net::Connection::open(*hp, mode->make_channel));
   if (!conn) {
     print_error(conn.error().message());
     return exit_status_for(conn.error());
   }
-  std::printf("%-18s %8s %9s %8s %11s %9s %9s %9s %9s %9s\n", "mode", "size", "messages",
-              "seconds", "msg/s", "MiB/s", "p50 us", "p90 us", "p99 us", "max us");
+  std::printf("%-18s %8s %9s %8s %11s %9s %9s %9s %9s %9s\n", "mode", "size", "messages", "seconds",
+              "msg/s", "MiB/s", "p50 us", "p90 us", "p99 us", "max us");
   for (const std::size_t size : args.sizes) {
     if (size > (*conn)->max_payload()) {
       print_error("size " + std::to_string(size) + " is above --max-message");
@@ -113,8 +112,8 @@ int run_bench(const BenchArgs& args) {
         return exit_status_for(row.error());
       }
       const double rate = static_cast<double>(row->messages) / row->seconds;
-      std::printf("%-18s %8zu %9zu %8.3f %11.0f %9.1f %9.1f %9.1f %9.1f %9.1f\n",
-                  row->mode.c_str(), row->size, row->messages, row->seconds, rate,
+      std::printf("%-18s %8zu %9zu %8.3f %11.0f %9.1f %9.1f %9.1f %9.1f %9.1f\n", row->mode.c_str(),
+                  row->size, row->messages, row->seconds, rate,
                   rate * static_cast<double>(size) / (1024.0 * 1024.0),
                   percentile(row->latencies_us, 0.5), percentile(row->latencies_us, 0.9),
                   percentile(row->latencies_us, 0.99), row->latencies_us.back());

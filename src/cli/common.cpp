@@ -24,19 +24,26 @@ constexpr std::size_t kMaxKeyFile = 64 * 1024;
 int exit_status_for(const Error& e) {
   if (e.code.category() != signet_category()) return kExitRefused;
   switch (static_cast<Errc>(e.code.value())) {
-    case Errc::config: return kExitUsage;
-    case Errc::unreachable: return kExitConnect;
+    case Errc::config:
+      return kExitUsage;
+    case Errc::unreachable:
+      return kExitConnect;
     case Errc::key_mismatch:
     case Errc::bad_tag:
     case Errc::not_authorized:
     case Errc::host_key_changed:
-    case Errc::host_key_unknown: return kExitAuth;
-    case Errc::io: return kExitFailure;
-    default: return kExitRefused;
+    case Errc::host_key_unknown:
+      return kExitAuth;
+    case Errc::io:
+      return kExitFailure;
+    default:
+      return kExitRefused;
   }
 }
 
-void print_error(const std::string& message) { std::cerr << "signet: " << message << std::endl; }
+void print_error(const std::string& message) {
+  std::cerr << "signet: " << message << std::endl;
+}
 
 void setup_logging(const LogOptions& options) {
   auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -77,8 +84,8 @@ Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_ke
   if (!psk_file.empty()) {
     struct stat st {};
     if (::stat(psk_file.c_str(), &st) != 0) {
-      return Error(Errc::config, "cannot read shared key file " + psk_file + ": " +
-                                     std::strerror(errno));
+      return Error(Errc::config,
+                   "cannot read shared key file " + psk_file + ": " + std::strerror(errno));
     }
     if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
       spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", psk_file);

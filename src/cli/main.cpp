@@ -12,7 +12,8 @@
 
 namespace {
 
-constexpr const char* kFooter = R"(Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends.
+constexpr const char* kFooter =
+    R"(Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends.
 
 Exit status:
   0  success (message confirmed by the server)

@@ -30,8 +30,7 @@ Result<channel::PskSettings> psk_settings(const ChannelOptions& options) {
   auto key = load_shared_key(options.psk_file);
   if (!key) return key.error();
   if (!key->has_value()) {
-    return Error(Errc::config,
-                 "no shared key: set SHARED_SECRET_KEY or pass --psk-file FILE");
+    return Error(Errc::config, "no shared key: set SHARED_SECRET_KEY or pass --psk-file FILE");
   }
   auto macs = parse_macs(options.macs);
   if (!macs) return macs.error();
@@ -60,8 +59,9 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
   if (!settings) return settings.error();
   ServerMode mode;
   mode.description = "shared-key mode (" + mac_list(settings->macs) + ")";
-  mode.factory = [s = std::move(*settings)](util::ByteSpan first, const asio::ip::tcp::endpoint&)
-      -> Result<std::unique_ptr<channel::Channel>> {
+  mode.factory = [s = std::move(*settings)](
+                     util::ByteSpan first,
+                     const asio::ip::tcp::endpoint&) -> Result<std::unique_ptr<channel::Channel>> {
     if (!first.empty() && first[0] == 0x16) {
       return Error(Errc::wrong_mode,
                    "the client speaks TLS (key mode) but this server runs shared-key mode");

@@ -26,10 +26,14 @@ struct MacCtxDeleter {
 
 std::optional<MacAlgorithm> mac_from_wire(std::uint8_t id) noexcept {
   switch (id) {
-    case 0x01: return MacAlgorithm::hmac_sha256;
-    case 0x02: return MacAlgorithm::hmac_sha512;
-    case 0x03: return MacAlgorithm::blake2b_256;
-    default: return std::nullopt;
+    case 0x01:
+      return MacAlgorithm::hmac_sha256;
+    case 0x02:
+      return MacAlgorithm::hmac_sha512;
+    case 0x03:
+      return MacAlgorithm::blake2b_256;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -42,9 +46,12 @@ std::optional<MacAlgorithm> mac_from_name(std::string_view name) noexcept {
 
 std::string_view mac_name(MacAlgorithm a) noexcept {
   switch (a) {
-    case MacAlgorithm::hmac_sha256: return "hmac-sha256";
-    case MacAlgorithm::hmac_sha512: return "hmac-sha512";
-    case MacAlgorithm::blake2b_256: return "blake2b-256";
+    case MacAlgorithm::hmac_sha256:
+      return "hmac-sha256";
+    case MacAlgorithm::hmac_sha512:
+      return "hmac-sha512";
+    case MacAlgorithm::blake2b_256:
+      return "blake2b-256";
   }
   return "unknown";
 }

@@ -63,7 +63,9 @@ void Connection::arm(std::chrono::milliseconds timeout) {
   if (timer_.expiry() > deadline_) timer_.expires_at(deadline_);
 }
 
-void Connection::disarm() { armed_ = false; }
+void Connection::disarm() {
+  armed_ = false;
+}
 
 awaitable<void> Connection::watchdog(std::weak_ptr<Connection> weak) {
   for (;;) {
@@ -92,7 +94,8 @@ void Connection::close() {
 }
 
 Error Connection::io_error(std::error_code ec, const char* what) const {
-  if (timed_out_) return Error(Errc::idle_timeout, std::string("no answer from the server while ") + what);
+  if (timed_out_)
+    return Error(Errc::idle_timeout, std::string("no answer from the server while ") + what);
   if (ec == asio::error::eof || ec == asio::error::connection_reset) {
     return Error(Errc::peer_closed, std::string("server closed the connection while ") + what);
   }
@@ -110,7 +113,8 @@ awaitable<Result<void>> Connection::write_out() {
 awaitable<Result<void>> Connection::read_more() {
   if (in_.size() != kReadChunk) in_.resize(kReadChunk);
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_), kTuple);
-  if (ec) co_return io_error(ec, channel_->established() ? "waiting for a reply" : "in the handshake");
+  if (ec)
+    co_return io_error(ec, channel_->established() ? "waiting for a reply" : "in the handshake");
   auto r = channel_->receive(util::ByteSpan(in_.data(), n), out_);
   auto w = co_await write_out();  // handshake replies, or the notice of an error
   if (!r) co_return r.error();

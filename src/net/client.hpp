@@ -26,7 +26,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   using ChannelMaker = std::function<std::unique_ptr<channel::Channel>()>;
 
-  // Resolves, connects and completes the handshake. Fails with Errc::unreachable when the server cannot be reached.
+  // Resolves, connects and completes the handshake. Fails with Errc::unreachable when the server
+  // cannot be reached.
   static asio::awaitable<Result<std::shared_ptr<Connection>>> open(HostPort server,
                                                                    ChannelMaker make_channel,
                                                                    ClientOptions options = {});

@@ -76,9 +76,12 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket socket, Server::Impl& server)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {}
 
-  awaitable<void> run();
+  // The coroutine owns the session: its body starts later, on the worker's
+  // thread, when no other reference may be left.
+  static awaitable<void> run(std::shared_ptr<Session> self);
 
  private:
+  awaitable<void> main();
   awaitable<void> watchdog(std::shared_ptr<Session> self);
   awaitable<Result<void>> serve();
   awaitable<Result<void>> handle_frames();
@@ -98,8 +101,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t messages_ = 0;
 };
 
-awaitable<void> Session::run() {
-  auto self = shared_from_this();
+awaitable<void> Session::run(std::shared_ptr<Session> self) {
+  co_await self->main();
+}
+
+awaitable<void> Session::main() {
   std::error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
   peer_.address = ec ? "unknown" : endpoint_string(remote);
@@ -108,7 +114,7 @@ awaitable<void> Session::run() {
   spdlog::info("{}: connection opened", peer_.address);
 
   touch(server_.options.handshake_timeout);
-  asio::co_spawn(socket_.get_executor(), watchdog(self), asio::detached);
+  asio::co_spawn(socket_.get_executor(), watchdog(shared_from_this()), asio::detached);
 
   Result<void> result = co_await serve();
   if (!result && !timed_out_) {
@@ -188,8 +194,7 @@ awaitable<Result<void>> Session::serve() {
       peer_.mode = channel_->description();
       peer_.identity = channel_->peer();
       spdlog::info("{}: handshake ok ({}{}{})", peer_.address, peer_.mode,
-                   peer_.identity.fingerprint.empty() ? "" : ", key ",
-                   peer_.identity.fingerprint);
+                   peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint);
     }
     if (announced_) {
       if (auto r = co_await handle_frames(); !r) co_return r.error();
@@ -212,8 +217,8 @@ awaitable<Result<void>> Session::handle_frames() {
     if (!f) co_return f.error();
     if (!f->has_value()) co_return Result<void>{};
     const channel::Frame& frame = **f;
-    spdlog::debug("{}: message frame verified ({} bytes, {})", peer_.address,
-                  frame.payload.size(), peer_.mode);
+    spdlog::debug("{}: message frame verified ({} bytes, {})", peer_.address, frame.payload.size(),
+                  peer_.mode);
     wire::Reply reply = co_await call_handler(frame.payload);
     const std::size_t room = channel_->max_payload() - kReplyOverhead;
     if (reply.text.size() > room) reply.text.resize(room);
@@ -263,18 +268,17 @@ awaitable<void> Server::Impl::accept_loop() {
     }
     ++stats.active;
     auto session = std::make_shared<Session>(std::move(socket), *this);
-    asio::co_spawn(ctx, session->run(), log_exception);
+    asio::co_spawn(ctx, Session::run(std::move(session)), log_exception);
   }
 }
 
-Server::Server(ServerOptions options, ChannelFactory factory, Handler handler)
-    : impl_(new Impl) {
+Server::Server(ServerOptions options, ChannelFactory factory, Handler handler) : impl_(new Impl) {
   impl_->options = std::move(options);
   impl_->factory = std::move(factory);
   impl_->handler = std::move(handler);
   unsigned n = impl_->options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
-  for (unsigned i = 0; i < n; ++i) impl_->contexts.push_back(std::make_unique<asio::io_context>(1));
+  for (unsigned i = 0; i < n; ++i) impl_->contexts.push_back(std::make_unique<asio::io_context>());
 }
 
 Server::~Server() {
@@ -289,9 +293,9 @@ Result<tcp::endpoint> Server::listen() {
   std::error_code ec;
   auto& ctx = *impl_->contexts.front();
   tcp::resolver resolver(ctx);
-  auto results = resolver.resolve(impl_->options.listen.host,
-                                  std::to_string(impl_->options.listen.port),
-                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  auto results =
+      resolver.resolve(impl_->options.listen.host, std::to_string(impl_->options.listen.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || results.empty()) {
     return Error(Errc::config, "cannot resolve listen address " +
                                    impl_->options.listen.to_string() + ": " + ec.message());
@@ -303,8 +307,8 @@ Result<tcp::endpoint> Server::listen() {
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    return Error(Errc::config, "cannot listen on " + impl_->options.listen.to_string() + ": " +
-                                   ec.message());
+    return Error(Errc::config,
+                 "cannot listen on " + impl_->options.listen.to_string() + ": " + ec.message());
   }
   auto bound = acceptor.local_endpoint(ec);
   impl_->acceptor.emplace(std::move(acceptor));
@@ -330,6 +334,8 @@ void Server::stop() {
   for (auto& c : impl_->contexts) c->stop();
 }
 
-const ServerStats& Server::stats() const noexcept { return impl_->stats; }
+const ServerStats& Server::stats() const noexcept {
+  return impl_->stats;
+}
 
 }  // namespace signet::net

@@ -8,28 +8,50 @@ class Category final : public std::error_category {
   const char* name() const noexcept override { return "signet"; }
   std::string message(int ev) const override {
     switch (static_cast<Errc>(ev)) {
-      case Errc::truncated: return "input truncated";
-      case Errc::malformed: return "malformed input";
-      case Errc::trailing_data: return "unexpected trailing data";
-      case Errc::too_large: return "length above limit";
-      case Errc::bad_magic: return "peer does not speak the signet protocol";
-      case Errc::bad_version: return "unsupported protocol version";
-      case Errc::wrong_mode: return "peer uses the other mode";
-      case Errc::unsupported_mac: return "no MAC algorithm in common";
-      case Errc::unexpected_frame: return "unexpected frame";
-      case Errc::key_mismatch: return "shared key mismatch";
-      case Errc::bad_tag: return "authentication tag mismatch (frame tampered, replayed, reordered or reflected)";
-      case Errc::not_authorized: return "key not authorized";
-      case Errc::host_key_changed: return "server key changed";
-      case Errc::host_key_unknown: return "server key not trusted";
-      case Errc::handshake_timeout: return "handshake timed out";
-      case Errc::idle_timeout: return "connection idle too long";
-      case Errc::peer_closed: return "connection closed by peer";
-      case Errc::peer_error: return "peer reported an error";
-      case Errc::refused: return "refused by the server";
-      case Errc::unreachable: return "cannot connect";
-      case Errc::config: return "configuration error";
-      case Errc::io: return "I/O error";
+      case Errc::truncated:
+        return "input truncated";
+      case Errc::malformed:
+        return "malformed input";
+      case Errc::trailing_data:
+        return "unexpected trailing data";
+      case Errc::too_large:
+        return "length above limit";
+      case Errc::bad_magic:
+        return "peer does not speak the signet protocol";
+      case Errc::bad_version:
+        return "unsupported protocol version";
+      case Errc::wrong_mode:
+        return "peer uses the other mode";
+      case Errc::unsupported_mac:
+        return "no MAC algorithm in common";
+      case Errc::unexpected_frame:
+        return "unexpected frame";
+      case Errc::key_mismatch:
+        return "shared key mismatch";
+      case Errc::bad_tag:
+        return "authentication tag mismatch (frame tampered, replayed, reordered or reflected)";
+      case Errc::not_authorized:
+        return "key not authorized";
+      case Errc::host_key_changed:
+        return "server key changed";
+      case Errc::host_key_unknown:
+        return "server key not trusted";
+      case Errc::handshake_timeout:
+        return "handshake timed out";
+      case Errc::idle_timeout:
+        return "connection idle too long";
+      case Errc::peer_closed:
+        return "connection closed by peer";
+      case Errc::peer_error:
+        return "peer reported an error";
+      case Errc::refused:
+        return "refused by the server";
+      case Errc::unreachable:
+        return "cannot connect";
+      case Errc::config:
+        return "configuration error";
+      case Errc::io:
+        return "I/O error";
     }
     return "unknown signet error";
   }

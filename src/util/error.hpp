@@ -13,31 +13,31 @@ namespace signet {
 
 enum class Errc {
   // Framing and parsing of untrusted bytes.
-  truncated = 1,    // input ended before a complete structure
-  malformed,        // a field holds a value the format forbids
-  trailing_data,    // bytes left over after a complete structure
-  too_large,        // a length above the configured limit
-  bad_magic,        // the peer does not speak signet
-  bad_version,      // the peer speaks another protocol version
-  wrong_mode,       // the peer speaks the other mode (shared key vs key mode)
-  unsupported_mac,  // no MAC algorithm in common
-  unexpected_frame, // a frame type not allowed at this point
+  truncated = 1,     // input ended before a complete structure
+  malformed,         // a field holds a value the format forbids
+  trailing_data,     // bytes left over after a complete structure
+  too_large,         // a length above the configured limit
+  bad_magic,         // the peer does not speak signet
+  bad_version,       // the peer speaks another protocol version
+  wrong_mode,        // the peer speaks the other mode (shared key vs key mode)
+  unsupported_mac,   // no MAC algorithm in common
+  unexpected_frame,  // a frame type not allowed at this point
   // Authentication.
-  key_mismatch,     // handshake proof wrong: the two sides hold different keys
-  bad_tag,          // frame tag wrong: tampered, replayed, reordered or reflected
-  not_authorized,   // key mode: the peer's key is not admitted
-  host_key_changed, // key mode: the server's key differs from the pinned one
-  host_key_unknown, // key mode: no pinned key and none may be accepted
+  key_mismatch,      // handshake proof wrong: the two sides hold different keys
+  bad_tag,           // frame tag wrong: tampered, replayed, reordered or reflected
+  not_authorized,    // key mode: the peer's key is not admitted
+  host_key_changed,  // key mode: the server's key differs from the pinned one
+  host_key_unknown,  // key mode: no pinned key and none may be accepted
   // Session.
   handshake_timeout,
   idle_timeout,
-  peer_closed,      // the peer closed the connection
-  peer_error,       // the peer sent an error frame
-  refused,          // the server answered with a non-zero status
-  unreachable,      // could not connect to the server
+  peer_closed,  // the peer closed the connection
+  peer_error,   // the peer sent an error frame
+  refused,      // the server answered with a non-zero status
+  unreachable,  // could not connect to the server
   // Local configuration and files.
-  config,           // a missing or invalid setting
-  io,               // a local file or console operation failed
+  config,  // a missing or invalid setting
+  io,      // a local file or console operation failed
 };
 
 const std::error_category& signet_category() noexcept;
@@ -71,7 +71,8 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}
   Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}
-  Result(Errc e, std::string detail = {}) : v_(std::in_place_index<1>, Error(e, std::move(detail))) {}
+  Result(Errc e, std::string detail = {})
+      : v_(std::in_place_index<1>, Error(e, std::move(detail))) {}
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }

@@ -53,46 +53,75 @@ bool valid_utf8_text(std::string_view s) {
 ErrorCode error_code_for(const Error& e) noexcept {
   if (e.code.category() != signet_category()) return ErrorCode::internal;
   switch (static_cast<Errc>(e.code.value())) {
-    case Errc::bad_version: return ErrorCode::unsupported_version;
-    case Errc::wrong_mode: return ErrorCode::wrong_mode;
-    case Errc::unsupported_mac: return ErrorCode::unsupported_mac;
-    case Errc::key_mismatch: return ErrorCode::key_mismatch;
-    case Errc::bad_tag: return ErrorCode::bad_tag;
-    case Errc::too_large: return ErrorCode::too_large;
+    case Errc::bad_version:
+      return ErrorCode::unsupported_version;
+    case Errc::wrong_mode:
+      return ErrorCode::wrong_mode;
+    case Errc::unsupported_mac:
+      return ErrorCode::unsupported_mac;
+    case Errc::key_mismatch:
+      return ErrorCode::key_mismatch;
+    case Errc::bad_tag:
+      return ErrorCode::bad_tag;
+    case Errc::too_large:
+      return ErrorCode::too_large;
     case Errc::handshake_timeout:
-    case Errc::idle_timeout: return ErrorCode::timeout;
-    case Errc::not_authorized: return ErrorCode::not_authorized;
-    default: return ErrorCode::protocol_violation;
+    case Errc::idle_timeout:
+      return ErrorCode::timeout;
+    case Errc::not_authorized:
+      return ErrorCode::not_authorized;
+    default:
+      return ErrorCode::protocol_violation;
   }
 }
 
 Errc errc_for(ErrorCode c) noexcept {
   switch (c) {
-    case ErrorCode::unsupported_version: return Errc::bad_version;
-    case ErrorCode::wrong_mode: return Errc::wrong_mode;
-    case ErrorCode::unsupported_mac: return Errc::unsupported_mac;
-    case ErrorCode::key_mismatch: return Errc::key_mismatch;
-    case ErrorCode::bad_tag: return Errc::bad_tag;
-    case ErrorCode::too_large: return Errc::too_large;
-    case ErrorCode::timeout: return Errc::idle_timeout;
-    case ErrorCode::not_authorized: return Errc::not_authorized;
-    default: return Errc::peer_error;
+    case ErrorCode::unsupported_version:
+      return Errc::bad_version;
+    case ErrorCode::wrong_mode:
+      return Errc::wrong_mode;
+    case ErrorCode::unsupported_mac:
+      return Errc::unsupported_mac;
+    case ErrorCode::key_mismatch:
+      return Errc::key_mismatch;
+    case ErrorCode::bad_tag:
+      return Errc::bad_tag;
+    case ErrorCode::too_large:
+      return Errc::too_large;
+    case ErrorCode::timeout:
+      return Errc::idle_timeout;
+    case ErrorCode::not_authorized:
+      return Errc::not_authorized;
+    default:
+      return Errc::peer_error;
   }
 }
 
 std::string_view error_code_name(ErrorCode c) noexcept {
   switch (c) {
-    case ErrorCode::protocol_violation: return "protocol violation";
-    case ErrorCode::unsupported_version: return "unsupported version";
-    case ErrorCode::wrong_mode: return "wrong mode";
-    case ErrorCode::unsupported_mac: return "unsupported MAC";
-    case ErrorCode::key_mismatch: return "shared key mismatch";
-    case ErrorCode::bad_tag: return "authentication failed";
-    case ErrorCode::too_large: return "too large";
-    case ErrorCode::timeout: return "timeout";
-    case ErrorCode::not_authorized: return "not authorized";
-    case ErrorCode::server_busy: return "server busy";
-    case ErrorCode::internal: return "internal error";
+    case ErrorCode::protocol_violation:
+      return "protocol violation";
+    case ErrorCode::unsupported_version:
+      return "unsupported version";
+    case ErrorCode::wrong_mode:
+      return "wrong mode";
+    case ErrorCode::unsupported_mac:
+      return "unsupported MAC";
+    case ErrorCode::key_mismatch:
+      return "shared key mismatch";
+    case ErrorCode::bad_tag:
+      return "authentication failed";
+    case ErrorCode::too_large:
+      return "too large";
+    case ErrorCode::timeout:
+      return "timeout";
+    case ErrorCode::not_authorized:
+      return "not authorized";
+    case ErrorCode::server_busy:
+      return "server busy";
+    case ErrorCode::internal:
+      return "internal error";
   }
   return "unknown error";
 }
@@ -110,8 +139,7 @@ Result<RecordHeader> decode_record_header(ByteSpan header) {
   h.version = header[4];
   if (h.version != kVersion) {
     return Error(Errc::bad_version, "peer speaks version " + std::to_string(h.version) +
-                                        ", this build speaks version " +
-                                        std::to_string(kVersion));
+                                        ", this build speaks version " + std::to_string(kVersion));
   }
   const std::uint8_t type = header[5];
   if (type != 0x01 && type != 0x02 && type != 0x03 && type != 0x0F) {
@@ -120,7 +148,8 @@ Result<RecordHeader> decode_record_header(ByteSpan header) {
   h.type = static_cast<RecordType>(type);
   h.length = util::load_u16(header.data() + 6);
   if (h.length > kMaxRecordBody) {
-    return Error(Errc::too_large, "handshake record body of " + std::to_string(h.length) + " bytes");
+    return Error(Errc::too_large,
+                 "handshake record body of " + std::to_string(h.length) + " bytes");
   }
   return h;
 }
@@ -144,9 +173,13 @@ Bytes encode(const ServerHello& m) {
   return record(RecordType::server_hello, body);
 }
 
-Bytes encode(const ClientFinish& m) { return record(RecordType::client_finish, m.proof); }
+Bytes encode(const ClientFinish& m) {
+  return record(RecordType::client_finish, m.proof);
+}
 
-Bytes encode(const ErrorRecord& m) { return record(RecordType::error, encode_error_payload(m)); }
+Bytes encode(const ErrorRecord& m) {
+  return record(RecordType::error, encode_error_payload(m));
+}
 
 Result<ClientHello> decode_client_hello(ByteSpan rec) {
   auto r = open_record(rec, RecordType::client_hello);
@@ -206,7 +239,9 @@ Result<ErrorRecord> decode_error_record(ByteSpan rec) {
   return decode_error_payload(r->rest());
 }
 
-bool is_frame_type(std::uint8_t t) noexcept { return t >= 0x01 && t <= 0x03; }
+bool is_frame_type(std::uint8_t t) noexcept {
+  return t >= 0x01 && t <= 0x03;
+}
 
 Result<FrameHeader> decode_frame_header(ByteSpan in, std::uint32_t max_payload) {
   if (in.size() < kFrameHeaderSize) return Error(Errc::truncated, "frame header");
@@ -215,14 +250,13 @@ Result<FrameHeader> decode_frame_header(ByteSpan in, std::uint32_t max_payload) 
   }
   FrameHeader h{static_cast<FrameType>(in[0]), util::load_u32(in.data() + 1)};
   if (h.length > max_payload) {
-    return Error(Errc::too_large, "frame of " + std::to_string(h.length) +
-                                      " bytes, limit " + std::to_string(max_payload));
+    return Error(Errc::too_large, "frame of " + std::to_string(h.length) + " bytes, limit " +
+                                      std::to_string(max_payload));
   }
   return h;
 }
 
-void encode_frame_header(FrameType type, std::uint32_t length,
-                         std::uint8_t out[kFrameHeaderSize]) {
+void encode_frame_header(FrameType type, std::uint32_t length, std::uint8_t out[kFrameHeaderSize]) {
   out[0] = static_cast<std::uint8_t>(type);
   util::store_u32(out + 1, length);
 }
@@ -261,7 +295,8 @@ Result<ErrorRecord> decode_error_payload(ByteSpan payload) {
   }
   if (r.remaining() > kMaxReasonSize) return Error(Errc::too_large, "error reason");
   ErrorRecord e{static_cast<ErrorCode>(code), std::string(util::as_chars(r.rest()))};
-  if (!valid_utf8_text(e.reason)) return Error(Errc::malformed, "control character in error reason");
+  if (!valid_utf8_text(e.reason))
+    return Error(Errc::malformed, "control character in error reason");
   return e;
 }
 

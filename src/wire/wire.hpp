@@ -15,8 +15,8 @@
 
 namespace signet::wire {
 
-using util::ByteSpan;
 using util::Bytes;
+using util::ByteSpan;
 
 // --- Handshake records -------------------------------------------------------
 //   magic "SGNT" (4) | version (1) | type (1) | body length (2, big-endian) | body

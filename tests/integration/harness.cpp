@@ -1,0 +1,318 @@
+#include "harness.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace signet::testing {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto a = loopback(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
+  }
+  const int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+}  // namespace
+
+std::string signet_binary() {
+  return SIGNET_BINARY;
+}
+
+std::string make_temp_dir(const std::string& test_name) {
+  auto base = std::filesystem::temp_directory_path() / ("signet-it-" + std::to_string(::getpid()));
+  auto dir = base / test_name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+Process::Process(const std::string& dir, const std::string& name, std::vector<std::string> args,
+                 std::map<std::string, std::optional<std::string>> env, bool pipe_stdin) {
+  out_path_ = dir + "/" + name + ".out";
+  err_path_ = dir + "/" + name + ".err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  int in_pipe[2] = {-1, -1};
+  if (pipe_stdin) {
+    if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
+  } else {
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_addopen(&fa, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : env) {
+    if (v) {
+      vars[k] = *v;
+    } else {
+      vars.erase(k);
+    }
+  }
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : vars) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  args.insert(args.begin(), signet_binary());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) {
+    throw std::runtime_error("cannot start " + args[0]);
+  }
+  posix_spawn_file_actions_destroy(&fa);
+  if (pipe_stdin) {
+    ::close(in_pipe[0]);
+    stdin_fd_ = in_pipe[1];
+  }
+}
+
+Process::~Process() {
+  close_stdin();
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(5s);
+  }
+}
+
+void Process::write_stdin(const std::string& s) {
+  const char* p = s.data();
+  std::size_t left = s.size();
+  while (left > 0) {
+    const ssize_t n = ::write(stdin_fd_, p, left);
+    if (n <= 0) throw std::runtime_error("write to child stdin failed");
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+}
+
+void Process::close_stdin() {
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  stdin_fd_ = -1;
+}
+
+bool Process::running() {
+  if (status_) return false;
+  int st = 0;
+  const pid_t r = ::waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+int Process::wait(std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (running()) {
+    if (std::chrono::steady_clock::now() > end) {
+      ::kill(pid_, SIGKILL);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+      status_ = -1;
+      return -1;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  return *status_;
+}
+
+void Process::terminate() {
+  if (running()) ::kill(pid_, SIGTERM);
+  wait(10s);
+}
+
+std::string Process::out() const {
+  return read_file(out_path_);
+}
+std::string Process::err() const {
+  return read_file(err_path_);
+}
+
+bool Process::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (out().find(needle) != std::string::npos) return true;
+    if (!running()) return out().find(needle) != std::string::npos;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+ServerProcess::ServerProcess(const std::string& dir, std::vector<std::string> extra_args,
+                             std::map<std::string, std::optional<std::string>> env) {
+  std::vector<std::string> args = {"server", "--listen", "127.0.0.1:0", "--threads", "2"};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  proc_ = std::make_unique<Process>(dir, "server", args, env);
+  if (!proc_->wait_for_output("listening on 127.0.0.1:")) {
+    throw std::runtime_error("server did not start: " + proc_->err());
+  }
+  const auto out = proc_->out();
+  const auto pos = out.find("listening on 127.0.0.1:");
+  port_ = static_cast<std::uint16_t>(std::stoi(out.substr(pos + 23)));
+}
+
+std::vector<std::string> ServerProcess::verified_lines() const {
+  std::vector<std::string> lines;
+  std::istringstream in(proc_->out());
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" bytes verified ") != std::string::npos) lines.push_back(line);
+  }
+  return lines;
+}
+
+Proxy::Proxy(std::uint16_t target_port, Options options) : target_(target_port), options_(options) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto a = loopback(0);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 16) != 0) {
+    throw std::runtime_error("proxy cannot listen");
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  thread_ = std::thread([this] { serve(); });
+}
+
+Proxy::~Proxy() {
+  stop_ = true;
+  ::shutdown(listen_fd_, SHUT_RDWR);
+  ::close(listen_fd_);
+  thread_.join();
+}
+
+std::string Proxy::recorded_client_bytes() {
+  std::lock_guard lock(mu_);
+  return recorded_;
+}
+
+void Proxy::serve() {
+  // One connection at a time is all the tests need.
+  while (!stop_) {
+    pollfd lp{listen_fd_, POLLIN, 0};
+    if (::poll(&lp, 1, 50) <= 0) continue;
+    const int client = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    int server = -1;
+    try {
+      server = connect_loopback(target_);
+    } catch (...) {
+      ::close(client);
+      continue;
+    }
+    std::size_t offset[2] = {0, 0};  // bytes forwarded client->server, server->client
+    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    bool open = true;
+    while (open && !stop_) {
+      if (::poll(fds, 2, 50) <= 0) continue;
+      for (int i = 0; i < 2 && open; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        char buf[65536];
+        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        if (n <= 0) {
+          open = false;
+          break;
+        }
+        const auto& flip = i == 0 ? options_.flip_client_to_server : options_.flip_server_to_client;
+        if (flip && *flip >= offset[i] && *flip < offset[i] + static_cast<std::size_t>(n)) {
+          buf[*flip - offset[i]] ^= 0x01;
+        }
+        if (i == 0) {
+          std::lock_guard lock(mu_);
+          recorded_.append(buf, static_cast<std::size_t>(n));
+        }
+        offset[i] += static_cast<std::size_t>(n);
+        const int to = i == 0 ? server : client;
+        if (::write(to, buf, static_cast<std::size_t>(n)) != n) open = false;
+      }
+    }
+    ::close(client);
+    ::close(server);
+  }
+}
+
+RawConnection::RawConnection(std::uint16_t port) : fd_(connect_loopback(port)) {}
+RawConnection::~RawConnection() {
+  ::close(fd_);
+}
+
+void RawConnection::send(const std::string& bytes) {
+  if (::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    throw std::runtime_error("raw send failed");
+  }
+}
+
+std::string RawConnection::read_all(std::chrono::milliseconds timeout) {
+  std::string got;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+}  // namespace signet::testing
