@@ -1,0 +1,528 @@
+#include "keys/authorized_keys.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "keys/public_key_line.hpp"
+#include "util/encoding.hpp"
+
+namespace signet::keys {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono;
+
+constexpr Operation kAllOperations[] = {Operation::message, Operation::put, Operation::get,
+                                        Operation::chat};
+// A .pub file is one line; a bigger file is not one.
+constexpr std::size_t kMaxPubFileSize = 64 * 1024;
+
+std::string shown(std::string_view s) {
+  return util::escape_for_display(s);
+}
+std::string shown_path(const fs::path& p) {
+  return util::escape_for_display(p.string());
+}
+
+bool is_comment_or_blank(std::string_view line) {
+  const std::string_view t = trim(line);
+  return t.empty() || t.front() == '#';
+}
+
+std::vector<std::string_view> split_commas(std::string_view s) {
+  std::vector<std::string_view> parts;
+  while (true) {
+    const auto comma = s.find(',');
+    parts.push_back(s.substr(0, comma));
+    if (comma == std::string_view::npos) return parts;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+Result<std::vector<IpNetwork>> parse_from(std::string_view value) {
+  std::vector<IpNetwork> nets;
+  if (value.empty()) return Error(Errc::malformed, "from= lists no addresses");
+  for (std::string_view item : split_commas(value)) {
+    if (item.empty()) return Error(Errc::malformed, "from= has an empty entry");
+    if (item.front() == '!' || item.find_first_of("*?") != std::string_view::npos) {
+      return Error(Errc::malformed,
+                   "from= entry \"" + shown(item) + "\": negation and wildcards are not supported");
+    }
+    auto net = IpNetwork::parse(item);
+    if (!net) {
+      return Error(Errc::malformed,
+                   "from= entry " + net.error().detail + " (host names are not supported)");
+    }
+    nets.push_back(*net);
+  }
+  return nets;
+}
+
+Result<OperationSet> parse_allow(std::string_view value) {
+  OperationSet set;
+  if (value.empty()) return Error(Errc::malformed, "allow= lists no operations");
+  for (std::string_view item : split_commas(value)) {
+    const auto op = operation_from_name(item);
+    if (!op) {
+      return Error(Errc::malformed, "unknown operation \"" + shown(item) +
+                                        "\" in allow= (known: message, put, get, chat)");
+    }
+    set.add(*op);
+  }
+  return set;
+}
+
+Error not_authorized(std::string detail) {
+  return Error(Errc::not_authorized, std::move(detail));
+}
+
+// Lines of `text` as owned strings, for rewriting.
+std::vector<std::string> owned_lines(std::string_view text) {
+  std::vector<std::string> out;
+  for (auto l : split_lines(text)) out.emplace_back(l);
+  return out;
+}
+
+// Joins lines with '\n' and ends the file with one; line endings are
+// normalised to '\n' (a '\r' before it was already dropped by split_lines).
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const auto& l : lines) {
+    text += l;
+    text += '\n';
+  }
+  return text;
+}
+
+// Everything an edit needs: the lock, the current text and the mode to keep.
+struct EditState {
+  DirectoryLock lock;
+  std::optional<std::string> text;
+  unsigned mode = 0600;
+};
+
+Result<EditState> begin_edit(const fs::path& file) {
+  auto lock = DirectoryLock::acquire(parent_dir(file));
+  if (!lock) return lock.error();
+  FileStamp stamp;
+  auto text = read_text_file(file, kMaxAuthorizedKeysSize, &stamp);
+  if (!text) return text.error();
+  EditState st{std::move(*lock), std::move(*text), 0600};
+  if (stamp.exists) st.mode = stamp.mode & 07777;
+  return st;
+}
+
+Result<void> finish_edit(const fs::path& file, const EditState& st,
+                         const std::vector<std::string>& lines) {
+  const std::string text = join_lines(lines);
+  return crypto::write_file_atomic(file, util::as_bytes(text), st.mode, crypto::Overwrite::yes);
+}
+
+}  // namespace
+
+// --- Operations ---
+
+std::string_view operation_name(Operation op) noexcept {
+  switch (op) {
+    case Operation::message:
+      return "message";
+    case Operation::put:
+      return "put";
+    case Operation::get:
+      return "get";
+    case Operation::chat:
+      return "chat";
+  }
+  return "unknown";
+}
+
+std::optional<Operation> operation_from_name(std::string_view name) noexcept {
+  for (Operation op : kAllOperations) {
+    if (operation_name(op) == name) return op;
+  }
+  return std::nullopt;
+}
+
+OperationSet OperationSet::all() noexcept {
+  OperationSet s;
+  for (Operation op : kAllOperations) s.add(op);
+  return s;
+}
+
+std::string OperationSet::to_string() const {
+  std::string out;
+  for (Operation op : kAllOperations) {
+    if (!contains(op)) continue;
+    if (!out.empty()) out += ',';
+    out += operation_name(op);
+  }
+  return out;
+}
+
+// --- Time ---
+
+std::string format_utc(Clock::time_point t) {
+  const auto day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss hms{floor<seconds>(t - day)};
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
+std::optional<Clock::time_point> parse_expiry_time(std::string_view text) {
+  if (!text.empty() && text.back() == 'Z') text.remove_suffix(1);
+  if (text.size() != 8 && text.size() != 12 && text.size() != 14) return std::nullopt;
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  const auto num = [&](std::size_t pos, std::size_t len) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(4, 2))},
+                           day{static_cast<unsigned>(num(6, 2))}};
+  if (!ymd.ok()) return std::nullopt;
+  const int h = text.size() >= 12 ? num(8, 2) : 0;
+  const int m = text.size() >= 12 ? num(10, 2) : 0;
+  const int s = text.size() == 14 ? num(12, 2) : 0;
+  if (h > 23 || m > 59 || s > 59) return std::nullopt;
+  return Clock::time_point(sys_days{ymd}) + hours{h} + minutes{m} + seconds{s};
+}
+
+// --- Entries ---
+
+std::string Warning::to_string() const {
+  if (line == 0) return message;
+  return "line " + std::to_string(line) + ": " + message;
+}
+
+Result<void> AuthorizedKey::check(const IpAddress& peer, Clock::time_point now,
+                                  std::optional<Operation> op) const {
+  if (expiry && now >= *expiry) {
+    return not_authorized("key " + fingerprint() + " expired at " + format_utc(*expiry));
+  }
+  if (!from.empty() && std::none_of(from.begin(), from.end(),
+                                    [&](const IpNetwork& n) { return n.contains(peer); })) {
+    return not_authorized("address " + peer.unmapped().to_string() + " not in from=\"" +
+                          shown(from_text) + "\" (key " + fingerprint() + ")");
+  }
+  if (op && !allows(*op)) {
+    return not_authorized("operation " + std::string(operation_name(*op)) +
+                          " not allowed for key " + fingerprint() + " (allow=\"" +
+                          allow->to_string() + "\")");
+  }
+  return {};
+}
+
+Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t line) {
+  auto parsed = parse_public_key_line(text);
+  if (!parsed) return parsed.error();
+  AuthorizedKey entry{std::move(parsed->key),
+                      std::move(parsed->comment),
+                      std::move(parsed->options),
+                      std::nullopt,
+                      {},
+                      {},
+                      std::nullopt,
+                      line};
+  bool seen_expiry = false;
+  bool seen_from = false;
+  bool seen_allow = false;
+  for (const KeyOption& opt : parsed->parsed_options) {
+    const bool known = opt.name == "expiry-time" || opt.name == "from" || opt.name == "allow";
+    if (!known) {
+      return Error(Errc::malformed, "unknown option \"" + shown(opt.name) +
+                                        "\" (signet knows expiry-time, from and allow)");
+    }
+    if (!opt.value) return Error(Errc::malformed, "option " + opt.name + " needs a quoted value");
+    bool& seen = opt.name == "expiry-time" ? seen_expiry
+                 : opt.name == "from"      ? seen_from
+                                           : seen_allow;
+    if (seen) return Error(Errc::malformed, "option " + opt.name + " given twice");
+    seen = true;
+    if (opt.name == "expiry-time") {
+      entry.expiry = parse_expiry_time(*opt.value);
+      if (!entry.expiry) {
+        return Error(Errc::malformed,
+                     "expiry-time=\"" + shown(*opt.value) + "\" is not YYYYMMDD[HHMM[SS]] (UTC)");
+      }
+    } else if (opt.name == "from") {
+      auto nets = parse_from(*opt.value);
+      if (!nets) return nets.error();
+      entry.from = std::move(*nets);
+      entry.from_text = *opt.value;
+    } else {
+      auto ops = parse_allow(*opt.value);
+      if (!ops) return ops.error();
+      entry.allow = *ops;
+    }
+  }
+  return entry;
+}
+
+// --- AuthorizedKeys ---
+
+AuthorizedKeys AuthorizedKeys::parse(std::string_view text) {
+  AuthorizedKeys keys;
+  std::size_t number = 0;
+  for (std::string_view line : split_lines(text)) {
+    ++number;
+    if (is_comment_or_blank(line)) continue;
+    auto entry = parse_authorized_key(line, number);
+    if (!entry) {
+      keys.warnings_.push_back({number, entry.error().detail + "; line ignored"});
+      continue;
+    }
+    const auto [it, inserted] =
+        keys.by_fingerprint_.try_emplace(entry->fingerprint(), keys.entries_.size());
+    if (!inserted) {
+      keys.warnings_.push_back(
+          {number, "key " + entry->fingerprint() + " already appears on line " +
+                       std::to_string(keys.entries_[it->second].line) + "; line ignored"});
+      continue;
+    }
+    keys.entries_.push_back(std::move(*entry));
+  }
+  return keys;
+}
+
+AuthorizedKeys AuthorizedKeys::refuse_all(std::string reason) {
+  AuthorizedKeys keys;
+  keys.warnings_.push_back({0, std::move(reason)});
+  return keys;
+}
+
+const AuthorizedKey* AuthorizedKeys::find(std::string_view fingerprint) const noexcept {
+  const auto it = by_fingerprint_.find(std::string(fingerprint));
+  return it == by_fingerprint_.end() ? nullptr : &entries_[it->second];
+}
+
+const AuthorizedKey* AuthorizedKeys::find(const crypto::PublicKey& key) const noexcept {
+  const AuthorizedKey* e = find(key.fingerprint());
+  // The fingerprint indexes; the blob decides.
+  return e != nullptr && e->key == key ? e : nullptr;
+}
+
+Result<AuthorizedKey> AuthorizedKeys::authorize(const crypto::PublicKey& key, const IpAddress& peer,
+                                                Clock::time_point now,
+                                                std::optional<Operation> op) const {
+  const AuthorizedKey* e = find(key);
+  if (e == nullptr)
+    return not_authorized("key " + key.fingerprint() + " is not in authorized_keys");
+  if (auto ok = e->check(peer, now, op); !ok) return ok.error();
+  return *e;
+}
+
+Result<AuthorizedKey> AuthorizedKeys::authorize(std::string_view fingerprint, const IpAddress& peer,
+                                                Clock::time_point now,
+                                                std::optional<Operation> op) const {
+  const AuthorizedKey* e = find(fingerprint);
+  if (e == nullptr) {
+    return not_authorized("key " + shown(fingerprint) + " is not in authorized_keys");
+  }
+  if (auto ok = e->check(peer, now, op); !ok) return ok.error();
+  return *e;
+}
+
+// --- AuthorizedKeysFile ---
+
+AuthorizedKeysFile::AuthorizedKeysFile(fs::path path)
+    : path_(std::move(path)), keys_(std::make_shared<const AuthorizedKeys>()) {}
+
+AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
+  std::lock_guard lock(mutex_);
+  auto now = stat_file(path_);
+  if (loaded_) {
+    // Unchanged file, or the same stat failure as last time: nothing new.
+    if (now && stat_error_.empty() && *now == stamp_) return {keys_, false, {}};
+    if (!now && now.error().detail == stat_error_) return {keys_, false, {}};
+  }
+  stat_error_ = now ? std::string() : now.error().detail;
+
+  const std::string name = shown_path(path_);
+  FileStamp read_stamp;
+  AuthorizedKeys parsed;
+  auto text = read_text_file(path_, kMaxAuthorizedKeysSize, &read_stamp);
+  if (!text) {
+    parsed = AuthorizedKeys::refuse_all(text.error().detail + "; no key is admitted");
+  } else if (!*text) {
+    parsed = AuthorizedKeys::refuse_all(name + " does not exist; no key is admitted");
+  } else if ((read_stamp.mode & 022) != 0) {
+    // As sshd's StrictModes: anyone else who can write the file can admit
+    // themselves.
+    parsed = AuthorizedKeys::refuse_all(name +
+                                        " is writable by group or others; no key is admitted "
+                                        "until you run: chmod go-w " +
+                                        name);
+  } else if (read_stamp.owner != ::geteuid() && read_stamp.owner != 0) {
+    parsed =
+        AuthorizedKeys::refuse_all(name + " is owned by uid " + std::to_string(read_stamp.owner) +
+                                   ", not by this user or root; no key is admitted");
+  } else {
+    parsed = AuthorizedKeys::parse(**text);
+  }
+  // Remember what was read (or that nothing could be), so an unchanged
+  // file is not re-read and its warnings not repeated.
+  stamp_ = text && *text ? read_stamp : (now ? *now : FileStamp{});
+  loaded_ = true;
+  Snapshot snap;
+  snap.reloaded = true;
+  for (const Warning& w : parsed.warnings()) {
+    snap.warnings.push_back(w.line == 0 ? w.message : name + ": " + w.to_string());
+  }
+  keys_ = std::make_shared<const AuthorizedKeys>(std::move(parsed));
+  snap.keys = keys_;
+  return snap;
+}
+
+// --- Editing ---
+
+Result<std::vector<AddOutcome>> add_authorized_keys(const fs::path& file,
+                                                    std::span<const std::string> entries) {
+  std::vector<AuthorizedKey> fresh;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto e = parse_authorized_key(trim(entries[i]));
+    if (!e) {
+      const std::string which = entries.size() == 1 ? "" : "entry " + std::to_string(i + 1) + ": ";
+      return Error(e.error().code, which + e.error().detail);
+    }
+    fresh.push_back(std::move(*e));
+  }
+  auto st = begin_edit(file);
+  if (!st) return st.error();
+  std::vector<std::string> lines = owned_lines(st->text.value_or(""));
+  const AuthorizedKeys existing = AuthorizedKeys::parse(st->text.value_or(""));
+
+  std::vector<AddOutcome> outcomes;
+  std::unordered_map<std::string, std::size_t> added_now;  // fingerprint -> line
+  bool changed = false;
+  for (std::size_t i = 0; i < fresh.size(); ++i) {
+    const AuthorizedKey& e = fresh[i];
+    AddOutcome out{AddStatus::already_present, e.fingerprint(), e.comment, 0};
+    if (const AuthorizedKey* old = existing.find(e.key)) {
+      out.line = old->line;
+    } else if (auto it = added_now.find(e.fingerprint()); it != added_now.end()) {
+      out.line = it->second;
+    } else {
+      lines.emplace_back(trim(entries[i]));
+      out.status = AddStatus::added;
+      out.line = lines.size();
+      added_now.emplace(e.fingerprint(), out.line);
+      changed = true;
+    }
+    outcomes.push_back(std::move(out));
+  }
+  if (changed) {
+    if (auto ok = finish_edit(file, *st, lines); !ok) return ok.error();
+  }
+  return outcomes;
+}
+
+Result<AddOutcome> add_authorized_key(const fs::path& file, std::string_view entry) {
+  const std::string one(entry);
+  auto outcomes = add_authorized_keys(file, std::span<const std::string>(&one, 1));
+  if (!outcomes) return outcomes.error();
+  return outcomes->front();
+}
+
+Result<std::vector<RemovedKey>> remove_authorized_key(const fs::path& file,
+                                                      std::string_view fingerprint_or_line) {
+  std::string target(trim(fingerprint_or_line));
+  if (!target.starts_with("SHA256:")) {
+    auto line = parse_public_key_line(target, crypto::KeyPolicy::display_only);
+    if (!line) {
+      return Error(Errc::config, "\"" + shown(target) +
+                                     "\" is neither a SHA256: fingerprint nor a key line (" +
+                                     line.error().detail + ")");
+    }
+    target = line->key.fingerprint();
+  }
+  auto st = begin_edit(file);
+  if (!st) return st.error();
+  if (!st->text) return Error(Errc::config, shown_path(file) + " does not exist");
+
+  std::vector<std::string> kept;
+  std::vector<RemovedKey> removed;
+  std::size_t number = 0;
+  for (std::string_view line : split_lines(*st->text)) {
+    ++number;
+    if (!is_comment_or_blank(line)) {
+      // Any line carrying the key goes, even one skipped for a bad option.
+      auto parsed = parse_public_key_line(line, crypto::KeyPolicy::display_only);
+      if (parsed && parsed->key.fingerprint() == target) {
+        removed.push_back({target, parsed->comment, number});
+        continue;
+      }
+    }
+    kept.emplace_back(line);
+  }
+  if (removed.empty()) {
+    return Error(Errc::not_authorized, "key " + shown(target) + " is not in " + shown_path(file));
+  }
+  if (auto ok = finish_edit(file, *st, kept); !ok) return ok.error();
+  return removed;
+}
+
+Result<AuthorizedKeys> read_authorized_keys(const fs::path& file) {
+  auto text = read_text_file(file, kMaxAuthorizedKeysSize);
+  if (!text) return text.error();
+  if (!*text) return Error(Errc::config, shown_path(file) + " does not exist");
+  return AuthorizedKeys::parse(**text);
+}
+
+Result<ImportReport> import_directory(const fs::path& authorized_keys, const fs::path& dir) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() == ".pub") files.push_back(it->path());
+  }
+  if (ec) return Error(Errc::io, "cannot read directory " + shown_path(dir) + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+
+  ImportReport report;
+  std::vector<std::string> entries;
+  std::vector<std::string> names;
+  for (const fs::path& p : files) {
+    const std::string name = p.filename().string();
+    auto text = read_text_file(p, kMaxPubFileSize);
+    if (!text || !*text) {
+      report.bad.push_back({name, text ? "vanished while reading" : text.error().detail});
+      continue;
+    }
+    std::vector<std::string_view> keys;
+    for (std::string_view line : split_lines(**text)) {
+      if (!is_comment_or_blank(line)) keys.push_back(trim(line));
+    }
+    if (keys.size() != 1) {
+      report.bad.push_back({name, keys.empty() ? "holds no key"
+                                               : "holds " + std::to_string(keys.size()) +
+                                                     " key lines; expected one"});
+      continue;
+    }
+    if (auto e = parse_authorized_key(keys.front()); !e) {
+      report.bad.push_back({name, e.error().detail});
+      continue;
+    }
+    entries.emplace_back(keys.front());
+    names.push_back(name);
+  }
+  if (entries.empty()) return report;
+  auto outcomes = add_authorized_keys(authorized_keys, entries);
+  if (!outcomes) return outcomes.error();
+  for (std::size_t i = 0; i < outcomes->size(); ++i) {
+    const AddOutcome& o = (*outcomes)[i];
+    ImportedKey k{names[i], o.fingerprint, o.comment};
+    (o.status == AddStatus::added ? report.added : report.already_present).push_back(std::move(k));
+  }
+  return report;
+}
+
+}  // namespace signet::keys

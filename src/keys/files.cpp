@@ -1,0 +1,134 @@
+#include "keys/files.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "util/encoding.hpp"
+
+namespace signet::keys {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error errno_error(const std::string& what, const fs::path& path, int err) {
+  return Error(Errc::io, what + " " + util::escape_for_display(path.string()) + ": " +
+                             std::generic_category().message(err));
+}
+
+std::int64_t to_ns(const timespec& ts) {
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+FileStamp stamp_of(const struct stat& st) {
+  FileStamp s;
+  s.exists = true;
+  s.device = st.st_dev;
+  s.inode = st.st_ino;
+  s.size = st.st_size;
+  s.mtime_ns = to_ns(st.st_mtim);
+  s.ctime_ns = to_ns(st.st_ctim);
+  s.mode = st.st_mode;
+  s.owner = st.st_uid;
+  return s;
+}
+
+}  // namespace
+
+Result<FileStamp> stat_file(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return FileStamp{};
+    return errno_error("cannot stat", path, err);
+  }
+  return stamp_of(st);
+}
+
+Result<std::optional<std::string>> read_text_file(const fs::path& path, std::size_t max_size,
+                                                  FileStamp* stamp) {
+  // O_NONBLOCK: a FIFO in place of the file must not hang us; it is
+  // refused as not a regular file. Reads of regular files ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return std::optional<std::string>();
+    return errno_error("cannot open", path, err);
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_error("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return Error(Errc::config, util::escape_for_display(path.string()) + " is not a regular file");
+  }
+  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > max_size) {
+    return Error(Errc::too_large, util::escape_for_display(path.string()) + " is larger than " +
+                                      std::to_string(max_size) + " bytes");
+  }
+  // Bounded again while reading, in case the file grows after fstat.
+  std::string text;
+  text.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno_error("cannot read", path, errno);
+    if (n == 0) break;
+    if (text.size() + static_cast<std::size_t>(n) > max_size) {
+      return Error(Errc::too_large, util::escape_for_display(path.string()) + " is larger than " +
+                                        std::to_string(max_size) + " bytes");
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  if (stamp != nullptr) *stamp = stamp_of(st);
+  return std::optional<std::string>(std::move(text));
+}
+
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    lines.push_back(line);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return lines;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+Result<DirectoryLock> DirectoryLock::acquire(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errno_error("cannot open directory", dir, errno);
+  while (::flock(fd, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int err = errno;
+    ::close(fd);
+    return errno_error("cannot lock directory", dir, err);
+  }
+  return DirectoryLock(fd);
+}
+
+DirectoryLock::~DirectoryLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the flock
+}
+
+fs::path parent_dir(const fs::path& path) {
+  fs::path dir = path.parent_path();
+  return dir.empty() ? fs::path(".") : dir;
+}
+
+}  // namespace signet::keys

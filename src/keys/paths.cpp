@@ -1,0 +1,127 @@
+#include "keys/paths.hpp"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "util/encoding.hpp"
+
+namespace signet::keys {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kAppDir = "signet";
+
+std::optional<fs::path> home_dir() {
+  if (const char* home = std::getenv("HOME"); home != nullptr && home[0] == '/')
+    return fs::path(home);
+  // No usable $HOME (a service, sudo -H...): ask the password database.
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* result = nullptr;
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &result) == 0 && result != nullptr &&
+      result->pw_dir != nullptr && result->pw_dir[0] == '/') {
+    return fs::path(result->pw_dir);
+  }
+  return std::nullopt;
+}
+
+// mkdir with mode 0700; true if it made the directory, false if a directory
+// was already there.
+Result<bool> make_private_dir(const fs::path& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return true;
+  const int err = errno;
+  const std::string shown = util::escape_for_display(dir.string());
+  if (err != EEXIST) {
+    return Error(Errc::io, "cannot create " + shown + ": " + std::generic_category().message(err));
+  }
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return Error(Errc::config, shown + " exists but is not a directory");
+  return false;
+}
+
+}  // namespace
+
+Result<fs::path> config_dir_path() {
+  // The XDG Base Directory specification says relative paths are invalid
+  // and must be ignored.
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && xdg[0] == '/') {
+    return fs::path(xdg) / kAppDir;
+  }
+  const auto home = home_dir();
+  if (!home) {
+    return Error(
+        Errc::config,
+        "cannot find the configuration directory: neither XDG_CONFIG_HOME nor HOME is set");
+  }
+  return *home / ".config" / kAppDir;
+}
+
+Result<ConfigDir> ensure_config_dir() {
+  auto dir = config_dir_path();
+  if (!dir) return dir.error();
+  // Create missing parents too (a fresh account may have no ~/.config),
+  // each private to the user, as the XDG specification asks.
+  std::vector<fs::path> missing;
+  std::error_code ec;
+  for (fs::path p = *dir; !p.empty() && p != p.root_path(); p = p.parent_path()) {
+    if (fs::exists(p, ec)) break;
+    missing.push_back(p);
+  }
+  bool created = false;
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    auto made = make_private_dir(*it);
+    if (!made) return made.error();
+    if (*it == *dir) created = *made;
+  }
+  if (missing.empty()) {
+    if (!fs::is_directory(*dir, ec)) {
+      return Error(Errc::config,
+                   util::escape_for_display(dir->string()) + " exists but is not a directory");
+    }
+  }
+  return ConfigDir{*dir, created};
+}
+
+fs::path identity_path(const fs::path& dir, crypto::KeyType type) {
+  switch (type) {
+    case crypto::KeyType::ed25519:
+      return dir / "id_ed25519";
+    case crypto::KeyType::ecdsa_p256:
+      return dir / "id_ecdsa";
+    case crypto::KeyType::rsa:
+      return dir / "id_rsa";
+  }
+  return dir / "id_ed25519";
+}
+
+fs::path default_identity_path(const fs::path& dir) {
+  return identity_path(dir, crypto::KeyType::ed25519);
+}
+
+std::optional<fs::path> find_default_identity(const fs::path& dir) {
+  for (auto t : {crypto::KeyType::ed25519, crypto::KeyType::ecdsa_p256, crypto::KeyType::rsa}) {
+    const fs::path p = identity_path(dir, t);
+    std::error_code ec;
+    if (fs::exists(p, ec)) return p;
+  }
+  return std::nullopt;
+}
+
+fs::path authorized_keys_path(const fs::path& dir) {
+  return dir / "authorized_keys";
+}
+
+fs::path known_hosts_path(const fs::path& dir) {
+  return dir / "known_hosts";
+}
+
+}  // namespace signet::keys

@@ -1,0 +1,222 @@
+// keys/known_hosts and keys/paths: pins per HOST:PORT, changed-key
+// detection, atomic edits; default configuration paths.
+#include "keys/known_hosts.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "keys/paths.hpp"
+
+namespace signet::keys {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (fs::path(testing::TempDir()) / "signet-known-XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_text(const fs::path& p, const std::string& s) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << s;
+}
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  ::stat(p.c_str(), &st);
+  return st.st_mode & 07777;
+}
+
+crypto::PublicKey fresh_key() {
+  return crypto::PrivateKey::generate(crypto::KeyType::ed25519).value().public_key();
+}
+
+TEST(KnownHosts, NormalizesHostPort) {
+  EXPECT_EQ(normalize_host_port("Example.COM:7000").value(), "example.com:7000");
+  EXPECT_EQ(normalize_host_port("10.0.0.1:22").value(), "10.0.0.1:22");
+  EXPECT_EQ(normalize_host_port("[0:0::1]:7000").value(), "[::1]:7000");
+  EXPECT_EQ(normalize_host_port("[2001:DB8::1]:443").value(), "[2001:db8::1]:443");
+  EXPECT_EQ(normalize_host_port("host:007").value(), "host:7");
+  for (const char* bad :
+       {"", "host", "host:", "host:0", "host:65536", "host:12a", "::1:7000", "[::1]", "[::1]7000",
+        "[10.0.0.1]:7", "[::1:7000", "ho st:7", "host/x:7", ":7000", "host:-1", "host:+7"}) {
+    auto r = normalize_host_port(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error().is(Errc::config));
+  }
+}
+
+TEST(KnownHosts, AddLookupCheckAndChangedKey) {
+  TempDir dir;
+  KnownHosts hosts(dir / "known_hosts");
+  const auto k1 = fresh_key();
+  const auto k2 = fresh_key();
+
+  // No file yet: unknown, not an error.
+  auto none = hosts.lookup("server:7000");
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  EXPECT_EQ(hosts.check("server:7000", k1)->status, HostStatus::unknown);
+
+  ASSERT_TRUE(hosts.add("Server:7000", k1, "first seen 2025-06-15"));
+  EXPECT_EQ(mode_of(hosts.path()), 0600u);
+  EXPECT_EQ(read_text(hosts.path()),
+            "server:7000 " + crypto::format_public_key_line(k1, "first seen 2025-06-15") + "\n");
+  auto found = hosts.lookup("SERVER:7000");
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(found->has_value());
+  EXPECT_TRUE(**found == k1);
+  EXPECT_FALSE(hosts.lookup("server:7001")->has_value());
+
+  auto same = hosts.check("server:7000", k1);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, HostStatus::known);
+  EXPECT_EQ(same->line, 1u);
+
+  auto changed = hosts.check("server:7000", k2);
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, HostStatus::changed);
+  ASSERT_TRUE(changed->pinned);
+  EXPECT_EQ(changed->pinned->fingerprint(), k1.fingerprint());
+
+  // Adding the same key again changes nothing; another key is refused.
+  const std::string before = read_text(hosts.path());
+  ASSERT_TRUE(hosts.add("server:7000", k1));
+  EXPECT_EQ(read_text(hosts.path()), before);
+  auto refused = hosts.add("server:7000", k2);
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(Errc::host_key_changed));
+  EXPECT_NE(refused.error().detail.find(k1.fingerprint()), std::string::npos);
+  EXPECT_NE(refused.error().detail.find(k2.fingerprint()), std::string::npos);
+  EXPECT_EQ(read_text(hosts.path()), before);
+
+  // Other hosts are independent; replace swaps the pin and keeps the rest.
+  ASSERT_TRUE(hosts.add("[::1]:7000", k2));
+  ASSERT_TRUE(hosts.add("server:7000", k2, "", Replace::yes));
+  EXPECT_TRUE(**hosts.lookup("server:7000") == k2);
+  EXPECT_TRUE(**hosts.lookup("[0::1]:7000") == k2);
+  EXPECT_EQ(read_text(hosts.path()), "[::1]:7000 " + crypto::format_public_key_line(k2, "") +
+                                         "\nserver:7000 " + crypto::format_public_key_line(k2, "") +
+                                         "\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+
+  EXPECT_TRUE(hosts.lookup("nonsense").error().is(Errc::config));
+}
+
+TEST(KnownHosts, DamagedLineForTheHostIsAnErrorOthersAreIgnored) {
+  TempDir dir;
+  const auto k = fresh_key();
+  const fs::path path = dir / "known_hosts";
+  write_text(path,
+             "# comment\n\nnot-a-host-port foo bar\nother:1 ssh-ed25519 AAAA\n"
+             "good:1 " +
+                 crypto::format_public_key_line(k, "c") + "\r\n" + "bad:1 ssh-ed25519 !!!\n" +
+                 "dup:1 " + crypto::format_public_key_line(k, "") + "\n" + "dup:1 ssh-rsa AAAA\n");
+  KnownHosts hosts(path);
+  EXPECT_TRUE(**hosts.lookup("good:1") == k);
+  EXPECT_TRUE(**hosts.lookup("dup:1") == k);  // first line wins
+  auto bad = hosts.lookup("bad:1");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().is(Errc::malformed));
+  EXPECT_NE(bad.error().detail.find("line 6"), std::string::npos);
+  EXPECT_FALSE(hosts.check("other:1", k));
+  EXPECT_FALSE(hosts.lookup("absent:1")->has_value());
+}
+
+// Sets an environment variable for the scope of a test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (old_) {
+      ::setenv(name_, old_->c_str(), 1);
+    } else {
+      ::unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(Paths, XdgConfigHomeAndHomeFallback) {
+  TempDir dir;
+  {
+    ScopedEnv xdg("XDG_CONFIG_HOME", (dir / "xdg").c_str());
+    EXPECT_EQ(config_dir_path().value(), dir / "xdg" / "signet");
+    auto made = ensure_config_dir();
+    ASSERT_TRUE(made) << made.error().message();
+    EXPECT_TRUE(made->created);
+    EXPECT_EQ(made->path, dir / "xdg" / "signet");
+    EXPECT_EQ(mode_of(made->path), 0700u);
+    EXPECT_EQ(mode_of(dir / "xdg"), 0700u);
+    auto again = ensure_config_dir();
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->created);
+  }
+  {
+    // A relative XDG_CONFIG_HOME is ignored, as the specification says.
+    ScopedEnv xdg("XDG_CONFIG_HOME", "relative/path");
+    ScopedEnv home("HOME", (dir / "home").c_str());
+    EXPECT_EQ(config_dir_path().value(), dir / "home" / ".config" / "signet");
+    auto made = ensure_config_dir();
+    ASSERT_TRUE(made);
+    EXPECT_TRUE(made->created);
+  }
+  {
+    ScopedEnv xdg("XDG_CONFIG_HOME", nullptr);
+    ScopedEnv home("HOME", (dir / "file").c_str());
+    write_text(dir / "file", "");
+    auto blocked = ensure_config_dir();
+    ASSERT_FALSE(blocked);
+  }
+  const fs::path d = "/x/signet";
+  EXPECT_EQ(default_identity_path(d), "/x/signet/id_ed25519");
+  EXPECT_EQ(identity_path(d, crypto::KeyType::rsa), "/x/signet/id_rsa");
+  EXPECT_EQ(identity_path(d, crypto::KeyType::ecdsa_p256), "/x/signet/id_ecdsa");
+  EXPECT_EQ(authorized_keys_path(d), "/x/signet/authorized_keys");
+  EXPECT_EQ(known_hosts_path(d), "/x/signet/known_hosts");
+  EXPECT_FALSE(find_default_identity(dir.path()));
+  write_text(dir / "id_rsa", "");
+  EXPECT_EQ(find_default_identity(dir.path()).value(), dir / "id_rsa");
+  write_text(dir / "id_ed25519", "");
+  EXPECT_EQ(find_default_identity(dir.path()).value(), dir / "id_ed25519");
+}
+
+}  // namespace
+}  // namespace signet::keys
