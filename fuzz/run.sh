@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs both at once, one core each.
+#
+#   fuzz/run.sh [seconds=600] [--seeds]
+#
+# --seeds first rewrites the seed corpora in fuzz/corpus/ from the real code.
+# New inputs go to fuzz/findings/<target>/corpus (the seed corpus is only read),
+# crashes to fuzz/findings/<target>/crash-*, the log to fuzz/findings/<target>.log.
+# Exits non-zero if either fuzzer found something.
+set -euo pipefail
+
+seconds=600
+seeds=0
+for arg in "$@"; do
+  case "$arg" in
+    --seeds) seeds=1 ;;
+    ''|*[!0-9]*) echo "usage: $0 [seconds] [--seeds]" >&2; exit 2 ;;
+    *) seconds="$arg" ;;
+  esac
+done
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${SIGNET_FUZZ_BUILD:-$root/build-fuzz}"
+findings="$root/fuzz/findings"
+
+CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DSIGNET_BUILD_FUZZ=ON \
+  -DSIGNET_BUILD_TESTS=OFF -DSIGNET_BUILD_BENCH=OFF >/dev/null
+ninja -C "$build" -j2 fuzz_frame_decoder fuzz_handshake fuzz_make_corpus
+
+if [[ $seeds == 1 ]]; then
+  "$build/fuzz/fuzz_make_corpus" "$root/fuzz/corpus"
+fi
+
+run() {
+  local target="$1" seed_dir="$2"
+  local out="$findings/$target"
+  mkdir -p "$out/corpus"
+  # The first corpus directory receives new inputs; the seeds stay untouched.
+  "$build/fuzz/$target" "$out/corpus" "$seed_dir" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    -print_final_stats=1 -artifact_prefix="$out/" >"$findings/$target.log" 2>&1
+}
+
+mkdir -p "$findings"
+run fuzz_frame_decoder "$root/fuzz/corpus/frame" &
+frame_pid=$!
+run fuzz_handshake "$root/fuzz/corpus/handshake" &
+handshake_pid=$!
+
+status=0
+wait "$frame_pid" || status=1
+wait "$handshake_pid" || status=1
+
+for target in fuzz_frame_decoder fuzz_handshake; do
+  echo "== $target"
+  grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|stat::)' "$findings/$target.log" || true
+  ls "$findings/$target"/crash-* "$findings/$target"/leak-* "$findings/$target"/timeout-* \
+    2>/dev/null || true
+done
+exit "$status"
