@@ -10,7 +10,6 @@ packages=(
   libasio-dev                   # standalone Asio, C++20 coroutines
   libspdlog-dev libfmt-dev      # logging and formatting
   libcli11-dev                  # command line
-  nlohmann-json3-dev            # JSON where exchanged
   libgtest-dev libgmock-dev     # tests (CTest)
   libbenchmark-dev              # micro-benchmarks
   clang libclang-rt-14-dev      # libFuzzer and sanitizers
