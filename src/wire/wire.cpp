@@ -290,9 +290,9 @@ Result<ErrorRecord> decode_error_payload(ByteSpan payload) {
   Reader r(payload);
   std::uint8_t code = 0;
   if (!r.read_u8(code)) return Error(Errc::truncated, "error code");
-  if (code < 0x01 || code > 0x0B) {
-    return Error(Errc::malformed, "unknown error code " + std::to_string(code));
-  }
+  // Codes this version does not know are kept: a later version may add
+  // codes, and the peer's reason is still worth showing.
+  if (code == 0x00) return Error(Errc::malformed, "error code 0");
   if (r.remaining() > kMaxReasonSize) return Error(Errc::too_large, "error reason");
   ErrorRecord e{static_cast<ErrorCode>(code), std::string(util::as_chars(r.rest()))};
   if (!valid_utf8_text(e.reason))
