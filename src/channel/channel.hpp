@@ -64,6 +64,10 @@ class Channel {
   virtual void send_error(const Error& e, Bytes& out) = 0;
 
   virtual std::uint32_t max_payload() const = 0;
+
+  // Bytes received but not yet consumed: a frame (or record) still arriving.
+  // The server bounds how long and how much of this it holds.
+  virtual std::size_t buffered() const { return 0; }
 };
 
 }  // namespace signet::channel

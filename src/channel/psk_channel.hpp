@@ -46,6 +46,7 @@ class PskServerChannel final : public Channel {
   void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
   void send_error(const Error& e, Bytes& out) override;
   std::uint32_t max_payload() const override { return settings_.max_payload; }
+  std::size_t buffered() const override { return in_.data().size(); }
 
  private:
   enum class State { want_hello, want_finish, established, failed };
@@ -70,6 +71,7 @@ class PskClientChannel final : public Channel {
   void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
   void send_error(const Error& e, Bytes& out) override;
   std::uint32_t max_payload() const override { return settings_.max_payload; }
+  std::size_t buffered() const override { return in_.data().size(); }
 
  private:
   enum class State { want_server_hello, established, failed };

@@ -11,6 +11,10 @@
 #include "cli/common.hpp"
 #include "cli/mode.hpp"
 #include "util/encoding.hpp"
+#if __has_include("cli/exec_handler.hpp")
+#include "cli/exec_handler.hpp"
+#define SIGNET_HAVE_EXEC_HANDLER 1
+#endif
 
 namespace signet::cli {
 namespace {
@@ -20,8 +24,13 @@ struct ServerArgs {
   ChannelOptions channel;
   double handshake_timeout = 10;
   double idle_timeout = 300;
+  double frame_timeout = 30;
+  std::size_t max_buffered_mib = 256;
   std::size_t max_connections = 16384;
   unsigned threads = 0;
+  std::string exec;  // --exec: answer each message with this command
+  double exec_timeout = 10;
+  std::size_t exec_max_output = std::size_t{1} << 20;
 };
 
 std::chrono::milliseconds seconds(double s) {
@@ -56,9 +65,21 @@ int run_server(const ServerArgs& args) {
   options.listen = *listen;
   options.handshake_timeout = seconds(args.handshake_timeout);
   options.idle_timeout = seconds(args.idle_timeout);
+  options.frame_timeout = seconds(args.frame_timeout);
+  options.max_buffered_bytes = args.max_buffered_mib << 20;
   options.max_connections = args.max_connections;
   options.threads = args.threads;
-  net::Server server(options, mode->factory, net::SyncHandler(print_and_confirm));
+  net::Handler handler = net::SyncHandler(print_and_confirm);
+  if (!args.exec.empty()) {
+#ifdef SIGNET_HAVE_EXEC_HANDLER
+    handler =
+        make_exec_handler(ExecOptions{args.exec, seconds(args.exec_timeout), args.exec_max_output});
+#else
+    print_error("--exec is not available in this build");
+    return kExitUsage;
+#endif
+  }
+  net::Server server(options, mode->factory, std::move(handler));
   auto bound = server.listen();
   if (!bound) {
     print_error(bound.error().message());
@@ -99,9 +120,23 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Seconds a client has to finish the handshake (default 10)");
   cmd->add_option("--idle-timeout", args->idle_timeout,
                   "Seconds without traffic before a connection is closed (default 300)");
+  cmd->add_option("--frame-timeout", args->frame_timeout,
+                  "Seconds a started message has to arrive completely (default 30)");
+  cmd->add_option("--max-buffered", args->max_buffered_mib,
+                  "MiB of incoming messages held for all connections together (default 256)");
   cmd->add_option("--max-connections", args->max_connections,
                   "Connections served at once; more are refused (default 16384)");
   cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
+  cmd->add_option("--exec", args->exec,
+                  "Answer each message by running CMD with /bin/sh -c: the message on its "
+                  "stdin, its stdout as the reply text, its exit status as the reply status")
+      ->type_name("CMD");
+  cmd->add_option("--exec-timeout", args->exec_timeout,
+                  "Seconds a --exec command may run before it is killed (default 10)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--exec-max-output", args->exec_max_output,
+                  "Bytes of a --exec command's output kept for the reply (default 1048576)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
   cmd->callback([args, &action] { action = [args] { return run_server(*args); }; });
 }
 

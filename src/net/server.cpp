@@ -86,7 +86,13 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<Result<void>> serve();
   awaitable<Result<void>> handle_frames();
   awaitable<wire::Reply> call_handler(util::ByteSpan message);
-  void touch(std::chrono::milliseconds timeout) { deadline_ = Clock::now() + timeout; }
+  void touch(std::chrono::milliseconds timeout) {
+    deadline_ = Clock::now() + timeout;
+    // The watchdog sleeps until the old deadline; wake it if the new one is
+    // earlier (later deadlines it notices by itself when it wakes).
+    if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
+  }
+  Result<void> account_buffered();
 
   tcp::socket socket_;
   asio::steady_timer timer_;
@@ -98,6 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool timed_out_ = false;
   bool announced_ = false;
+  bool partial_ = false;  // a frame has started arriving and is not complete
+  std::int64_t buffered_ = 0;
   std::uint64_t messages_ = 0;
 };
 
@@ -135,6 +143,7 @@ awaitable<void> Session::main() {
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   timer_.cancel();
+  server_.stats.buffered_bytes -= buffered_;
   --server_.stats.active;
 }
 
@@ -145,7 +154,9 @@ awaitable<void> Session::watchdog(std::shared_ptr<Session> self) {
     if (!socket_.is_open()) break;
     if (Clock::now() < deadline_) continue;  // activity moved the deadline
     timed_out_ = true;
-    const Error e(announced_ ? Errc::idle_timeout : Errc::handshake_timeout);
+    const Error e = !announced_ ? Error(Errc::handshake_timeout)
+                    : partial_  ? Error(Errc::idle_timeout, "a message did not arrive in time")
+                                : Error(Errc::idle_timeout);
     ++server_.stats.rejected;
     spdlog::warn("{}: {}; closing", peer_.address, e.message());
     std::error_code ec;
@@ -206,7 +217,10 @@ awaitable<Result<void>> Session::serve() {
     }
     if (announced_) {
       if (auto r = co_await handle_frames(); !r) co_return r.error();
-      touch(server_.options.idle_timeout);
+      if (auto r = account_buffered(); !r) {
+        channel_->send_error(r.error(), out_);
+        co_return r.error();
+      }
     }
     if (!out_.empty()) {
       writing_ = true;
@@ -217,6 +231,27 @@ awaitable<Result<void>> Session::serve() {
       if (out_.capacity() > 4 * kScratchSize) util::Bytes().swap(out_);
     }
   }
+}
+
+Result<void> Session::account_buffered() {
+  const auto now = static_cast<std::int64_t>(channel_->buffered());
+  const std::int64_t total = server_.stats.buffered_bytes += now - buffered_;
+  buffered_ = now;
+  if (now > 0 && static_cast<std::size_t>(total) > server_.options.max_buffered_bytes) {
+    return Error(Errc::busy, "input memory limit of " +
+                                 std::to_string(server_.options.max_buffered_bytes) +
+                                 " bytes reached");
+  }
+  // The idle clock restarts only between frames; a frame in progress keeps
+  // the deadline it got when its first bytes arrived.
+  if (now == 0) {
+    partial_ = false;
+    touch(server_.options.idle_timeout);
+  } else if (!partial_) {
+    partial_ = true;
+    touch(server_.options.frame_timeout);
+  }
+  return {};
 }
 
 awaitable<Result<void>> Session::handle_frames() {

@@ -47,6 +47,12 @@ struct ServerOptions {
   HostPort listen{"127.0.0.1", 7878};
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
+  // A frame that has started must be complete within this time, however
+  // slowly its bytes trickle in (so a slow peer cannot pin a buffer).
+  std::chrono::milliseconds frame_timeout{std::chrono::seconds(30)};
+  // All connections together may hold at most this many bytes of frames still
+  // arriving; a connection that would go over is refused as busy.
+  std::size_t max_buffered_bytes = std::size_t{256} << 20;
   std::size_t max_connections = 16384;
   unsigned threads = 0;  // 0: one per core
 };
@@ -56,6 +62,7 @@ struct ServerStats {
   std::atomic<std::uint64_t> active{0};
   std::atomic<std::uint64_t> messages{0};
   std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::int64_t> buffered_bytes{0};
 };
 
 class Server {

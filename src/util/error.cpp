@@ -48,6 +48,8 @@ class Category final : public std::error_category {
         return "refused by the server";
       case Errc::unreachable:
         return "cannot connect";
+      case Errc::busy:
+        return "server busy";
       case Errc::config:
         return "configuration error";
       case Errc::io:

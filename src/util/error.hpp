@@ -35,6 +35,7 @@ enum class Errc {
   peer_error,   // the peer sent an error frame
   refused,      // the server answered with a non-zero status
   unreachable,  // could not connect to the server
+  busy,         // the server refuses for lack of capacity
   // Local configuration and files.
   config,  // a missing or invalid setting
   io,      // a local file or console operation failed

@@ -70,6 +70,8 @@ ErrorCode error_code_for(const Error& e) noexcept {
       return ErrorCode::timeout;
     case Errc::not_authorized:
       return ErrorCode::not_authorized;
+    case Errc::busy:
+      return ErrorCode::server_busy;
     default:
       return ErrorCode::protocol_violation;
   }
@@ -93,6 +95,8 @@ Errc errc_for(ErrorCode c) noexcept {
       return Errc::idle_timeout;
     case ErrorCode::not_authorized:
       return Errc::not_authorized;
+    case ErrorCode::server_busy:
+      return Errc::busy;
     default:
       return Errc::peer_error;
   }

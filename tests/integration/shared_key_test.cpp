@@ -6,6 +6,7 @@
 
 #include <fstream>
 
+#include "channel/psk_channel.hpp"
 #include "harness.hpp"
 #include "wire/wire.hpp"
 
@@ -30,8 +31,13 @@ class SharedKeyTest : public ::testing::Test {
     dir_ = make_temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
 
+  // Every process gets a config directory of its own test: nothing is read
+  // from or written to the real user's ~/.config.
   std::map<std::string, std::optional<std::string>> env(const char* key = kKey) {
-    return {{"SHARED_SECRET_KEY", std::string(key)}};
+    return {{"SHARED_SECRET_KEY", std::string(key)}, {"XDG_CONFIG_HOME", dir_ + "/config"}};
+  }
+  std::map<std::string, std::optional<std::string>> env_without_key() {
+    return {{"SHARED_SECRET_KEY", std::nullopt}, {"XDG_CONFIG_HOME", dir_ + "/config"}};
   }
 
   std::unique_ptr<ServerProcess> start_server(std::vector<std::string> extra = {}) {
@@ -214,14 +220,82 @@ TEST_F(SharedKeyTest, StalledClientTimesOutWithoutBlockingOthers) {
   EXPECT_THAT(server->process().err(), HasSubstr("handshake timed out"));
 }
 
+// A real handshake over a raw socket, so the test can misbehave afterwards.
+struct HandshakenConnection {
+  explicit HandshakenConnection(std::uint16_t port)
+      : raw(port),
+        channel(
+            channel::PskSettings{std::make_shared<const crypto::SecretBytes>(util::as_bytes(kKey)),
+                                 {crypto::MacAlgorithm::hmac_sha256},
+                                 wire::kDefaultMaxPayload}) {
+    util::Bytes out;
+    channel.start(out);
+    raw.send(std::string(util::as_chars(out)));
+    out.clear();
+    const std::string hello = raw.read_all(500ms);
+    if (!channel.receive(util::as_bytes(hello), out) || !channel.established()) {
+      throw std::runtime_error("handshake failed");
+    }
+    raw.send(std::string(util::as_chars(out)));
+  }
+  // Sends a frame header announcing `length` payload bytes, then `sent` of them.
+  void start_frame(std::uint32_t length, std::size_t sent) {
+    std::uint8_t header[wire::kFrameHeaderSize];
+    wire::encode_frame_header(wire::FrameType::message, length, header);
+    raw.send(std::string(reinterpret_cast<char*>(header), sizeof header) + std::string(sent, 'p'));
+  }
+  RawConnection raw;
+  channel::PskClientChannel channel;
+};
+
+TEST_F(SharedKeyTest, TricklingAMessageDoesNotHoldTheServerPastTheFrameTimeout) {
+  auto server = start_server({"--frame-timeout", "1", "--idle-timeout", "60"});
+  HandshakenConnection slow(server->port());
+  slow.start_frame(1000, 10);
+  const auto start = std::chrono::steady_clock::now();
+  bool closed = false;
+  // One byte every 200 ms would keep an idle timer alive forever.
+  for (int i = 0; i < 25 && !closed; ++i) {
+    try {
+      slow.raw.send("p");
+    } catch (const std::exception&) {
+      closed = true;
+      break;
+    }
+    closed = slow.raw.closed_by_peer(200ms);
+  }
+  EXPECT_TRUE(closed);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  EXPECT_THAT(server->process().err(), HasSubstr("a message did not arrive in time"));
+  expect_server_still_works(*server);
+}
+
+TEST_F(SharedKeyTest, BufferedInputIsBoundedAcrossConnections) {
+  auto server = start_server({"--max-buffered", "1"});  // 1 MiB for everyone together
+  HandshakenConnection first(server->port());
+  first.start_frame(900000, 700000);
+  std::this_thread::sleep_for(300ms);
+  HandshakenConnection second(server->port());
+  second.start_frame(900000, 500000);
+  // The second connection is refused with an authenticated "server busy" frame.
+  const std::string answer = second.raw.read_all(2s);
+  util::Bytes out;
+  ASSERT_TRUE(second.channel.receive(util::as_bytes(answer), out));
+  auto frame = second.channel.next_frame(out);
+  ASSERT_FALSE(frame.ok());
+  EXPECT_TRUE(frame.error().is(Errc::busy)) << frame.error().message();
+  EXPECT_THAT(server->process().err(), HasSubstr("input memory limit"));
+  expect_server_still_works(*server);
+}
+
 TEST_F(SharedKeyTest, MissingOrEmptyKeyIsAConfigurationError) {
-  Process none(dir_, "nokey", {"send", "127.0.0.1:9", "x"}, {{"SHARED_SECRET_KEY", std::nullopt}});
+  Process none(dir_, "nokey", {"send", "127.0.0.1:9", "x"}, env_without_key());
   EXPECT_EQ(none.wait(), 2);
   EXPECT_THAT(none.err(), HasSubstr("no shared key"));
-  Process empty(dir_, "empty", {"server", "--listen", "127.0.0.1:0"}, {{"SHARED_SECRET_KEY", ""}});
+  Process empty(dir_, "empty", {"server", "--listen", "127.0.0.1:0"}, env(""));
   EXPECT_EQ(empty.wait(), 2);
   EXPECT_THAT(empty.err(), HasSubstr("empty"));
-  Process weak(dir_, "weak", {"send", "127.0.0.1:1", "x"}, {{"SHARED_SECRET_KEY", "short"}});
+  Process weak(dir_, "weak", {"send", "127.0.0.1:1", "x"}, env("short"));
   EXPECT_EQ(weak.wait(), 3);  // port 1: nothing listens
   EXPECT_THAT(weak.err(), HasSubstr("only 5 bytes"));
 }
@@ -262,7 +336,7 @@ TEST_F(SharedKeyTest, PskFileWorksAndTheKeyIsNotInArgv) {
   { std::ofstream(key_file) << kKey << "\n"; }
   ::chmod(key_file.c_str(), 0600);
   Process server(dir_, "server", {"server", "--listen", "127.0.0.1:0", "--psk-file", key_file},
-                 {{"SHARED_SECRET_KEY", std::nullopt}});
+                 env_without_key());
   ASSERT_TRUE(server.wait_for_output("listening on 127.0.0.1:"));
   const auto out = server.out();
   const auto port = out.substr(out.find("listening on 127.0.0.1:") + 23);
