@@ -94,7 +94,7 @@ int run_bench(const BenchArgs& args) {
   asio::io_context ctx(1);
   auto conn = net::run_blocking(ctx, net::Connection::open(*hp, mode->make_channel));
   if (!conn) {
-    print_error(conn.error().message());
+    print_error(client_error_message(conn.error(), *mode));
     return exit_status_for(conn.error());
   }
   std::printf("%-18s %8s %9s %8s %11s %9s %9s %9s %9s %9s\n", "mode", "size", "messages", "seconds",
@@ -108,7 +108,7 @@ int run_bench(const BenchArgs& args) {
       const std::size_t count = k == 1 ? args.rr_messages : args.messages;
       auto row = net::run_blocking(ctx, run_one(*conn, size, count, std::max<std::size_t>(k, 1)));
       if (!row) {
-        print_error(row.error().message());
+        print_error(client_error_message(row.error(), *mode));
         return exit_status_for(row.error());
       }
       const double rate = static_cast<double>(row->messages) / row->seconds;

@@ -73,13 +73,13 @@ int run_send(const ClientArgs& args) {
   asio::io_context ctx(1);
   auto conn = connect(ctx, *hp, *mode, client_options(args));
   if (!conn) {
-    print_error(conn.error().message());
+    print_error(client_error_message(conn.error(), *mode));
     return exit_status_for(conn.error());
   }
   auto reply = net::run_blocking(ctx, (*conn)->request(util::as_bytes(message)));
   (*conn)->close();
   if (!reply) {
-    print_error(reply.error().message());
+    print_error(client_error_message(reply.error(), *mode));
     return exit_status_for(reply.error());
   }
   return show_reply(*reply, std::cout);
@@ -130,7 +130,7 @@ int run_client(const ClientArgs& args) {
   };
 
   if (auto r = reconnect(true); !r) {
-    print_error(r.error().message());
+    print_error(client_error_message(r.error(), *mode));
     return exit_status_for(r.error());
   }
   std::string line;
@@ -150,13 +150,13 @@ int run_client(const ClientArgs& args) {
                 << "); reconnecting and sending the message again" << std::endl;
       conn->close();
       if (auto r = reconnect(false); !r) {
-        print_error(r.error().message());
+        print_error(client_error_message(r.error(), *mode));
         return exit_status_for(r.error());
       }
       reply = net::run_blocking(ctx, conn->request(util::as_bytes(line)));
     }
     if (!reply) {
-      print_error(reply.error().message());
+      print_error(client_error_message(reply.error(), *mode));
       return exit_status_for(reply.error());
     }
     std::cout << "server: " << util::escape_for_display(reply->text);

@@ -13,14 +13,24 @@
 namespace {
 
 constexpr const char* kFooter =
-    R"(Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends.
+    R"(Modes:
+  Key mode (TLS 1.3), the default: each machine has an identity key (created
+    on first use in ~/.config/signet, or `signet keygen`). The server admits
+    the keys in its authorized_keys (`signet keys add KEY.pub`); the client
+    pins the server's key in known_hosts (--accept-new, --server-key or a
+    prompt the first time).
+  Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends.
+    Adding --identity uses key mode and the shared key together; a server
+    given both serves both modes on one port (--require-psk: key mode only,
+    with the shared key required as well).
 
 Exit status:
   0  success (message confirmed by the server)
   1  other failure
-  2  usage or configuration error (e.g. no shared key)
+  2  usage or configuration error
   3  cannot connect to the server
-  4  authentication failed (wrong key, tampered reply, key not accepted)
+  4  authentication failed (wrong shared key, tampered reply, key not
+     authorized, server key changed or not trusted)
   5  refused by the server, or protocol error
 
 Documentation: README.md and docs/PROTOCOL.md.)";

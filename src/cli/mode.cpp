@@ -1,10 +1,31 @@
 #include "cli/mode.hpp"
 
+#include <pwd.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <mutex>
+
 #include "channel/psk_channel.hpp"
+#include "channel/tls_channel.hpp"
 #include "cli/common.hpp"
+#include "cli/key_commands.hpp"
+#include "keys/known_hosts.hpp"
+#include "keys/paths.hpp"
+#include "util/encoding.hpp"
 
 namespace signet::cli {
 namespace {
+
+namespace fs = std::filesystem;
+
+// The first byte of a TLS handshake record (RFC 8446 section 5.1).
+constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
+
+std::string shown(const fs::path& p) {
+  return util::escape_for_display(p.string());
+}
 
 Result<std::vector<crypto::MacAlgorithm>> parse_macs(const std::vector<std::string>& names) {
   std::vector<crypto::MacAlgorithm> out;
@@ -26,15 +47,217 @@ std::string mac_list(const std::vector<crypto::MacAlgorithm>& macs) {
   return s;
 }
 
-Result<channel::PskSettings> psk_settings(const ChannelOptions& options) {
-  auto key = load_shared_key(options.psk_file);
-  if (!key) return key.error();
-  if (!key->has_value()) {
-    return Error(Errc::config, "no shared key: set SHARED_SECRET_KEY or pass --psk-file FILE");
-  }
+using SharedKey = std::shared_ptr<const crypto::SecretBytes>;
+
+Result<channel::PskSettings> psk_settings(SharedKey key, const ChannelOptions& options) {
   auto macs = parse_macs(options.macs);
   if (!macs) return macs.error();
-  return channel::PskSettings{std::move(**key), std::move(*macs), options.max_message};
+  return channel::PskSettings{std::move(key), std::move(*macs), options.max_message};
+}
+
+// "user@host", the comment of an identity created on first use.
+std::string default_comment() {
+  std::string user = "user";
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
+      found->pw_name != nullptr) {
+    user = found->pw_name;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return user + "@" + (host[0] != '\0' ? host : "localhost");
+}
+
+// The configuration directory, created (with a notice) if missing.
+Result<fs::path> config_dir() {
+  auto dir = keys::ensure_config_dir();
+  if (!dir) return dir.error();
+  if (dir->created) {
+    std::cerr << "signet: created configuration directory " << shown(dir->path) << " (mode 0700)"
+              << std::endl;
+  }
+  return dir->path;
+}
+
+// --identity, or the default identity, created on first use.
+Result<crypto::PrivateKey> load_identity(const ChannelOptions& o) {
+  const crypto::PassphraseProvider passphrase = o.passphrase_file.empty()
+                                                    ? tty_passphrase_provider()
+                                                    : passphrase_file_provider(o.passphrase_file);
+  if (!o.identity.empty()) {
+    std::error_code ec;
+    if (!fs::exists(o.identity, ec)) {
+      return Error(Errc::config, "identity " + shown(o.identity) +
+                                     " does not exist; create it with `signet keygen -f " +
+                                     shown(o.identity) + "`");
+    }
+    return crypto::PrivateKey::load(o.identity, passphrase);
+  }
+  auto dir = keys::config_dir_path();
+  if (!dir) return dir.error();
+  if (auto found = keys::find_default_identity(*dir)) {
+    return crypto::PrivateKey::load(*found, passphrase);
+  }
+  auto made = config_dir();
+  if (!made) return made.error();
+  auto key = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+  if (!key) return key.error();
+  const fs::path path = keys::default_identity_path(*made);
+  if (auto saved = key->save(path, default_comment()); !saved) return saved.error();
+  std::cerr << "signet: created a new identity " << key->public_key().fingerprint() << " in "
+            << shown(path) << std::endl;
+  return key;
+}
+
+Result<fs::path> file_in_config_dir(const std::string& option,
+                                    fs::path (*name)(const fs::path& dir)) {
+  if (!option.empty()) return fs::path(option);
+  auto dir = config_dir();
+  if (!dir) return dir.error();
+  return name(*dir);
+}
+
+keys::IpAddress ip_of(const asio::ip::tcp::endpoint& ep) {
+  const auto a = ep.address();
+  std::optional<keys::IpAddress> ip;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    ip = keys::IpAddress::from_bytes(b);
+  } else {
+    const auto b = a.to_v6().to_bytes();
+    ip = keys::IpAddress::from_bytes(b);
+  }
+  // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; name them as IPv4.
+  return ip ? ip->unmapped() : keys::IpAddress();
+}
+
+void log_reload(const keys::AuthorizedKeysFile& file,
+                const keys::AuthorizedKeysFile::Snapshot& snapshot, bool first) {
+  for (const auto& w : snapshot.warnings) spdlog::warn("authorized_keys: {}", w);
+  const std::size_t n = snapshot.keys->entries().size();
+  if (first) {
+    spdlog::info("{}: {} key(s) authorized", shown(file.path()), n);
+  } else {
+    spdlog::info("{} changed: {} key(s) authorized now", shown(file.path()), n);
+  }
+  if (n == 0) {
+    spdlog::warn(
+        "no key is authorized: add one with `signet keys add KEY.pub` (no restart needed)");
+  }
+}
+
+Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
+    const ChannelOptions& options, SharedKey psk, std::string& description) {
+  auto identity = load_identity(options);
+  if (!identity) return identity.error();
+  auto path = file_in_config_dir(options.authorized_keys, keys::authorized_keys_path);
+  if (!path) return path.error();
+  if (!options.add_keys.empty()) {
+    auto report = keys::import_directory(*path, options.add_keys);
+    if (!report) {
+      return Error(report.error().code,
+                   "cannot import --add-keys " + options.add_keys + ": " + report.error().detail);
+    }
+    // The first line on stdout says the mode; the report goes to stderr.
+    print_import_report(*report, std::cerr, std::cerr);
+  }
+  auto file = std::make_shared<keys::AuthorizedKeysFile>(*path);
+  log_reload(*file, file->current(), true);
+
+  channel::TlsServerSettings s;
+  s.authorized_keys = file;
+  s.psk = std::move(psk);
+  s.require_psk = options.require_psk;
+  s.max_payload = options.max_message;
+  // Worker threads may reload at once; the file serialises reads, this the log lines.
+  auto log_mutex = std::make_shared<std::mutex>();
+  s.on_reload = [file = file.get(), log_mutex](const keys::AuthorizedKeysFile::Snapshot& snap) {
+    std::lock_guard lock(*log_mutex);
+    log_reload(*file, snap, false);
+  };
+  const bool bound = s.require_psk;
+  auto ctx = channel::TlsServerContext::create(*identity, std::move(s));
+  if (!ctx) return ctx.error();
+  description = "key mode (TLS 1.3, identity " + identity->public_key().fingerprint() +
+                (bound ? ", shared key required" : "") + ")";
+  return ctx;
+}
+
+// --- The client's known_hosts policy ---
+
+struct HostKeyPolicy {
+  keys::KnownHosts known_hosts;
+  std::string host;        // normalized "host:port"
+  std::string server_key;  // --server-key, or empty
+  bool accept_new = false;
+  bool interactive = false;  // stdin is a terminal: ask
+};
+
+bool ask_to_trust(const HostKeyPolicy& p, const crypto::PublicKey& key) {
+  std::cerr << "The server " << p.host << " presents the key " << key.fingerprint() << " ("
+            << crypto::key_type_label(key.type()) << "), which is not in "
+            << shown(p.known_hosts.path()) << ".\n"
+            << "Compare it with the server's `signet fingerprint` before you answer.\n"
+            << "Trust it? [y/N] " << std::flush;
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+Result<void> pin_new(HostKeyPolicy& p, const crypto::PublicKey& key, const char* why) {
+  auto added = p.known_hosts.add(p.host, key, "pinned " + keys::format_utc(keys::Clock::now()));
+  if (!added) {
+    return Error(Errc::host_key_unknown, "cannot pin the server's key in " +
+                                             shown(p.known_hosts.path()) + ": " +
+                                             added.error().message());
+  }
+  std::cerr << "signet: pinned the server key " << key.fingerprint() << " for " << p.host << " in "
+            << shown(p.known_hosts.path()) << " (" << why << ")" << std::endl;
+  return {};
+}
+
+Result<void> check_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
+  if (!p.server_key.empty() && p.server_key != key.fingerprint()) {
+    return Error(Errc::host_key_changed, "the server " + p.host + " presented " +
+                                             key.fingerprint() + ", not " + p.server_key +
+                                             " (--server-key); refusing");
+  }
+  auto check = p.known_hosts.check(p.host, key);
+  if (!check) {
+    return Error(Errc::host_key_unknown, "cannot check the server's key against " +
+                                             shown(p.known_hosts.path()) + ": " +
+                                             check.error().message());
+  }
+  switch (check->status) {
+    case keys::HostStatus::known:
+      return {};
+    case keys::HostStatus::changed: {
+      const std::string line = std::to_string(check->line);
+      return Error(Errc::host_key_changed,
+                   "SERVER KEY CHANGED for " + p.host + ": pinned " + check->pinned->fingerprint() +
+                       " (" + shown(p.known_hosts.path()) + " line " + line +
+                       "), server presented " + key.fingerprint() +
+                       " - refusing; someone may be intercepting the connection. If the change "
+                       "is expected, remove line " +
+                       line + " from " + shown(p.known_hosts.path()));
+    }
+    case keys::HostStatus::unknown:
+      break;
+  }
+  if (!p.server_key.empty()) return {};  // matches the fingerprint given out of band
+  if (p.accept_new) return pin_new(p, key, "--accept-new");
+  if (p.interactive) {
+    if (ask_to_trust(p, key)) return pin_new(p, key, "trusted at the prompt");
+    return Error(Errc::host_key_unknown,
+                 "the server key " + key.fingerprint() + " for " + p.host + " was not trusted");
+  }
+  return Error(Errc::host_key_unknown,
+               "the server " + p.host + " presented the key " + key.fingerprint() +
+                   ", which is not pinned in " + shown(p.known_hosts.path()) +
+                   "; check it with the server's operator and pass --server-key " +
+                   key.fingerprint() + ", or pass --accept-new to trust it on first use");
 }
 
 }  // namespace
@@ -52,34 +275,150 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   cmd->add_option("--max-message", options.max_message,
                   "Largest message in bytes (default 1048576)")
       ->check(CLI::Range(1u, 64u * 1024 * 1024));
+  cmd->add_option("--identity,-i", options.identity,
+                  "Key mode with this private key (default: the default identity, created on "
+                  "first use); with a shared key configured too, "
+                  "key mode and the shared key are both used")
+      ->type_name("FILE");
+  cmd->add_option("--passphrase-file", options.passphrase_file,
+                  "Read the identity's passphrase from the first line of FILE")
+      ->type_name("FILE");
+  if (server) {
+    cmd->add_option("--authorized-keys", options.authorized_keys,
+                    "Client keys to admit (default: authorized_keys in the configuration "
+                    "directory; re-read when it changes)")
+        ->type_name("FILE");
+    cmd->add_option("--add-keys", options.add_keys,
+                    "Admit the key of every *.pub file in DIR before serving")
+        ->type_name("DIR");
+    cmd->add_flag("--require-psk", options.require_psk,
+                  "Key mode only, and clients must also prove the shared key "
+                  "(needs --identity and a shared key)");
+  } else {
+    cmd->add_option("--known-hosts", options.known_hosts,
+                    "Pinned server keys (default: known_hosts in the configuration directory)")
+        ->type_name("FILE");
+    cmd->add_flag("--accept-new", options.accept_new,
+                  "Pin the server's key if none is pinned yet (trust on first use)");
+    cmd->add_option("--server-key", options.server_key,
+                    "The server must present this key (as `signet fingerprint` prints it)")
+        ->type_name("SHA256:...");
+  }
 }
 
 Result<ServerMode> make_server_mode(const ChannelOptions& options) {
-  auto settings = psk_settings(options);
-  if (!settings) return settings.error();
+  auto key = load_shared_key(options.psk_file);
+  if (!key) return key.error();
+  SharedKey psk = key->value_or(nullptr);
+  const bool key_mode = !psk || !options.identity.empty();
+  if (options.require_psk && (!psk || options.identity.empty())) {
+    return Error(Errc::config,
+                 "--require-psk needs both --identity and a shared key (SHARED_SECRET_KEY or "
+                 "--psk-file)");
+  }
+  // Shared-key clients are served unless the shared key must come with a key.
+  const bool shared_key_mode = psk && !options.require_psk;
+
   ServerMode mode;
-  mode.description = "shared-key mode (" + mac_list(settings->macs) + ")";
-  mode.factory = [s = std::move(*settings)](
-                     util::ByteSpan first,
-                     const asio::ip::tcp::endpoint&) -> Result<std::unique_ptr<channel::Channel>> {
-    if (!first.empty() && first[0] == 0x16) {
-      return Error(Errc::wrong_mode,
-                   "the client speaks TLS (key mode) but this server runs shared-key mode");
+  std::shared_ptr<const channel::TlsServerContext> tls;
+  std::optional<channel::PskSettings> shared;
+  std::string key_description, shared_description;
+  if (key_mode) {
+    auto ctx = make_tls_server(options, psk, key_description);
+    if (!ctx) return ctx.error();
+    tls = std::move(*ctx);
+  }
+  if (shared_key_mode) {
+    auto settings = psk_settings(psk, options);
+    if (!settings) return settings.error();
+    shared_description = "shared-key mode (" + mac_list(settings->macs) + ")";
+    shared = std::move(*settings);
+  }
+  mode.description = key_description.empty()      ? shared_description
+                     : shared_description.empty() ? key_description
+                                                  : key_description + " and " + shared_description;
+  const bool require_psk = options.require_psk;
+  mode.factory = [tls, shared, require_psk](util::ByteSpan first, const asio::ip::tcp::endpoint& ep)
+      -> Result<std::unique_ptr<channel::Channel>> {
+    if (!first.empty() && first[0] == kTlsHandshakeRecord) {
+      if (!tls) {
+        return Error(Errc::wrong_mode,
+                     "the client speaks TLS (key mode) but this server runs shared-key mode only");
+      }
+      return std::unique_ptr<channel::Channel>(new channel::TlsServerChannel(tls, ip_of(ep)));
     }
-    return std::unique_ptr<channel::Channel>(new channel::PskServerChannel(s));
+    if (!shared) {
+      if (!first.empty() && first[0] == wire::kMagic[0]) {
+        return Error(Errc::wrong_mode,
+                     require_psk ? "this server admits only key-mode clients that also prove the "
+                                   "shared key: use --identity on the client"
+                                 : "the client uses shared-key mode but this server runs key mode "
+                                   "(TLS 1.3) only: unset SHARED_SECRET_KEY on the client");
+      }
+      return Error(Errc::bad_magic, "the client speaks neither TLS nor signet");
+    }
+    return std::unique_ptr<channel::Channel>(new channel::PskServerChannel(*shared));
   };
   return mode;
 }
 
-Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::HostPort&) {
-  auto settings = psk_settings(options);
-  if (!settings) return settings.error();
+Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::HostPort& server) {
+  auto key = load_shared_key(options.psk_file);
+  if (!key) return key.error();
+  SharedKey psk = key->value_or(nullptr);
   ClientMode mode;
-  mode.description = "shared-key mode (" + mac_list(settings->macs) + ")";
-  mode.make_channel = [s = std::move(*settings)]() -> std::unique_ptr<channel::Channel> {
-    return std::make_unique<channel::PskClientChannel>(s);
+  if (psk && options.identity.empty()) {
+    auto settings = psk_settings(psk, options);
+    if (!settings) return settings.error();
+    mode.description = "shared-key mode (" + mac_list(settings->macs) + ")";
+    mode.make_channel = [s = std::move(*settings)]() -> std::unique_ptr<channel::Channel> {
+      return std::make_unique<channel::PskClientChannel>(s);
+    };
+    return mode;
+  }
+
+  if (!options.server_key.empty() && !options.server_key.starts_with("SHA256:")) {
+    return Error(Errc::config, "--server-key takes a fingerprint such as SHA256:" +
+                                   std::string(43, 'x') + ", as `signet fingerprint` prints it");
+  }
+  auto host = keys::normalize_host_port(server.to_string());
+  if (!host) return host.error();
+  auto known_hosts = file_in_config_dir(options.known_hosts, keys::known_hosts_path);
+  if (!known_hosts) return known_hosts.error();
+  auto identity = load_identity(options);
+  if (!identity) return identity.error();
+
+  auto policy = std::make_shared<HostKeyPolicy>(
+      HostKeyPolicy{keys::KnownHosts(*known_hosts), *host, options.server_key, options.accept_new,
+                    ::isatty(STDIN_FILENO) == 1});
+  channel::TlsClientSettings s;
+  s.check_server_key = [policy](const crypto::PublicKey& k) { return check_host_key(*policy, k); };
+  s.psk = psk;
+  s.max_payload = options.max_message;
+  auto ctx = channel::TlsClientContext::create(*identity, std::move(s));
+  if (!ctx) return ctx.error();
+  mode.key_mode = true;
+  mode.description = "key mode (TLS 1.3, identity " + identity->public_key().fingerprint() +
+                     (psk ? ", shared key bound" : "") + ")";
+  mode.make_channel = [ctx = *ctx]() -> std::unique_ptr<channel::Channel> {
+    return std::make_unique<channel::TlsClientChannel>(ctx);
   };
   return mode;
+}
+
+std::string client_error_message(const Error& e, const ClientMode& mode) {
+  if (mode.key_mode && !e.detail.empty() &&
+      (e.is(Errc::host_key_changed) || e.is(Errc::host_key_unknown) ||
+       (e.is(Errc::not_authorized) && e.detail.starts_with("not authorized by this server")))) {
+    return e.detail;
+  }
+  if (mode.key_mode && e.is(Errc::peer_closed) &&
+      e.detail.find("in the handshake") != std::string::npos) {
+    return e.message() +
+           " (a server that runs shared-key mode only closes key-mode connections: set "
+           "SHARED_SECRET_KEY to use shared-key mode)";
+  }
+  return e.message();
 }
 
 }  // namespace signet::cli

@@ -1,5 +1,16 @@
-// Chooses the secure channel from the configuration: shared-key mode when a
-// shared key is configured (SHARED_SECRET_KEY or --psk-file).
+// Chooses the secure channel from the configuration (docs/PROTOCOL.md,
+// "Telling the modes apart"):
+//
+//   - Shared-key mode when a shared key is configured (SHARED_SECRET_KEY or
+//     --psk-file) and --identity is not given: the behaviour before key mode.
+//   - Key mode (TLS 1.3) when no shared key is configured, or when --identity
+//     is given. With both, a client proves the shared key inside TLS too (the
+//     binding frame), and a server serves both modes on one port; with
+//     --require-psk a server runs key mode only and admits only clients that
+//     prove the shared key as well as an authorized key.
+//
+// Key mode uses the identity from --identity or the default identity in the
+// configuration directory, which is created (with a notice) the first time.
 #pragma once
 
 #include <string>
@@ -13,9 +24,21 @@
 namespace signet::cli {
 
 struct ChannelOptions {
+  // Shared-key mode.
   std::string psk_file;
   std::vector<std::string> macs;  // names, preference order
   std::uint32_t max_message = wire::kDefaultMaxPayload;
+  // Key mode, both sides.
+  std::string identity;  // empty: the default identity
+  std::string passphrase_file;
+  // Key mode, server.
+  std::string authorized_keys;  // empty: in the configuration directory
+  std::string add_keys;         // a directory of .pub files to admit before serving
+  bool require_psk = false;
+  // Key mode, client.
+  std::string known_hosts;  // empty: in the configuration directory
+  bool accept_new = false;
+  std::string server_key;  // "SHA256:..." the server must present
 };
 
 void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server);
@@ -24,12 +47,23 @@ struct ServerMode {
   net::ChannelFactory factory;
   std::string description;  // for the first line the program prints
 };
+// Loads keys, imports --add-keys and builds the TLS context once. Notices
+// (a new identity, the import report) go to stderr; authorized_keys
+// warnings to the log.
 Result<ServerMode> make_server_mode(const ChannelOptions& options);
 
 struct ClientMode {
   net::Connection::ChannelMaker make_channel;
   std::string description;
+  bool key_mode = false;
 };
+// server is where known_hosts pins the key (and what the trust prompt names).
 Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::HostPort& server);
+
+// The text a client prints for e: key-mode refusals are whole sentences
+// ("not authorized by this server (your key SHA256:...)") and are printed as
+// they are; a key-mode client that the server hangs up on during the
+// handshake gets a hint about the mode.
+std::string client_error_message(const Error& e, const ClientMode& mode);
 
 }  // namespace signet::cli

@@ -233,6 +233,11 @@ std::string Proxy::recorded_client_bytes() {
   return recorded_;
 }
 
+std::string Proxy::recorded_server_bytes() {
+  std::lock_guard lock(mu_);
+  return recorded_server_;
+}
+
 void Proxy::serve() {
   // One connection at a time is all the tests need.
   while (!stop_) {
@@ -264,9 +269,9 @@ void Proxy::serve() {
         if (flip && *flip >= offset[i] && *flip < offset[i] + static_cast<std::size_t>(n)) {
           buf[*flip - offset[i]] ^= 0x01;
         }
-        if (i == 0) {
+        {
           std::lock_guard lock(mu_);
-          recorded_.append(buf, static_cast<std::size_t>(n));
+          (i == 0 ? recorded_ : recorded_server_).append(buf, static_cast<std::size_t>(n));
         }
         offset[i] += static_cast<std::size_t>(n);
         const int to = i == 0 ? server : client;

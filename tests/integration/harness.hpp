@@ -69,7 +69,7 @@ class ServerProcess {
 };
 
 // A TCP proxy for one or more connections, forwarding both ways. It can flip
-// one byte at a given offset of either direction and records what the client sent.
+// one byte at a given offset of either direction and records what each side sent.
 class Proxy {
  public:
   struct Options {
@@ -80,6 +80,7 @@ class Proxy {
   ~Proxy();
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string recorded_client_bytes();
+  std::string recorded_server_bytes();
 
  private:
   void serve();
@@ -91,6 +92,7 @@ class Proxy {
   std::thread thread_;
   std::mutex mu_;
   std::string recorded_;
+  std::string recorded_server_;
 };
 
 // A raw TCP connection for sending hand-made bytes.

@@ -288,10 +288,20 @@ TEST_F(SharedKeyTest, BufferedInputIsBoundedAcrossConnections) {
   expect_server_still_works(*server);
 }
 
-TEST_F(SharedKeyTest, MissingOrEmptyKeyIsAConfigurationError) {
+TEST_F(SharedKeyTest, EmptyKeyIsAConfigurationErrorAndNoKeyMeansKeyMode) {
+  // Without a shared key signet runs key mode, creating an identity on first use.
   Process none(dir_, "nokey", {"send", "127.0.0.1:9", "x"}, env_without_key());
-  EXPECT_EQ(none.wait(), 2);
-  EXPECT_THAT(none.err(), HasSubstr("no shared key"));
+  EXPECT_EQ(none.wait(), 3);  // port 9: nothing listens
+  EXPECT_THAT(none.err(), HasSubstr("created a new identity"));
+  EXPECT_THAT(none.err(), HasSubstr("key mode"));
+  // A shared key file that is empty is an error, not a fallback to key mode.
+  const std::string empty_file = dir_ + "/empty-psk";
+  std::ofstream(empty_file).close();
+  ::chmod(empty_file.c_str(), 0600);
+  Process empty_psk(dir_, "emptypsk", {"send", "127.0.0.1:9", "x", "--psk-file", empty_file},
+                    env_without_key());
+  EXPECT_EQ(empty_psk.wait(), 2);
+  EXPECT_THAT(empty_psk.err(), HasSubstr("is empty"));
   Process empty(dir_, "empty", {"server", "--listen", "127.0.0.1:0"}, env(""));
   EXPECT_EQ(empty.wait(), 2);
   EXPECT_THAT(empty.err(), HasSubstr("empty"));

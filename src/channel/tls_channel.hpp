@@ -1,0 +1,243 @@
+// Key mode: TLS 1.3 channels authenticated by pinned public keys, without I/O
+// (docs/PROTOCOL.md, "Key mode").
+//
+// Both sides present a self-signed X.509 certificate made in memory from their
+// identity key. The certificate is only a carrier for the key: no CA, name,
+// date or signature on it is looked at. A server admits a client whose key is
+// in authorized_keys (with its expiry-time and from= restrictions); a client
+// accepts a server whose key its ServerKeyCheck accepts (known_hosts, in the
+// CLI). The SSL objects run over a BIO that reads the bytes given to
+// receive() and appends what TLS writes to the caller's output, so the
+// network layer drives these channels exactly like the shared-key ones.
+//
+// Contexts are built once (certificate, key, SSL_CTX) and shared by every
+// connection and thread; a channel belongs to one connection and one thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "channel/channel.hpp"
+#include "channel/frame_codec.hpp"
+#include "channel/psk_channel.hpp"
+#include "crypto/identity.hpp"
+#include "crypto/secret.hpp"
+#include "keys/authorized_keys.hpp"
+#include "keys/ip_address.hpp"
+
+struct ssl_st;
+struct ssl_ctx_st;
+
+namespace signet::channel {
+
+// The frame a key-mode client sends first to prove it also holds the shared
+// key: type 0x04, payload HMAC-SHA256(psk, TLS exporter value) (RFC 8446
+// section 7.5), the exporter called with kPskBindingLabel, an empty context
+// and length kPskBindingSize. Only ever the first frame on the connection.
+inline constexpr std::uint8_t kPskBindingFrameType = 0x04;
+inline constexpr std::string_view kPskBindingLabel = "EXPORTER-signet-psk-binding";
+inline constexpr std::size_t kPskBindingSize = 32;
+
+// The TLS alert (RFC 8446 section 6.2) a server sends when it refuses the
+// client's key, and a client when it refuses the server's: bad_certificate.
+// OpenSSL 3.0 turns a verify callback's X509_V_ERR_CERT_REJECTED into it; it
+// has no way to send access_denied from there.
+inline constexpr std::uint8_t kKeyRefusedAlert = 42;
+
+namespace detail {
+struct SslCtxFree {
+  void operator()(ssl_ctx_st* p) const noexcept;
+};
+struct SslFree {
+  void operator()(ssl_st* p) const noexcept;
+};
+using SslCtxPtr = std::unique_ptr<ssl_ctx_st, SslCtxFree>;
+using SslPtr = std::unique_ptr<ssl_st, SslFree>;
+struct TlsCallbacks;  // OpenSSL's callbacks, in tls_channel.cpp
+}  // namespace detail
+
+// --- Server ------------------------------------------------------------------
+
+struct TlsServerSettings {
+  // Re-read when it changes; consulted on every handshake. Required.
+  std::shared_ptr<keys::AuthorizedKeysFile> authorized_keys;
+  // The shared key a client's binding frame is checked against; null: none
+  // (a binding frame is then read and ignored).
+  std::shared_ptr<const crypto::SecretBytes> psk;
+  // Refuse a client that does not send a valid binding frame first (needs psk).
+  bool require_psk = false;
+  std::uint32_t max_payload = wire::kDefaultMaxPayload;
+  // The operation every key-mode connection performs (authorized_keys allow=).
+  keys::Operation operation = keys::Operation::message;
+  // The time expiry-time= is checked against; the system clock if empty.
+  std::function<keys::Clock::time_point()> now;
+  // Called with each snapshot that re-read authorized_keys (to log its
+  // warnings once per reload); may run on any worker thread.
+  std::function<void(const keys::AuthorizedKeysFile::Snapshot&)> on_reload;
+};
+
+class TlsServerContext {
+ public:
+  // create makes the certificate and the SSL_CTX. Fails with config when the
+  // settings are incomplete (no authorized_keys, require_psk without a psk)
+  // and io when OpenSSL refuses the key or the parameters.
+  static Result<std::shared_ptr<const TlsServerContext>> create(const crypto::PrivateKey& identity,
+                                                                TlsServerSettings settings);
+
+  const crypto::PublicKey& identity() const noexcept { return identity_; }
+  const TlsServerSettings& settings() const noexcept { return settings_; }
+
+ private:
+  friend class TlsServerChannel;
+  TlsServerContext(detail::SslCtxPtr ctx, crypto::PublicKey identity, TlsServerSettings settings);
+
+  detail::SslCtxPtr ctx_;
+  crypto::PublicKey identity_;
+  TlsServerSettings settings_;
+};
+
+// --- Client ------------------------------------------------------------------
+
+// Decides whether the server's key is the expected one; an Error (for
+// example host_key_changed) aborts the handshake with that Error.
+using ServerKeyCheck = std::function<Result<void>(const crypto::PublicKey& server_key)>;
+
+struct TlsClientSettings {
+  ServerKeyCheck check_server_key;  // required: without it every server is refused
+  // Sent as a binding frame right after the handshake when set.
+  std::shared_ptr<const crypto::SecretBytes> psk;
+  std::uint32_t max_payload = wire::kDefaultMaxPayload;
+};
+
+class TlsClientContext {
+ public:
+  // Fails like TlsServerContext::create.
+  static Result<std::shared_ptr<const TlsClientContext>> create(const crypto::PrivateKey& identity,
+                                                                TlsClientSettings settings);
+
+  const crypto::PublicKey& identity() const noexcept { return identity_; }
+  const TlsClientSettings& settings() const noexcept { return settings_; }
+
+ private:
+  friend class TlsClientChannel;
+  TlsClientContext(detail::SslCtxPtr ctx, crypto::PublicKey identity, TlsClientSettings settings);
+
+  detail::SslCtxPtr ctx_;
+  crypto::PublicKey identity_;
+  TlsClientSettings settings_;
+};
+
+// --- Channels ----------------------------------------------------------------
+
+// What both sides share: the TLS object, buffered ciphertext and plaintext,
+// and frames inside TLS without tags.
+class TlsChannel : public Channel {
+ public:
+  ~TlsChannel() override;
+  TlsChannel(const TlsChannel&) = delete;
+  TlsChannel& operator=(const TlsChannel&) = delete;
+
+  std::string description() const override;
+  Result<void> receive(ByteSpan in, Bytes& out) override;
+  bool established() const override { return state_ == State::established; }
+  PeerIdentity peer() const override { return peer_; }
+  Result<std::optional<Frame>> next_frame(Bytes& out) override;
+  void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
+  // After the handshake: an ERROR frame inside TLS. During it: nothing, since
+  // OpenSSL has already sent the alert for whatever went wrong.
+  void send_error(const Error& e, Bytes& out) override;
+  std::uint32_t max_payload() const override { return codec_.max_payload(); }
+  // Ciphertext of records not yet complete and plaintext of frames not yet
+  // complete. TLS is handed whole records only, so it holds no partial one.
+  std::size_t buffered() const override { return in_.data().size() + plain_.data().size(); }
+
+ protected:
+  enum class State { handshake, binding, established, failed };
+
+  TlsChannel(detail::SslPtr ssl, std::uint32_t max_payload, bool server);
+
+  // Runs once SSL_do_handshake has succeeded; may write (the binding frame).
+  virtual Result<void> handshake_done() = 0;
+  // Checks the key in the peer's certificate (from the verify callback).
+  virtual Result<void> verify_peer_key(evp_pkey_st* key) = 0;
+  // The Error for a fatal alert the peer sent.
+  virtual Error alert_error(int alert) const = 0;
+  // Server: the first frame may be a binding frame; true once it has been
+  // dealt with, false while more bytes are needed.
+  virtual Result<bool> take_binding() { return true; }
+
+  Error fail(Error e, Bytes& out);
+  // Appends one frame (header and the concatenated parts) to the TLS stream.
+  void write_frame(std::uint8_t type, std::initializer_list<ByteSpan> parts);
+  // Decrypts what has arrived into plain_: true if it got bytes, false if a
+  // whole record has not arrived yet.
+  Result<bool> read_plain();
+  // The Error for a failed SSL call (callback error, alert, or OpenSSL's reason).
+  Error ssl_error(int ret);
+  // The TLS exporter value for the shared-key binding.
+  crypto::SecretBytes binding_mac(const crypto::SecretBytes& psk);
+
+  detail::SslPtr ssl_;
+  State state_ = State::handshake;
+  PeerIdentity peer_;
+  InputBuffer plain_;   // decrypted bytes not yet taken as frames
+  bool bound_ = false;  // the peer proved the shared key
+
+ private:
+  friend struct detail::TlsCallbacks;
+  class OutputScope;
+
+  bool server_;
+  FrameCodec codec_;
+  InputBuffer in_;               // ciphertext not yet read by TLS
+  std::size_t record_left_ = 0;  // bytes of the current record TLS has yet to read
+  Bytes* out_ = nullptr;         // where TLS writes, while a call runs
+  bool handshake_complete_ = false;
+  bool binding_checked_ = false;
+  bool ssl_failed_ = false;       // OpenSSL reported a fatal error: no more writes
+  std::optional<Error> failure_;  // why the channel failed, for later calls
+  std::optional<Error> callback_error_;
+  std::optional<int> received_alert_;
+};
+
+class TlsServerChannel final : public TlsChannel {
+ public:
+  // peer: the client's address, for authorized_keys from= checks.
+  TlsServerChannel(std::shared_ptr<const TlsServerContext> context, keys::IpAddress peer);
+
+  void start(Bytes&) override {}
+
+ private:
+  Result<void> handshake_done() override;
+  Result<void> verify_peer_key(evp_pkey_st* key) override;
+  Error alert_error(int alert) const override;
+  Result<bool> take_binding() override;
+
+  std::shared_ptr<const TlsServerContext> context_;
+  keys::IpAddress peer_address_;
+};
+
+class TlsClientChannel final : public TlsChannel {
+ public:
+  explicit TlsClientChannel(std::shared_ptr<const TlsClientContext> context);
+
+  void start(Bytes& out) override;
+
+ private:
+  Result<void> handshake_done() override;
+  Result<void> verify_peer_key(evp_pkey_st* key) override;
+  Error alert_error(int alert) const override;
+
+  std::shared_ptr<const TlsClientContext> context_;
+};
+
+// "not authorized by this server (your key SHA256:...)": what a client says
+// when the server refused its key.
+std::string not_authorized_message(const crypto::PublicKey& own_key);
+
+}  // namespace signet::channel

@@ -1,0 +1,450 @@
+// Key mode end to end: the real `signet` processes and `openssl s_client` on
+// loopback. Every process gets its own XDG_CONFIG_HOME, so nothing touches
+// the user's configuration, and no SHARED_SECRET_KEY unless a test sets one.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "harness.hpp"
+
+namespace signet::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr const char* kSharedKey = "integration-test shared key, 40 bytes ok";
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+std::string first_fingerprint(const std::string& text) {
+  static const std::regex re("SHA256:[A-Za-z0-9+/]{43}");
+  std::smatch m;
+  return std::regex_search(text, m, re) ? m.str() : std::string();
+}
+
+class KeyModeTest : public ::testing::Test {
+ protected:
+  using Env = std::map<std::string, std::optional<std::string>>;
+
+  void SetUp() override {
+    dir_ = make_temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    authorized_keys_ = dir_ + "/authorized_keys";
+    server_key_ = keygen("server_id");
+    client_key_ = keygen("client_id");
+  }
+
+  // A configuration directory of its own for each role.
+  Env env(const std::string& role, std::optional<std::string> shared_key = std::nullopt) {
+    const std::string home = dir_ + "/" + role + "-config";
+    fs::create_directories(home);
+    return {{"XDG_CONFIG_HOME", home}, {"SHARED_SECRET_KEY", std::move(shared_key)}};
+  }
+
+  struct Key {
+    std::string path;
+    std::string fingerprint;
+    std::string pub() const { return read_file(path + ".pub"); }
+  };
+
+  Key keygen(const std::string& name) {
+    Process p(dir_, "keygen-" + name, {"keygen", "-f", dir_ + "/" + name, "-C", name + "@test"},
+              env("keygen"));
+    EXPECT_EQ(p.wait(), 0) << p.err();
+    Key k{dir_ + "/" + name, first_fingerprint(p.out())};
+    EXPECT_FALSE(k.fingerprint.empty()) << p.out();
+    return k;
+  }
+
+  void authorize(const std::string& lines) { write_file(authorized_keys_, lines); }
+
+  std::unique_ptr<ServerProcess> start_server(std::vector<std::string> extra = {},
+                                              std::optional<std::string> shared_key = std::nullopt,
+                                              const std::string& subdir = "") {
+    std::vector<std::string> args = {"--identity", server_key_.path, "--authorized-keys",
+                                     authorized_keys_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::string where = dir_;
+    if (!subdir.empty()) {
+      where += "/" + subdir;
+      fs::create_directories(where);
+    }
+    return std::make_unique<ServerProcess>(where, args, env("server", std::move(shared_key)));
+  }
+
+  struct Run {
+    int status = -1;
+    std::string out, err;
+  };
+
+  // `signet send` with the client identity, trusting the server on first use.
+  Run send(const std::string& address, const std::string& message,
+           std::vector<std::string> extra = {}, const Key* key = nullptr,
+           std::optional<std::string> shared_key = std::nullopt) {
+    const Key& k = key != nullptr ? *key : client_key_;
+    std::vector<std::string> args = {"send", address, message, "--identity", k.path};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Process p(dir_, "send" + std::to_string(runs_++), args, env("client", std::move(shared_key)));
+    Run r;
+    r.status = p.wait();
+    r.out = p.out();
+    r.err = p.err();
+    return r;
+  }
+
+  std::string refusal_for(const Key& k) const {
+    return "signet: not authorized by this server (your key " + k.fingerprint + ")\n";
+  }
+
+  // Runs a shell command line (for openssl), bounded in time.
+  int shell(const std::string& command) {
+    return std::system(("timeout 20 sh -c '" + command + "'").c_str());
+  }
+
+  std::string dir_;
+  std::string authorized_keys_;
+  Key server_key_, client_key_;
+  int runs_ = 0;
+};
+
+// --- Admitted clients ------------------------------------------------------------
+
+TEST_F(KeyModeTest, AuthorizedClientIsServedAndIdentified) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  EXPECT_THAT(server->process().out(),
+              HasSubstr("signet server: key mode (TLS 1.3, identity " + server_key_.fingerprint +
+                        "), listening on 127.0.0.1:"));
+
+  auto r = send(server->address(), "deploy done", {"--accept-new"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "verified 11 bytes\n");
+  EXPECT_THAT(r.err, HasSubstr("key mode (TLS 1.3, identity " + client_key_.fingerprint + ")"));
+  EXPECT_THAT(r.err, HasSubstr("pinned the server key " + server_key_.fingerprint));
+  ASSERT_TRUE(server->process().wait_for_output("deploy done"));
+  const auto lines = server->verified_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr(client_key_.fingerprint));
+  EXPECT_THAT(lines[0], HasSubstr("TLS 1.3"));
+
+  // Pinned now: no flag needed the second time.
+  r = send(server->address(), "again");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("pinned")));
+}
+
+TEST_F(KeyModeTest, InteractiveClientSendsEachLine) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  Process client(dir_, "client",
+                 {"client", server->address(), "--identity", client_key_.path, "--accept-new"},
+                 env("client"), true);
+  client.write_stdin("first line\nsecond\n");
+  ASSERT_TRUE(client.wait_for_output("verified 6 bytes")) << client.err();
+  client.close_stdin();
+  EXPECT_EQ(client.wait(), 0) << client.err();
+  EXPECT_THAT(client.out(), HasSubstr("server: verified 10 bytes"));
+  EXPECT_THAT(client.err(), HasSubstr("signet client: key mode (TLS 1.3"));
+  EXPECT_EQ(server->verified_lines().size(), 2u);
+}
+
+TEST_F(KeyModeTest, DefaultIdentityIsCreatedOnFirstUse) {
+  // No --identity anywhere: both sides make one in their configuration directory.
+  Process server(dir_, "server", {"server", "--listen", "127.0.0.1:0", "--threads", "1"},
+                 env("server"));
+  ASSERT_TRUE(server.wait_for_output("listening on 127.0.0.1:")) << server.err();
+  EXPECT_THAT(server.err(), HasSubstr("created a new identity SHA256:"));
+  EXPECT_THAT(server.err(), HasSubstr("server-config/signet/id_ed25519"));
+  const auto out = server.out();
+  const auto port = out.substr(out.find("listening on 127.0.0.1:") + 23);
+  Process client(dir_, "client", {"send", "127.0.0.1:" + port.substr(0, port.find('\n')), "x"},
+                 env("client"));
+  EXPECT_EQ(client.wait(), 4);
+  EXPECT_THAT(client.err(), HasSubstr("created a new identity SHA256:"));
+  // Not pinned, no terminal to ask on: refused, saying how to proceed.
+  EXPECT_THAT(client.err(), HasSubstr("--accept-new"));
+  EXPECT_THAT(client.err(), HasSubstr("--server-key"));
+}
+
+TEST_F(KeyModeTest, EncryptedIdentityIsOpenedWithThePassphraseFile) {
+  write_file(dir_ + "/passphrase", "correct horse\n");
+  Process kg(dir_, "keygen-encrypted",
+             {"keygen", "-f", dir_ + "/encrypted", "--passphrase-file", dir_ + "/passphrase"},
+             env("keygen"));
+  ASSERT_EQ(kg.wait(), 0) << kg.err();
+  const Key encrypted{dir_ + "/encrypted", first_fingerprint(kg.out())};
+  authorize(encrypted.pub());
+  auto server = start_server();
+  auto r = send(server->address(), "sealed",
+                {"--accept-new", "--passphrase-file", dir_ + "/passphrase"}, &encrypted);
+  EXPECT_EQ(r.status, 0) << r.err;
+  // Without the passphrase (and no terminal to ask on) it is a configuration error.
+  r = send(server->address(), "sealed", {}, &encrypted);
+  EXPECT_EQ(r.status, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("encrypted"));
+}
+
+// --- Refused clients ---------------------------------------------------------------
+
+TEST_F(KeyModeTest, UnknownKeyIsRefusedWithExitFour) {
+  const auto other = keygen("other");
+  authorize(other.pub());
+  auto server = start_server();
+  auto r = send(server->address(), "should not arrive", {"--accept-new"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(refusal_for(client_key_)));
+  EXPECT_EQ(r.out, "");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(server->process().err(),
+              HasSubstr("rejected: key not authorized: key " + client_key_.fingerprint +
+                        " is not in authorized_keys"));
+  EXPECT_THAT(server->process().err(), HasSubstr("127.0.0.1:"));
+  EXPECT_TRUE(server->verified_lines().empty());
+}
+
+TEST_F(KeyModeTest, KeyRemovedWhileTheServerRunsIsRefusedNextTime) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  ASSERT_EQ(send(server->address(), "before", {"--accept-new"}).status, 0);
+
+  Process remove(dir_, "remove",
+                 {"keys", "remove", client_key_.fingerprint, "--authorized-keys", authorized_keys_},
+                 env("server"));
+  ASSERT_EQ(remove.wait(), 0) << remove.err();
+  auto r = send(server->address(), "after");
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(refusal_for(client_key_)));
+  EXPECT_THAT(server->process().err(), HasSubstr("changed: 0 key(s) authorized now"));
+  EXPECT_EQ(server->verified_lines().size(), 1u);
+}
+
+TEST_F(KeyModeTest, ExpiredKeyIsRefused) {
+  authorize("expiry-time=\"20200101\" " + client_key_.pub());
+  auto server = start_server();
+  auto r = send(server->address(), "late", {"--accept-new"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(refusal_for(client_key_)));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(server->process().err(),
+              HasSubstr("key " + client_key_.fingerprint + " expired at 2020-01-01T00:00:00Z"));
+}
+
+TEST_F(KeyModeTest, AddressOutsideFromIsRefused) {
+  authorize("from=\"10.0.0.0/8\" " + client_key_.pub());
+  auto server = start_server();
+  auto r = send(server->address(), "wrong place", {"--accept-new"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr(refusal_for(client_key_)));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(server->process().err(),
+              HasSubstr("address 127.0.0.1 not in from=\"10.0.0.0/8\" (key " +
+                        client_key_.fingerprint + ")"));
+}
+
+TEST_F(KeyModeTest, AddKeysImportsADirectoryBeforeServing) {
+  fs::create_directories(dir_ + "/incoming");
+  fs::copy_file(client_key_.path + ".pub", dir_ + "/incoming/client.pub");
+  write_file(dir_ + "/incoming/bad.pub", "not a key\n");
+  auto server = start_server({"--add-keys", dir_ + "/incoming"});
+  EXPECT_THAT(server->process().err(), HasSubstr("added " + client_key_.fingerprint));
+  EXPECT_THAT(server->process().err(), HasSubstr("skipped bad.pub"));
+  EXPECT_EQ(send(server->address(), "imported", {"--accept-new"}).status, 0);
+}
+
+// --- The client's pin ---------------------------------------------------------------
+
+TEST_F(KeyModeTest, ServerWithAnotherKeyIsRefusedByAClientThatPinnedTheFirst) {
+  authorize(client_key_.pub());
+  std::uint16_t port = 0;
+  {
+    auto first = start_server({}, std::nullopt, "first");
+    port = first->port();
+    ASSERT_EQ(send(first->address(), "pin me", {"--accept-new"}).status, 0);
+    first->process().terminate();
+  }
+  // Another server key on the same address.
+  const auto impostor = keygen("impostor");
+  Process second(dir_, "second",
+                 {"server", "--listen", "127.0.0.1:" + std::to_string(port), "--identity",
+                  impostor.path, "--authorized-keys", authorized_keys_},
+                 env("server"));
+  ASSERT_TRUE(second.wait_for_output("listening on")) << second.err();
+  // --accept-new never replaces a pin.
+  auto r = send("127.0.0.1:" + std::to_string(port), "secret", {"--accept-new"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("SERVER KEY CHANGED for 127.0.0.1:" + std::to_string(port)));
+  EXPECT_THAT(r.err, HasSubstr("pinned " + server_key_.fingerprint));
+  EXPECT_THAT(r.err, HasSubstr("server presented " + impostor.fingerprint));
+  EXPECT_THAT(r.err, HasSubstr("known_hosts line 1"));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(second.out(), Not(HasSubstr("secret")));
+}
+
+TEST_F(KeyModeTest, ServerKeyGivenOnTheCommandLineIsChecked) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  EXPECT_EQ(send(server->address(), "ok", {"--server-key", server_key_.fingerprint}).status, 0);
+  const auto other = keygen("other");
+  auto r = send(server->address(), "no", {"--server-key", other.fingerprint});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_THAT(r.err, HasSubstr("not " + other.fingerprint + " (--server-key)"));
+}
+
+// --- Confidentiality ------------------------------------------------------------------
+
+TEST_F(KeyModeTest, RecordedSessionHoldsNeitherMessageNorReply) {
+  authorize(client_key_.pub());
+  auto server = start_server({"--exec", "tr a-z A-Z"});
+  Proxy proxy(server->port(), {});
+  auto r = send(proxy.address(), "attack at dawn", {"--accept-new"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "ATTACK AT DAWN\n");
+  const auto up = proxy.recorded_client_bytes();
+  const auto down = proxy.recorded_server_bytes();
+  ASSERT_GT(up.size(), 100u);
+  ASSERT_GT(down.size(), 100u);
+  EXPECT_EQ(up[0], '\x16');  // a TLS handshake record
+  EXPECT_EQ(up.find("attack"), std::string::npos);
+  EXPECT_EQ(down.find("ATTACK"), std::string::npos);
+  EXPECT_EQ(down.find("attack"), std::string::npos);
+}
+
+// --- Another TLS implementation ---------------------------------------------------------
+
+TEST_F(KeyModeTest, OpensslSClientWithAnAuthorizedKeyGetsAReply) {
+  const auto other = keygen("other");
+  authorize(client_key_.pub());
+  auto server = start_server({"--handshake-timeout", "2", "--idle-timeout", "1"});
+  for (const Key* k : {static_cast<const Key*>(&client_key_), &other}) {
+    ASSERT_EQ(shell("openssl req -x509 -new -key " + k->path + " -subj /CN=test -days 1 -out " +
+                    k->path + ".crt 2>/dev/null"),
+              0);
+  }
+  // A MESSAGE frame: type 0x01, length 5, "hello".
+  const std::string frame = "printf \"\\001\\000\\000\\000\\005hello\"";
+  const auto s_client = [&](const Key& k, const std::string& name) {
+    return shell(frame + " | openssl s_client -tls1_3 -quiet -cert " + k.path + ".crt -key " +
+                 k.path + " -connect " + server->address() + " > " + dir_ + "/" + name +
+                 ".out 2> " + dir_ + "/" + name + ".err");
+  };
+  s_client(client_key_, "sclient-ok");
+  const std::string ok = read_file(dir_ + "/sclient-ok.out");
+  // REPLY frame: type 0x02, length 17, status 0, "verified 5 bytes"; then,
+  // once the server closes the idle connection, its ERROR frame (timeout).
+  const std::string reply("\x02\x00\x00\x00\x11\x00verified 5 bytes", 22);
+  EXPECT_EQ(ok.substr(0, reply.size()), reply) << read_file(dir_ + "/sclient-ok.err");
+  EXPECT_THAT(ok.substr(reply.size()), HasSubstr("connection idle too long"));
+  // The certificate names the server's key; nothing else in it matters.
+  EXPECT_THAT(read_file(dir_ + "/sclient-ok.err"), HasSubstr(server_key_.fingerprint));
+  ASSERT_TRUE(server->process().wait_for_output("hello"));
+  EXPECT_THAT(server->verified_lines().at(0), HasSubstr(client_key_.fingerprint));
+
+  s_client(other, "sclient-refused");
+  EXPECT_EQ(read_file(dir_ + "/sclient-refused.out"), "");
+  EXPECT_THAT(read_file(dir_ + "/sclient-refused.err"), HasSubstr("alert bad certificate"));
+  EXPECT_THAT(read_file(dir_ + "/sclient-refused.err"), HasSubstr("SSL alert number 42"));
+  EXPECT_EQ(server->verified_lines().size(), 1u);
+}
+
+// --- --exec -------------------------------------------------------------------------------
+
+TEST_F(KeyModeTest, ExecHandlerAnswersWithTheCommandsOutputAndStatus) {
+  authorize(client_key_.pub());
+  auto upper = start_server({"--exec", "tr a-z A-Z"}, std::nullopt, "upper");
+  auto r = send(upper->address(), "hello", {"--accept-new"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "HELLO\n");
+
+  auto failing = start_server({"--exec", "echo cannot do that; exit 3"}, std::nullopt, "failing");
+  r = send(failing->address(), "hello", {"--accept-new"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("cannot do that"));
+  EXPECT_THAT(r.err, HasSubstr("status 3"));
+}
+
+// --- Modes ---------------------------------------------------------------------------------
+
+TEST_F(KeyModeTest, SharedKeyClientAgainstAKeyModeServerGetsAClearError) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  Process p(dir_, "psk-client", {"send", server->address(), "x"}, env("client", kSharedKey));
+  EXPECT_EQ(p.wait(), 5) << p.err();
+  EXPECT_THAT(p.err(), HasSubstr("this server runs key mode (TLS 1.3) only"));
+}
+
+TEST_F(KeyModeTest, KeyModeClientAgainstASharedKeyServerGetsAHint) {
+  Process server(dir_, "psk-server", {"server", "--listen", "127.0.0.1:0", "--threads", "1"},
+                 env("server", kSharedKey));
+  ASSERT_TRUE(server.wait_for_output("shared-key mode (hmac-sha256), listening on"));
+  const auto out = server.out();
+  auto port = out.substr(out.find("listening on 127.0.0.1:") + 23);
+  port = port.substr(0, port.find('\n'));
+  auto r = send("127.0.0.1:" + port, "x", {"--accept-new"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("shared-key mode only"));
+  EXPECT_THAT(server.err(), HasSubstr("the client speaks TLS (key mode)"));
+}
+
+TEST_F(KeyModeTest, ServerWithBothModesServesBothClientsOnOnePort) {
+  authorize(client_key_.pub());
+  auto server = start_server({}, kSharedKey);
+  EXPECT_THAT(server->process().out(),
+              HasSubstr("key mode (TLS 1.3, identity " + server_key_.fingerprint +
+                        ") and shared-key mode (hmac-sha256)"));
+  auto key_client = send(server->address(), "by key", {"--accept-new"});
+  EXPECT_EQ(key_client.status, 0) << key_client.err;
+  Process psk_client(dir_, "psk-client", {"send", server->address(), "by shared key"},
+                     env("client", kSharedKey));
+  EXPECT_EQ(psk_client.wait(), 0) << psk_client.err();
+  EXPECT_EQ(psk_client.out(), "verified 13 bytes\n");
+  ASSERT_TRUE(server->process().wait_for_output("by shared key"));
+  EXPECT_EQ(server->verified_lines().size(), 2u);
+}
+
+TEST_F(KeyModeTest, RequirePskAdmitsOnlyClientsWithKeyAndSharedKey) {
+  authorize(client_key_.pub());
+  auto server = start_server({"--require-psk"}, kSharedKey);
+  EXPECT_THAT(server->process().out(), HasSubstr("shared key required"));
+  // Identity and shared key: admitted, bound.
+  auto both = send(server->address(), "both", {"--accept-new"}, nullptr, kSharedKey);
+  EXPECT_EQ(both.status, 0) << both.err;
+  ASSERT_TRUE(server->process().wait_for_output("both"));
+  EXPECT_THAT(server->verified_lines().at(0), HasSubstr("shared key bound"));
+  // Identity only: the shared key is missing.
+  auto key_only = send(server->address(), "key only");
+  EXPECT_EQ(key_only.status, 4) << key_only.err;
+  EXPECT_THAT(key_only.err, HasSubstr("shared key mismatch"));
+  // Identity and the wrong shared key.
+  auto wrong =
+      send(server->address(), "wrong psk", {}, nullptr, std::string("another shared key, wrong"));
+  EXPECT_EQ(wrong.status, 4) << wrong.err;
+  EXPECT_THAT(wrong.err, HasSubstr("shared key mismatch"));
+  // Shared key only: not served at all.
+  Process psk_only(dir_, "psk-only", {"send", server->address(), "psk only"},
+                   env("client", kSharedKey));
+  EXPECT_EQ(psk_only.wait(), 5) << psk_only.err();
+  EXPECT_THAT(psk_only.err(), HasSubstr("use --identity on the client"));
+  EXPECT_EQ(server->verified_lines().size(), 1u);
+}
+
+}  // namespace
+}  // namespace signet::testing
