@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <thread>
 
 #include <asio/io_context.hpp>
 
@@ -22,6 +23,8 @@ struct BenchArgs {
   std::size_t messages = 200000;
   std::size_t rr_messages = 20000;
   std::vector<std::size_t> inflight = {1, 128};
+  std::size_t idle_connections = 0;
+  double hold_seconds = 10;
 };
 
 struct Row {
@@ -79,6 +82,40 @@ asio::awaitable<Result<Row>> run_one(std::shared_ptr<net::Connection> conn, std:
   co_return row;
 }
 
+// Opens many connections, each completing the handshake and one message, then
+// keeps them open and silent so the server's memory per connection can be read.
+int hold_idle_connections(asio::io_context& ctx, const BenchArgs& args, const net::HostPort& hp,
+                          const ClientMode& mode) {
+  std::vector<std::shared_ptr<net::Connection>> held;
+  held.reserve(args.idle_connections);
+  const util::Bytes hello = {'i', 'd', 'l', 'e'};
+  const auto start = Clock::now();
+  for (std::size_t i = 0; i < args.idle_connections; ++i) {
+    auto conn = net::run_blocking(ctx, net::Connection::open(hp, mode.make_channel));
+    if (!conn) {
+      print_error("connection " + std::to_string(i + 1) + ": " +
+                  client_error_message(conn.error(), mode));
+      return exit_status_for(conn.error());
+    }
+    auto reply = net::run_blocking(ctx, (*conn)->request(hello));
+    if (!reply || reply->status != 0) {
+      print_error("connection " + std::to_string(i + 1) + ": no confirmation");
+      return kExitRefused;
+    }
+    held.push_back(std::move(*conn));
+  }
+  const double setup = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf(
+      "%zu connections open (handshake and one message each, %.0f handshakes/s); "
+      "holding them idle for %.0f s\n",
+      held.size(), static_cast<double>(held.size()) / setup, args.hold_seconds);
+  std::fflush(stdout);
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(static_cast<long>(args.hold_seconds * 1000)));
+  for (auto& c : held) c->close();
+  return kExitOk;
+}
+
 int run_bench(const BenchArgs& args) {
   auto hp = net::parse_host_port(args.server);
   if (!hp) {
@@ -92,6 +129,7 @@ int run_bench(const BenchArgs& args) {
   }
   std::cout << "signet bench: " << mode->description << ", server " << hp->to_string() << std::endl;
   asio::io_context ctx(1);
+  if (args.idle_connections > 0) return hold_idle_connections(ctx, args, *hp, *mode);
   auto conn = net::run_blocking(ctx, net::Connection::open(*hp, mode->make_channel));
   if (!conn) {
     print_error(client_error_message(conn.error(), *mode));
@@ -140,6 +178,11 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "Messages in flight per run; 1 is request-response (default 1,128)")
       ->delimiter(',')
       ->type_name("LIST");
+  cmd->add_option("--idle-connections", args->idle_connections,
+                  "Instead of measuring rates: open N connections (handshake and one message "
+                  "each) and hold them idle, to measure the server's memory");
+  cmd->add_option("--hold", args->hold_seconds,
+                  "Seconds to hold --idle-connections open (default 10)");
   cmd->callback([args, &action] { action = [args] { return run_bench(*args); }; });
 }
 
