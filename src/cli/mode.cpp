@@ -1,5 +1,7 @@
 #include "cli/mode.hpp"
 
+#include "api/signet.hpp"
+
 #include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -117,20 +119,6 @@ Result<fs::path> file_in_config_dir(const std::string& option,
   auto dir = config_dir();
   if (!dir) return dir.error();
   return name(*dir);
-}
-
-keys::IpAddress ip_of(const asio::ip::tcp::endpoint& ep) {
-  const auto a = ep.address();
-  std::optional<keys::IpAddress> ip;
-  if (a.is_v4()) {
-    const auto b = a.to_v4().to_bytes();
-    ip = keys::IpAddress::from_bytes(b);
-  } else {
-    const auto b = a.to_v6().to_bytes();
-    ip = keys::IpAddress::from_bytes(b);
-  }
-  // A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; name them as IPv4.
-  return ip ? ip->unmapped() : keys::IpAddress();
 }
 
 void log_reload(const keys::AuthorizedKeysFile& file,
@@ -345,7 +333,8 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
         return Error(Errc::wrong_mode,
                      "the client speaks TLS (key mode) but this server runs shared-key mode only");
       }
-      return std::unique_ptr<channel::Channel>(new channel::TlsServerChannel(tls, ip_of(ep)));
+      return std::unique_ptr<channel::Channel>(
+          new channel::TlsServerChannel(tls, signet::peer_address(ep)));
     }
     if (!shared) {
       if (!first.empty() && first[0] == wire::kMagic[0]) {

@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -9,12 +10,9 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/exec_handler.hpp"
 #include "cli/mode.hpp"
 #include "util/encoding.hpp"
-#if __has_include("cli/exec_handler.hpp")
-#include "cli/exec_handler.hpp"
-#define SIGNET_HAVE_EXEC_HANDLER 1
-#endif
 
 namespace signet::cli {
 namespace {
@@ -71,13 +69,10 @@ int run_server(const ServerArgs& args) {
   options.threads = args.threads;
   net::Handler handler = net::SyncHandler(print_and_confirm);
   if (!args.exec.empty()) {
-#ifdef SIGNET_HAVE_EXEC_HANDLER
-    handler =
-        make_exec_handler(ExecOptions{args.exec, seconds(args.exec_timeout), args.exec_max_output});
-#else
-    print_error("--exec is not available in this build");
-    return kExitUsage;
-#endif
+    // The reply's status byte leaves max_message - 1 bytes for the text.
+    const std::size_t room = std::size_t{args.channel.max_message} - 1;
+    handler = make_exec_handler(
+        ExecOptions{args.exec, seconds(args.exec_timeout), std::min(args.exec_max_output, room)});
   }
   net::Server server(options, mode->factory, std::move(handler));
   auto bound = server.listen();
@@ -135,7 +130,8 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Seconds a --exec command may run before it is killed (default 10)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--exec-max-output", args->exec_max_output,
-                  "Bytes of a --exec command's output kept for the reply (default 1048576)")
+                  "Bytes of a --exec command's output kept for the reply (default and most: "
+                  "--max-message minus 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
   cmd->callback([args, &action] { action = [args] { return run_server(*args); }; });
 }

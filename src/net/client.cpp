@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
@@ -20,12 +22,20 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 
 }  // namespace
 
+// One call() waiting for its reply.
+struct Connection::Pending {
+  explicit Pending(const asio::any_io_executor& ex) : ready(ex, Clock::time_point::max()) {}
+  asio::steady_timer ready;  // never expires; cancelled once result is set
+  std::optional<Result<wire::Reply>> result;
+};
+
 Connection::Connection(tcp::socket socket, std::unique_ptr<channel::Channel> channel,
                        ClientOptions options)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       channel_(std::move(channel)),
-      options_(options) {}
+      options_(options),
+      wake_(socket_.get_executor(), Clock::time_point::max()) {}
 
 awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
                                                                 ChannelMaker make_channel,
@@ -87,10 +97,27 @@ awaitable<void> Connection::watchdog(std::weak_ptr<Connection> weak) {
 }
 
 void Connection::close() {
+  if (!error_) {
+    error_ =
+        Error(std::make_error_code(std::errc::operation_canceled), "the connection was closed");
+  }
+  shut_down();
+}
+
+void Connection::shut_down() {
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   timer_.cancel();
+  wake_.cancel();
+  // Every call waiting for a reply learns why it will not come.
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& p : pending) {
+    p->result.emplace(*error_);
+    p->ready.cancel();
+  }
+  if (auto hook = std::exchange(close_hook_, nullptr)) hook();
 }
 
 Error Connection::io_error(std::error_code ec, const char* what) const {
@@ -188,6 +215,121 @@ awaitable<Result<wire::Reply>> Connection::request(util::ByteSpan message) {
   queue(message);
   if (auto w = co_await flush(); !w) co_return w.error();
   co_return co_await next_reply();
+}
+
+// --- Concurrent requests (call) ----------------------------------------------------
+//
+// All of this runs on the connection's executor, one handler at a time, so
+// the state needs no lock: call() seals into out_ and appends to pending_;
+// write_loop() is the only writer of the socket once pumping; read_loop() is
+// the only reader and completes pending_ from the front.
+
+awaitable<Result<wire::Reply>> Connection::call(util::ByteSpan message) {
+  if (error_) co_return *error_;
+  if (!socket_.is_open()) co_return Error(Errc::peer_closed, "the connection is closed");
+  if (message.size() > channel_->max_payload()) {
+    co_return Error(Errc::too_large, "message of " + std::to_string(message.size()) +
+                                         " bytes, limit " +
+                                         std::to_string(channel_->max_payload()));
+  }
+  auto p = std::make_shared<Pending>(socket_.get_executor());
+  channel_->send(wire::FrameType::message, {message}, out_);
+  if (pending_.empty()) arm(options_.reply_timeout);
+  pending_.push_back(p);
+  start_pump();
+  wake_.cancel();
+  while (!p->result) co_await p->ready.async_wait(kTuple);
+  co_return std::move(*p->result);
+}
+
+void Connection::start_pump() {
+  if (pumping_) return;
+  pumping_ = true;
+  // The loops own the connection until it fails or is closed.
+  asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(socket_.get_executor(), read_loop(shared_from_this()), asio::detached);
+}
+
+awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self) {
+  while (!error_) {
+    if (out_.empty()) {
+      wake_.expires_at(Clock::time_point::max());
+      co_await wake_.async_wait(kTuple);
+      continue;
+    }
+    // Whatever call() seals while this write is on the wire goes in the next one.
+    writing_.swap(out_);
+    write_busy_ = true;
+    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kTuple);
+    write_busy_ = false;
+    writing_.clear();
+    if (writing_.capacity() > 4 * kReadChunk) util::Bytes().swap(writing_);
+    if (error_) break;
+    if (ec) fail(io_error(ec, "sending"));
+  }
+  (void)self;
+}
+
+awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
+  while (!error_) {
+    if (auto d = deliver_replies(); !d) {
+      fail(d.error(), true);
+      break;
+    }
+    if (!out_.empty()) wake_.cancel();  // channel output for the peer (key mode)
+    if (in_.size() != kReadChunk) in_.resize(kReadChunk);
+    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_), kTuple);
+    if (error_) break;
+    if (ec) {
+      fail(io_error(ec, pending_.empty() ? "idle" : "waiting for a reply"));
+      break;
+    }
+    if (auto r = channel_->receive(util::ByteSpan(in_.data(), n), out_); !r) {
+      fail(r.error(), true);
+      break;
+    }
+  }
+  (void)self;
+}
+
+Result<void> Connection::deliver_replies() {
+  for (;;) {
+    auto f = channel_->next_frame(out_);
+    if (!f) return f.error();
+    if (!f->has_value()) return {};
+    const channel::Frame& frame = **f;
+    if (frame.type != wire::FrameType::reply) {
+      return Error(Errc::unexpected_frame, "the server sent a frame that is not a reply");
+    }
+    if (pending_.empty()) return Error(Errc::unexpected_frame, "a reply to no message");
+    auto reply = wire::decode_reply_payload(frame.payload);
+    if (!reply) return reply.error();
+    spdlog::debug("reply verified (status {})", reply->status);
+    auto p = std::move(pending_.front());
+    pending_.pop_front();
+    p->result.emplace(std::move(*reply));
+    p->ready.cancel();
+    // Progress: the next reply gets a full reply_timeout.
+    if (pending_.empty()) {
+      disarm();
+    } else {
+      arm(options_.reply_timeout);
+    }
+  }
+}
+
+void Connection::fail(Error e, bool tell_peer) {
+  if (!error_) error_ = std::move(e);
+  if (tell_peer && !write_busy_ && !out_.empty() && socket_.is_open()) {
+    // The channel queued a notice of the error: send it without waiting,
+    // best effort, as the server does.
+    std::error_code ec;
+    socket_.non_blocking(true, ec);
+    if (!ec) socket_.write_some(asio::buffer(out_), ec);
+  }
+  out_.clear();
+  spdlog::debug("connection failed: {}", error_->message());
+  shut_down();
 }
 
 }  // namespace signet::net

@@ -1,9 +1,19 @@
 // signet::net::Connection: the client end of one secure channel.
+//
+// Two ways to use it, not to be mixed on one connection:
+//   - one coroutine at a time: request(), or queue()/flush()/next_reply() for
+//     pipelining by hand (the CLI and the benchmark);
+//   - call(), from any number of coroutines at once (the library's Client).
+// Either way, every member runs on the connection's executor, which must not
+// run two of its handlers at once (an io_context run by one thread, or a
+// strand).
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -43,10 +53,34 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // A reply that has already arrived, without waiting; nullopt if none has.
   Result<std::optional<wire::Reply>> poll_reply();
 
+  // Concurrent requests. Any number of coroutines may await call() at once:
+  // each message is sealed and queued in call order, one writer coroutine
+  // sends what is queued, one reader coroutine hands each reply to the
+  // caller whose message it answers (the server answers in order, so the
+  // pending calls are a FIFO). Both coroutines start with the first call()
+  // and keep reading while no call is pending, so a server that closes the
+  // connection is noticed at once (is_open() turns false).
+  //
+  // Fails with too_large for a message above max_payload() (the connection
+  // stays usable). When the connection fails (peer closed, reply_timeout
+  // without progress, bad tag, error frame, close()), every pending call
+  // fails with that error and later calls fail at once with it; nothing is
+  // re-sent. The message bytes are sealed before call() first suspends, so
+  // they need not outlive that.
+  asio::awaitable<Result<wire::Reply>> call(util::ByteSpan message);
+  // False once the connection has failed or was closed.
+  bool is_open() const { return !error_ && socket_.is_open(); }
+  // Calls sent or queued and not yet answered.
+  std::size_t pending() const noexcept { return pending_.size(); }
+
   std::string description() const { return channel_->description(); }
   channel::PeerIdentity peer() const { return channel_->peer(); }
   std::uint32_t max_payload() const { return channel_->max_payload(); }
+  // Closes the socket. Pending call()s fail with operation_canceled.
   void close();
+  // f runs once, on the connection's executor, when the connection fails or
+  // is closed (after pending call()s have been failed). Replaces an earlier f.
+  void on_close(std::function<void()> f) { close_hook_ = std::move(f); }
 
   Connection(asio::ip::tcp::socket socket, std::unique_ptr<channel::Channel> channel,
              ClientOptions options);
@@ -60,6 +94,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void disarm();
   Error io_error(std::error_code ec, const char* what) const;
 
+  // call(): see client.cpp.
+  struct Pending;
+  void start_pump();
+  asio::awaitable<void> write_loop(std::shared_ptr<Connection> self);
+  asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
+  Result<void> deliver_replies();
+  void fail(Error e, bool tell_peer = false);
+  void shut_down();
+
   asio::ip::tcp::socket socket_;
   asio::steady_timer timer_;
   std::unique_ptr<channel::Channel> channel_;
@@ -70,6 +113,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool armed_ = false;
   bool timed_out_ = false;
   bool failed_ = false;
+  // call() state.
+  asio::steady_timer wake_;  // the writer sleeps on it while out_ is empty
+  std::deque<std::shared_ptr<Pending>> pending_;
+  util::Bytes writing_;  // what the writer has on the wire
+  std::optional<Error> error_;
+  bool pumping_ = false;
+  bool write_busy_ = false;
+  std::function<void()> close_hook_;
 };
 
 }  // namespace signet::net

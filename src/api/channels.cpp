@@ -1,0 +1,108 @@
+// Shared-key mode channel builders for the library (see signet.hpp).
+#include <cstdlib>
+#include <cstring>
+
+#include "api/signet.hpp"
+#include "channel/psk_channel.hpp"
+
+namespace signet {
+
+namespace {
+
+channel::PskSettings psk_settings(crypto::SecretBytes key, SharedKeyOptions options) {
+  return channel::PskSettings{std::make_shared<const crypto::SecretBytes>(std::move(key)),
+                              std::move(options.macs), options.max_message};
+}
+
+// A TLS record starts with content type 22 (handshake), RFC 8446 section 5.1.
+constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
+
+}  // namespace
+
+net::ChannelFactory shared_key_server(crypto::SecretBytes key, SharedKeyOptions options) {
+  const bool no_key = key.empty();
+  return [settings = psk_settings(std::move(key), std::move(options)), no_key](
+             util::ByteSpan first,
+             const asio::ip::tcp::endpoint&) -> Result<std::unique_ptr<channel::Channel>> {
+    if (no_key) return Error(Errc::config, "the server has an empty shared key");
+    if (!first.empty() && first[0] == kTlsHandshakeRecord) {
+      return Error(Errc::wrong_mode,
+                   "the client speaks TLS (key mode) but this server runs shared-key mode");
+    }
+    return std::unique_ptr<channel::Channel>(new channel::PskServerChannel(settings));
+  };
+}
+
+net::Connection::ChannelMaker shared_key_client(crypto::SecretBytes key, SharedKeyOptions options) {
+  return [settings = psk_settings(std::move(key), std::move(options))]() {
+    return std::unique_ptr<channel::Channel>(new channel::PskClientChannel(settings));
+  };
+}
+
+keys::IpAddress peer_address(const asio::ip::tcp::endpoint& endpoint) {
+  const auto a = endpoint.address();
+  std::optional<keys::IpAddress> ip;
+  if (a.is_v4()) {
+    const auto b = a.to_v4().to_bytes();
+    ip = keys::IpAddress::from_bytes(b);
+  } else {
+    const auto b = a.to_v6().to_bytes();
+    ip = keys::IpAddress::from_bytes(b);
+  }
+  return ip ? ip->unmapped() : keys::IpAddress();
+}
+
+Result<net::ChannelFactory> key_mode_server(const crypto::PrivateKey& identity,
+                                            KeyModeServerOptions options) {
+  channel::TlsServerSettings s;
+  s.authorized_keys = std::move(options.authorized_keys);
+  s.require_psk = options.psk != nullptr;
+  s.psk = std::move(options.psk);
+  s.max_payload = options.max_message;
+  auto ctx = channel::TlsServerContext::create(identity, std::move(s));
+  if (!ctx) return ctx.error();
+  return net::ChannelFactory([tls = std::move(*ctx)](util::ByteSpan first,
+                                                     const asio::ip::tcp::endpoint& ep)
+                                 -> Result<std::unique_ptr<channel::Channel>> {
+    if (first.empty() || first[0] != 0x16) {
+      return Error(Errc::wrong_mode, "this server runs key mode (TLS 1.3) only");
+    }
+    return std::unique_ptr<channel::Channel>(new channel::TlsServerChannel(tls, peer_address(ep)));
+  });
+}
+
+Result<net::Connection::ChannelMaker> key_mode_client(const crypto::PrivateKey& identity,
+                                                      KeyModeClientOptions options) {
+  channel::TlsClientSettings s;
+  s.check_server_key = std::move(options.check_server_key);
+  s.psk = std::move(options.psk);
+  s.max_payload = options.max_message;
+  auto ctx = channel::TlsClientContext::create(identity, std::move(s));
+  if (!ctx) return ctx.error();
+  return net::Connection::ChannelMaker(
+      [tls = std::move(*ctx)]() -> std::unique_ptr<channel::Channel> {
+        return std::make_unique<channel::TlsClientChannel>(tls);
+      });
+}
+
+channel::ServerKeyCheck pin_server_key(std::string fingerprint) {
+  return [pinned = std::move(fingerprint)](const crypto::PublicKey& key) -> Result<void> {
+    if (key.fingerprint() == pinned) return {};
+    return Error(Errc::host_key_changed,
+                 "server presented " + key.fingerprint() + ", expected " + pinned);
+  };
+}
+
+std::optional<crypto::SecretBytes> take_shared_key_from_environment() {
+  char* value = std::getenv("SHARED_SECRET_KEY");
+  if (value == nullptr) return std::nullopt;
+  const std::size_t n = std::strlen(value);
+  crypto::SecretBytes key(util::ByteSpan(reinterpret_cast<const std::uint8_t*>(value), n));
+  // Wipe the variable in place so it is gone from /proc/PID/environ too.
+  crypto::cleanse({reinterpret_cast<std::uint8_t*>(value), n});
+  ::unsetenv("SHARED_SECRET_KEY");
+  if (key.empty()) return std::nullopt;
+  return key;
+}
+
+}  // namespace signet

@@ -1,0 +1,435 @@
+// The library API: signet::Server and signet::Client in one process, on
+// 127.0.0.1 with ports the kernel picks, in shared-key mode.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "api/signet.hpp"
+
+namespace signet {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+crypto::SecretBytes key_of(std::string_view s) {
+  return crypto::SecretBytes(util::as_bytes(s));
+}
+const std::string_view kKey = "api test key, 32 bytes or more..";
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+ServerConfig local_server(std::uint16_t port = 0) {
+  ServerConfig c;
+  c.listen = {"127.0.0.1", port};
+  c.threads = 2;
+  return c;
+}
+
+ClientConfig client_for(std::uint16_t port) {
+  ClientConfig c;
+  c.server = {"127.0.0.1", port};
+  c.connect_timeout = 2s;
+  c.handshake_timeout = 2s;
+  c.reply_timeout = 4s;
+  c.retry.attempts = 3;
+  c.retry.initial_backoff = 20ms;
+  c.retry.max_backoff = 50ms;
+  return c;
+}
+
+// Upper-cases; "slow" waits 3 s first (to keep a request in flight).
+asio::awaitable<wire::Reply> upper_handler(const net::PeerInfo&, util::ByteSpan message) {
+  const auto text = util::as_chars(message);
+  if (text == "slow") {
+    asio::steady_timer t(co_await asio::this_coro::executor, 3s);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  co_return wire::Reply{0, upper(text)};
+}
+
+// Polls cond for up to 2 s.
+template <class F>
+bool eventually(F cond) {
+  const auto end = Clock::now() + 2s;
+  while (Clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return cond();
+}
+
+// Key mode through the library: identities, authorized_keys, a pinned server key.
+TEST(Api, KeyModeHandlerSeesTheClientsFingerprint) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / "signet-api-key-mode";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto server_key = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+  auto client_key = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+  auto stranger = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+  ASSERT_TRUE(server_key && client_key && stranger);
+  const auto ak = dir / "authorized_keys";
+  {
+    std::ofstream(ak) << crypto::format_public_key_line(client_key->public_key(), "alice") << "\n";
+  }
+  std::filesystem::permissions(
+      ak, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+
+  auto factory = key_mode_server(
+      *server_key, KeyModeServerOptions{std::make_shared<keys::AuthorizedKeysFile>(ak)});
+  ASSERT_TRUE(factory) << factory.error().message();
+  Server server(local_server(), *factory, [](const net::PeerInfo& peer, util::ByteSpan) {
+    return wire::Reply{0, peer.identity.fingerprint + " " + peer.identity.comment};
+  });
+  ASSERT_TRUE(server.start());
+
+  const auto pin = pin_server_key(server_key->public_key().fingerprint());
+  auto maker = key_mode_client(*client_key, KeyModeClientOptions{pin});
+  ASSERT_TRUE(maker);
+  Client client(client_for(server.port()), *maker);
+  auto reply = client.send("hello");
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text, client_key->public_key().fingerprint() + " alice");
+
+  // A key not in authorized_keys is refused, and not retried.
+  auto other = key_mode_client(*stranger, KeyModeClientOptions{pin});
+  ASSERT_TRUE(other);
+  Client refused(client_for(server.port()), *other);
+  auto denied = refused.send("hello");
+  ASSERT_FALSE(denied);
+  EXPECT_TRUE(denied.error().is(Errc::not_authorized)) << denied.error().message();
+
+  // A client that pinned another server key refuses this server.
+  auto wrong_pin = key_mode_client(
+      *client_key, KeyModeClientOptions{pin_server_key(stranger->public_key().fingerprint())});
+  ASSERT_TRUE(wrong_pin);
+  Client suspicious(client_for(server.port()), *wrong_pin);
+  auto changed = suspicious.send("hello");
+  ASSERT_FALSE(changed);
+  EXPECT_TRUE(changed.error().is(Errc::host_key_changed)) << changed.error().message();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Api, SyncHandlerRoundTrip) {
+  Server server(local_server(), key_of(kKey), [](const net::PeerInfo&, util::ByteSpan message) {
+    return wire::Reply{7, "got " + std::string(util::as_chars(message))};
+  });
+  auto bound = server.start();
+  ASSERT_TRUE(bound) << bound.error().message();
+  EXPECT_EQ(server.port(), bound->port());
+  EXPECT_NE(server.port(), 0);
+
+  Client client(client_for(server.port()), key_of(kKey));
+  EXPECT_FALSE(client.connected());
+  auto reply = client.send("ping");
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->status, 7);  // the handler's status, not an Error
+  EXPECT_EQ(reply->text, "got ping");
+  EXPECT_TRUE(client.connected());
+}
+
+TEST(Api, HandlersSeeTheVerifiedPeer) {
+  const auto describe = [](const net::PeerInfo& peer) {
+    return peer.address + "|" + peer.mode + "|" + peer.identity.fingerprint + "|" +
+           peer.identity.comment;
+  };
+  Server sync_server(local_server(), key_of(kKey), [&](const net::PeerInfo& peer, util::ByteSpan) {
+    return wire::Reply{0, describe(peer)};
+  });
+  Server async_server(
+      local_server(), key_of(kKey),
+      [&](const net::PeerInfo& peer, util::ByteSpan) -> asio::awaitable<wire::Reply> {
+        co_return wire::Reply{0, describe(peer)};
+      });
+  ASSERT_TRUE(sync_server.start());
+  ASSERT_TRUE(async_server.start());
+  for (auto* s : {&sync_server, &async_server}) {
+    Client client(client_for(s->port()), key_of(kKey));
+    auto reply = client.send("who am I");
+    ASSERT_TRUE(reply) << reply.error().message();
+    // Shared-key mode proves the key, not a key identity: no fingerprint.
+    EXPECT_EQ(reply->text.rfind("127.0.0.1:", 0), 0u) << reply->text;
+    EXPECT_NE(reply->text.find("|shared-key hmac-sha256||"), std::string::npos) << reply->text;
+  }
+}
+
+TEST(Api, ThousandRequestsSixtyFourInFlightEachGetsItsOwnReplyInOrder) {
+  std::atomic<int> seq{0};
+  Server server(
+      local_server(), key_of(kKey),
+      [&](const net::PeerInfo&, util::ByteSpan message) -> asio::awaitable<wire::Reply> {
+        co_return wire::Reply{0, upper(util::as_chars(message)) + "#" + std::to_string(seq++)};
+      });
+  ASSERT_TRUE(server.start());
+  Client client(client_for(server.port()), key_of(kKey));
+
+  constexpr int kRequests = 1000;
+  constexpr int kWorkers = 64;
+  asio::io_context ctx;
+  int next = 0, in_flight = 0, max_in_flight = 0, answered = 0;
+  std::vector<int> delivered;  // server sequence numbers, in the order callers resumed
+  std::vector<std::string> failures;
+  for (int w = 0; w < kWorkers; ++w) {
+    asio::co_spawn(
+        ctx,
+        [&]() -> asio::awaitable<void> {
+          while (next < kRequests) {
+            const std::string message = "request-" + std::to_string(next++);
+            ++in_flight;
+            max_in_flight = std::max(max_in_flight, in_flight);
+            auto reply = co_await client.async_send(message);
+            --in_flight;
+            if (!reply) {
+              failures.push_back(message + ": " + reply.error().message());
+              continue;
+            }
+            const auto hash = reply->text.find('#');
+            if (reply->status != 0 || reply->text.substr(0, hash) != upper(message)) {
+              failures.push_back(message + " got " + reply->text);
+              continue;
+            }
+            delivered.push_back(std::stoi(reply->text.substr(hash + 1)));
+            ++answered;
+          }
+        },
+        asio::detached);
+  }
+  const auto start = Clock::now();
+  ctx.run();
+  EXPECT_LT(Clock::now() - start, 5s);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failures, first: " << failures.front();
+  EXPECT_EQ(answered, kRequests);
+  EXPECT_EQ(max_in_flight, kWorkers);
+  // One connection, and the replies reached their callers in the order the
+  // server answered.
+  EXPECT_TRUE(std::is_sorted(delivered.begin(), delivered.end()));
+  EXPECT_EQ(server.stats().connections.load(), 1u);
+  EXPECT_EQ(server.stats().messages.load(), static_cast<std::uint64_t>(kRequests));
+}
+
+TEST(Api, BlockingSendsFromOtherThreads) {
+  Server server(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(server.start());
+  Client client(client_for(server.port()), key_of(kKey));
+  ASSERT_TRUE(client.connect());
+  std::atomic<int> good{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const std::string m = "thread" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = client.send(m);
+        if (r && r->text == upper(m)) ++good;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(good.load(), 200);
+}
+
+TEST(Api, BlockingSendOnTheClientsOwnThreadIsRefused) {
+  Server server(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(server.start());
+  Client client(client_for(server.port()), key_of(kKey));
+  std::promise<Result<wire::Reply>> result;
+  asio::co_spawn(
+      client.executor(),
+      [&]() -> asio::awaitable<void> {
+        result.set_value(client.send("deadlock?"));
+        co_return;
+      },
+      asio::detached);
+  auto r = result.get_future().get();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config)) << r.error().message();
+  // co_await from that same thread is fine.
+  std::promise<Result<wire::Reply>> awaited;
+  asio::co_spawn(
+      client.executor(),
+      [&]() -> asio::awaitable<void> { awaited.set_value(co_await client.async_send("fine")); },
+      asio::detached);
+  auto a = awaited.get_future().get();
+  ASSERT_TRUE(a) << a.error().message();
+  EXPECT_EQ(a->text, "FINE");
+}
+
+TEST(Api, ServerRestartRequestsDuringTheOutageFailThenTheClientReconnects) {
+  auto first = std::make_unique<Server>(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(first->start());
+  const std::uint16_t port = first->port();
+  Client client(client_for(port), key_of(kKey));
+  ASSERT_TRUE(client.send("before"));
+
+  first->stop();
+  ASSERT_TRUE(eventually([&] { return !client.connected(); }));
+  // Nobody listens: three connection attempts, then a clear failure.
+  const auto start = Clock::now();
+  auto during = client.send("during");
+  ASSERT_FALSE(during);
+  EXPECT_TRUE(during.error().is(Errc::unreachable)) << during.error().message();
+  EXPECT_NE(during.error().message().find("gave up after 3 attempts"), std::string::npos)
+      << during.error().message();
+  EXPECT_LT(Clock::now() - start, 1s);
+
+  Server second(local_server(port), key_of(kKey), upper_handler);
+  ASSERT_TRUE(second.start());
+  auto after = client.send("after");
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->text, "AFTER");
+  EXPECT_EQ(second.stats().messages.load(), 1u);
+}
+
+TEST(Api, RetriesBridgeAShortOutage) {
+  std::uint16_t port = 0;
+  {
+    Server probe(local_server(), key_of(kKey), upper_handler);
+    ASSERT_TRUE(probe.start());
+    port = probe.port();
+  }
+  auto config = client_for(port);
+  config.retry.attempts = 40;
+  config.retry.initial_backoff = 25ms;
+  config.retry.max_backoff = 50ms;
+  Client client(config, key_of(kKey));
+  std::unique_ptr<Server> late;
+  std::thread starter([&] {
+    std::this_thread::sleep_for(300ms);
+    late = std::make_unique<Server>(local_server(port), key_of(kKey), upper_handler);
+    (void)late->start();
+  });
+  auto reply = client.send("eventually");
+  starter.join();
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->text, "EVENTUALLY");
+}
+
+TEST(Api, RequestInFlightWhenTheServerGoesFailsAndIsNotResent) {
+  auto first = std::make_unique<Server>(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(first->start());
+  const std::uint16_t port = first->port();
+  Client client(client_for(port), key_of(kKey));
+  ASSERT_TRUE(client.connect());
+
+  auto slow = std::async(std::launch::async, [&] { return client.send("slow"); });
+  ASSERT_TRUE(eventually([&] { return first->stats().active.load() == 1; }));
+  std::this_thread::sleep_for(100ms);  // the message is in the handler now
+  const auto start = Clock::now();
+  first->stop();
+  auto r = slow.get();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::peer_closed)) << r.error().message();
+  EXPECT_LT(Clock::now() - start, 1s);
+
+  Server second(local_server(port), key_of(kKey), upper_handler);
+  ASSERT_TRUE(second.start());
+  auto next = client.send("next");
+  ASSERT_TRUE(next) << next.error().message();
+  EXPECT_EQ(next->text, "NEXT");
+  EXPECT_EQ(second.stats().messages.load(), 1u);  // "slow" was not sent again
+}
+
+TEST(Api, DisconnectFailsRequestsInFlight) {
+  Server server(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(server.start());
+  Client client(client_for(server.port()), key_of(kKey));
+  ASSERT_TRUE(client.connect());
+  auto slow = std::async(std::launch::async, [&] { return client.send("slow"); });
+  std::this_thread::sleep_for(100ms);
+  client.disconnect();
+  auto r = slow.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, std::make_error_code(std::errc::operation_canceled))
+      << r.error().message();
+  auto again = client.send("again");  // reconnects
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->text, "AGAIN");
+}
+
+TEST(Api, WrongKeyIsAnAuthenticationErrorAndIsNotRetried) {
+  Server server(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(server.start());
+  auto config = client_for(server.port());
+  config.retry.attempts = 5;
+  config.retry.initial_backoff = 500ms;
+  Client client(config, key_of("another key, also 32 bytes long!"));
+  const auto start = Clock::now();
+  auto r = client.send("let me in");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::key_mismatch)) << r.error().message();
+  EXPECT_LT(Clock::now() - start, 400ms);  // a retry would have waited 500 ms
+  EXPECT_EQ(server.stats().messages.load(), 0u);
+}
+
+TEST(Api, FactoryConstructorsAndAnOversizeMessageFailsAlone) {
+  SharedKeyOptions small;
+  small.max_message = 1024;
+  small.macs = {crypto::MacAlgorithm::hmac_sha512};
+  Server server(local_server(), shared_key_server(key_of(kKey), small), upper_handler);
+  ASSERT_TRUE(server.start());
+  Client client(client_for(server.port()), shared_key_client(key_of(kKey), small));
+  auto big = client.send(std::string(2000, 'x'));
+  ASSERT_FALSE(big);
+  EXPECT_TRUE(big.error().is(Errc::too_large)) << big.error().message();
+  auto fine = client.send("fits");
+  ASSERT_TRUE(fine) << fine.error().message();
+  EXPECT_EQ(fine->text, "FITS");
+  EXPECT_EQ(server.stats().connections.load(), 1u);
+}
+
+TEST(Api, StartTwiceAndStopTwice) {
+  Server server(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(server.start());
+  auto again = server.start();
+  ASSERT_FALSE(again);
+  EXPECT_TRUE(again.error().is(Errc::config));
+  server.stop();
+  server.stop();
+}
+
+TEST(Api, StopBeforeStartAndNoServer) {
+  { Server never(local_server(), key_of(kKey), upper_handler); }
+  // A port with nobody listening.
+  std::uint16_t port = 0;
+  {
+    Server probe(local_server(), key_of(kKey), upper_handler);
+    ASSERT_TRUE(probe.start());
+    port = probe.port();
+  }
+  auto config = client_for(port);
+  config.retry.attempts = 1;
+  Client client(config, key_of(kKey));
+  auto r = client.connect();
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::unreachable)) << r.error().message();
+}
+
+TEST(Api, SharedKeyFromTheEnvironmentIsTakenAndWiped) {
+  ::setenv("SHARED_SECRET_KEY", "from the environment", 1);
+  auto key = take_shared_key_from_environment();
+  ASSERT_TRUE(key.has_value());
+  EXPECT_EQ(util::as_chars(key->span()), "from the environment");
+  EXPECT_EQ(std::getenv("SHARED_SECRET_KEY"), nullptr);
+  EXPECT_FALSE(take_shared_key_from_environment().has_value());
+}
+
+}  // namespace
+}  // namespace signet
