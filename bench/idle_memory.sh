@@ -14,7 +14,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-ulimit -n $((n * 2 + 1024))
+ulimit -n $((n + 1024))  # each process holds one descriptor per connection
 export XDG_CONFIG_HOME=$work/config
 unset SHARED_SECRET_KEY
 "$signet" keygen -f "$work/server" -C server >/dev/null
