@@ -59,6 +59,11 @@ class Channel {
   // max_payload()).
   virtual void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) = 0;
 
+  // Appends to out whatever send() has queued but not yet protected. The
+  // network layer calls it right before each write, so a channel may batch
+  // the frames of one write into one record (TLS does).
+  virtual void flush(Bytes& out) { (void)out; }
+
   // Appends a notice of e for the peer: an error record during the handshake,
   // an authenticated error frame after it.
   virtual void send_error(const Error& e, Bytes& out) = 0;

@@ -408,23 +408,36 @@ Result<bool> TlsChannel::read_plain() {
 void TlsChannel::write_frame(std::uint8_t type, std::initializer_list<ByteSpan> parts) {
   std::size_t len = 0;
   for (auto p : parts) len += p.size();
-  // One write, so that a small frame is one TLS record.
-  thread_local Bytes scratch;
-  scratch.resize(wire::kFrameHeaderSize + len);
-  scratch[0] = type;
-  util::store_u32(scratch.data() + 1, static_cast<std::uint32_t>(len));
-  auto* p = scratch.data() + wire::kFrameHeaderSize;
+  const std::size_t start = pending_.size();
+  pending_.resize(start + wire::kFrameHeaderSize + len);
+  pending_[start] = type;
+  util::store_u32(pending_.data() + start + 1, static_cast<std::uint32_t>(len));
+  auto* p = pending_.data() + start + wire::kFrameHeaderSize;
   for (auto part : parts) p = std::copy(part.begin(), part.end(), p);
+  // Past a few records' worth, seal now rather than hold more plaintext.
+  if (pending_.size() >= kKeptScratch) write_pending();
+}
+
+void TlsChannel::write_pending() {
+  if (pending_.empty()) return;
   ERR_clear_error();
   std::size_t written = 0;
-  const int r = SSL_write_ex(ssl_.get(), scratch.data(), scratch.size(), &written);
-  crypto::cleanse(scratch);
-  if (scratch.capacity() > kKeptScratch) Bytes().swap(scratch);
+  // A memory BIO never blocks, so TLS takes everything (in records of at most 16 KiB).
+  const int r = SSL_write_ex(ssl_.get(), pending_.data(), pending_.size(), &written);
+  crypto::cleanse(pending_);
+  pending_.clear();
+  if (pending_.capacity() > kKeptScratch) Bytes().swap(pending_);
   if (r != 1 && !failure_) {
     // Reported by the next call that can return an Error.
     failure_ = ssl_error(r);
     ssl_failed_ = true;
   }
+}
+
+void TlsChannel::flush(Bytes& out) {
+  if (pending_.empty() || ssl_failed_) return;
+  OutputScope scope(*this, out);
+  write_pending();
 }
 
 Result<std::optional<Frame>> TlsChannel::next_frame(Bytes& out) {
@@ -486,6 +499,7 @@ void TlsChannel::send_error(const Error& e, Bytes& out) {
   const auto payload =
       wire::encode_error_payload(wire::ErrorRecord{wire::error_code_for(e), e.message()});
   write_frame(static_cast<std::uint8_t>(wire::FrameType::error), {payload});
+  write_pending();
 }
 
 crypto::SecretBytes TlsChannel::binding_mac(const crypto::SecretBytes& psk) {
@@ -629,6 +643,7 @@ Result<void> TlsClientChannel::handshake_done() {
   if (const auto& psk = context_->settings().psk) {
     const auto mac = binding_mac(*psk);
     write_frame(kPskBindingFrameType, {mac.span()});
+    write_pending();
     bound_ = true;
   }
   return {};

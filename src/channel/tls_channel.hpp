@@ -147,7 +147,10 @@ class TlsChannel : public Channel {
   bool established() const override { return state_ == State::established; }
   PeerIdentity peer() const override { return peer_; }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
+  // Queues the frame; flush() seals everything queued with one SSL_write, so
+  // the frames of one network write share TLS records.
   void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
+  void flush(Bytes& out) override;
   // After the handshake: an ERROR frame inside TLS. During it: nothing, since
   // OpenSSL has already sent the alert for whatever went wrong.
   void send_error(const Error& e, Bytes& out) override;
@@ -174,6 +177,8 @@ class TlsChannel : public Channel {
   Error fail(Error e, Bytes& out);
   // Appends one frame (header and the concatenated parts) to the TLS stream.
   void write_frame(std::uint8_t type, std::initializer_list<ByteSpan> parts);
+  // Hands the queued plaintext to TLS (inside an OutputScope).
+  void write_pending();
   // Decrypts what has arrived into plain_: true if it got bytes, false if a
   // whole record has not arrived yet.
   Result<bool> read_plain();
@@ -197,6 +202,7 @@ class TlsChannel : public Channel {
   InputBuffer in_;               // ciphertext not yet read by TLS
   std::size_t record_left_ = 0;  // bytes of the current record TLS has yet to read
   Bytes* out_ = nullptr;         // where TLS writes, while a call runs
+  Bytes pending_;                // frames queued by send(), not yet given to TLS
   bool handshake_complete_ = false;
   bool binding_checked_ = false;
   bool ssl_failed_ = false;       // OpenSSL reported a fatal error: no more writes

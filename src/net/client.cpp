@@ -130,6 +130,7 @@ Error Connection::io_error(std::error_code ec, const char* what) const {
 }
 
 awaitable<Result<void>> Connection::write_out() {
+  channel_->flush(out_);
   if (out_.empty()) co_return Result<void>{};
   auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
   out_.clear();
@@ -252,6 +253,7 @@ void Connection::start_pump() {
 
 awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self) {
   while (!error_) {
+    channel_->flush(out_);
     if (out_.empty()) {
       wake_.expires_at(Clock::time_point::max());
       co_await wake_.async_wait(kTuple);

@@ -133,6 +133,7 @@ awaitable<void> Session::main() {
       ++server_.stats.rejected;
       spdlog::warn("{}: rejected: {}", peer_.address, e.message());
       // Tell the peer why, if the channel queued a notice; bounded by the watchdog.
+      if (channel_) channel_->flush(out_);
       if (!out_.empty() && socket_.is_open()) {
         writing_ = true;
         co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
@@ -222,6 +223,7 @@ awaitable<Result<void>> Session::serve() {
         co_return r.error();
       }
     }
+    if (channel_) channel_->flush(out_);
     if (!out_.empty()) {
       writing_ = true;
       auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);

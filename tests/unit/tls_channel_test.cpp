@@ -139,6 +139,7 @@ struct Link {
   // Client sends a message; the server takes it and replies; the client reads the reply.
   Result<std::string> round_trip(std::string_view message) {
     client.send(wire::FrameType::message, {util::as_bytes(message)}, to_server);
+    client.flush(to_server);  // as the network layer does before writing
     Bytes in;
     in.swap(to_server);
     if (auto r = server.receive(in, to_client); !r) return r.error();
@@ -149,6 +150,7 @@ struct Link {
     const std::string reply = "got: " + got;
     const std::uint8_t status = 0;
     server.send(wire::FrameType::reply, {ByteSpan(&status, 1), util::as_bytes(reply)}, to_client);
+    server.flush(to_client);  // as the network layer does before writing
     if (auto more = server.next_frame(to_client); !more || more->has_value()) {
       return Error(Errc::unexpected_frame, "server: a second frame");
     }
@@ -233,6 +235,7 @@ TEST_F(TlsChannelTest, NothingIsWrittenInClearAfterTheHello) {
   ASSERT_TRUE(server.established());
   const std::string secret = "the launch code is 0000";
   client.send(wire::FrameType::message, {util::as_bytes(secret)}, link.to_server);
+  client.flush(link.to_server);  // as the network layer does before writing
   const std::string wire_bytes(util::as_chars(link.to_server));
   EXPECT_EQ(wire_bytes.find("launch code"), std::string::npos);
   EXPECT_EQ(link.to_server[0], 0x17);  // a TLS application_data record
@@ -436,6 +439,7 @@ TEST_F(TlsChannelTest, MissingBindingIsRefusedWhenRequired) {
   EXPECT_FALSE(server.established()) << "established before the binding arrived";
   // The client's first frame is a message: refused, and never handed out.
   client.send(wire::FrameType::message, {util::as_bytes("unbound")}, link.to_server);
+  client.flush(link.to_server);  // as the network layer does before writing
   Bytes in;
   in.swap(link.to_server);
   expect_error(server.receive(in, link.to_client), Errc::key_mismatch, "server");
@@ -504,6 +508,7 @@ TEST_F(TlsChannelTest, ReplyFromAClientIsRefused) {
   link.handshake();
   const std::uint8_t status = 0;
   client.send(wire::FrameType::reply, {ByteSpan(&status, 1)}, link.to_server);
+  client.flush(link.to_server);  // as the network layer does before writing
   Bytes in;
   in.swap(link.to_server);
   ASSERT_TRUE(server.receive(in, link.to_client));
@@ -522,6 +527,7 @@ TEST_F(TlsChannelTest, OversizeFrameIsRefusedFromItsHeader) {
   link.handshake();
   const std::string big(101, 'x');
   client.send(wire::FrameType::message, {util::as_bytes(big)}, link.to_server);
+  client.flush(link.to_server);  // as the network layer does before writing
   Bytes in;
   in.swap(link.to_server);
   ASSERT_TRUE(server.receive(in, link.to_client));
@@ -535,6 +541,7 @@ TEST_F(TlsChannelTest, AlteredRecordFailsAuthentication) {
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
   client.send(wire::FrameType::message, {util::as_bytes("pay alice 10")}, link.to_server);
+  client.flush(link.to_server);  // as the network layer does before writing
   link.to_server[10] ^= 0x01;
   Bytes in;
   in.swap(link.to_server);
