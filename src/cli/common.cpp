@@ -2,18 +2,21 @@
 
 #include "util/bytes.hpp"
 
+#include <pwd.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <vector>
 
 namespace signet::cli {
 namespace {
@@ -69,6 +72,20 @@ void setup_logging(const LogOptions& options) {
   messages->flush_on(spdlog::level::info);
   spdlog::set_default_logger(log);
   spdlog::register_logger(messages);
+}
+
+std::string default_comment() {
+  std::string user = "user";
+  std::vector<char> buf(16384);
+  passwd pw{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
+      found->pw_name != nullptr) {
+    user = found->pw_name;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return user + "@" + (host[0] != '\0' ? host : "localhost");
 }
 
 void harden_process() {

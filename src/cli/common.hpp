@@ -33,6 +33,9 @@ struct LogOptions {
 // (stdout, one line per verified message); both also go to --log-file.
 void setup_logging(const LogOptions& options);
 
+// "user@host", the comment of a new identity (as ssh-keygen's default).
+std::string default_comment();
+
 // Makes the process unable to dump core or be traced, so key material cannot
 // leak into a core file.
 void harden_process();

@@ -84,21 +84,6 @@ Result<fs::path> authorized_keys_file(const std::string& option, bool create_dir
   return keys::authorized_keys_path(*dir);
 }
 
-// "user@host", as ssh-keygen's default comment.
-std::string default_comment() {
-  std::string user = "user";
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
-      found->pw_name != nullptr) {
-    user = found->pw_name;
-  }
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return user + "@" + (host[0] != '\0' ? host : "localhost");
-}
-
 Result<crypto::SecretBytes> read_passphrase_file(const fs::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {

@@ -57,21 +57,6 @@ Result<channel::PskSettings> psk_settings(SharedKey key, const ChannelOptions& o
   return channel::PskSettings{std::move(key), std::move(*macs), options.max_message};
 }
 
-// "user@host", the comment of an identity created on first use.
-std::string default_comment() {
-  std::string user = "user";
-  std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr &&
-      found->pw_name != nullptr) {
-    user = found->pw_name;
-  }
-  char host[256] = {};
-  if (::gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
-  return user + "@" + (host[0] != '\0' ? host : "localhost");
-}
-
 // The configuration directory, created (with a notice) if missing.
 Result<fs::path> config_dir() {
   auto dir = keys::ensure_config_dir();
