@@ -5,10 +5,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
-#if __has_include("cli/key_commands.hpp")
 #include "cli/key_commands.hpp"
-#define SIGNET_HAVE_KEY_COMMANDS 1
-#endif
 
 namespace {
 
@@ -58,9 +55,7 @@ int main(int argc, char** argv) {
   add_server_command(app, action);
   add_client_commands(app, action);
   add_bench_command(app, action);
-#ifdef SIGNET_HAVE_KEY_COMMANDS
   signet::cli::add_key_commands(app, key_exit);
-#endif
 
   try {
     app.parse(argc, argv);
