@@ -194,7 +194,16 @@ std::optional<Clock::time_point> parse_expiry_time(std::string_view text) {
   const int m = text.size() >= 12 ? num(10, 2) : 0;
   const int s = text.size() == 14 ? num(12, 2) : 0;
   if (h > 23 || m > 59 || s > 59) return std::nullopt;
-  return Clock::time_point(sys_days{ymd}) + hours{h} + minutes{m} + seconds{s};
+  // Computed in seconds, which cannot overflow for years 0000-9999, then
+  // range-checked: Clock counts nanoseconds in a 64-bit integer (about
+  // 1678-2262 with libstdc++), and converting a year such as 1500 overflowed
+  // and wrapped (undefined behaviour; in practice 1500 became 2084, so a key
+  // meant to be expired was admitted).
+  const sys_seconds t = sys_days{ymd} + hours{h} + minutes{m} + seconds{s};
+  if (t < ceil<seconds>(Clock::time_point::min()) || t > floor<seconds>(Clock::time_point::max())) {
+    return std::nullopt;
+  }
+  return Clock::time_point(t);
 }
 
 // --- Entries ---

@@ -73,7 +73,8 @@ class OperationSet {
 // "2026-01-01T00:00:00Z".
 std::string format_utc(Clock::time_point t);
 // Parses expiry-time's "YYYYMMDD[HHMM[SS]]" with an optional trailing 'Z',
-// as UTC; nullopt for anything else, including impossible dates.
+// as UTC; nullopt for anything else, including impossible dates and times
+// that Clock cannot represent (before 1678 or after 2262 with libstdc++).
 std::optional<Clock::time_point> parse_expiry_time(std::string_view text);
 
 // One admitted key and its restrictions.

@@ -27,8 +27,11 @@ bool prefix_equal(util::ByteSpan a, util::ByteSpan b, unsigned prefix) {
 }  // namespace
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
-  if (text.empty() || text.size() >= kMaxAddressText) return std::nullopt;
-  // inet_pton wants a NUL-terminated string; text may be a view into a line.
+  // inet_pton wants a NUL-terminated string and stops at the first NUL, so
+  // an embedded one would let "10.0.0.1\0junk" pass as 10.0.0.1.
+  if (text.empty() || text.size() >= kMaxAddressText || text.find('\0') != std::string_view::npos) {
+    return std::nullopt;
+  }
   const std::string z(text);
   IpAddress a;
   if (::inet_pton(AF_INET, z.c_str(), a.b_.data()) == 1) {

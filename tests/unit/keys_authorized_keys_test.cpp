@@ -105,6 +105,17 @@ TEST(ExpiryTime, ParsesUtcAndRejectsNonsense) {
         "2026010112", "2026-01-01", "20260101ZZ", "Z", "+0260101"}) {
     EXPECT_FALSE(parse_expiry_time(bad)) << bad;
   }
+  // Years Clock cannot represent are refused, not wrapped (found by
+  // fuzz_keys: "15000101" overflowed to a time in 2084, admitting a key
+  // meant to be expired; "00300101" is the fuzzer's input).
+  for (const char* out_of_range :
+       {"15000101", "00300101123029Z", "00000101", "99991231235959", "23000101", "16770101"}) {
+    EXPECT_FALSE(parse_expiry_time(out_of_range)) << out_of_range;
+  }
+  EXPECT_EQ(format_utc(parse_expiry_time("22620101").value()), "2262-01-01T00:00:00Z");
+  EXPECT_EQ(format_utc(parse_expiry_time("16800101").value()), "1680-01-01T00:00:00Z");
+  EXPECT_EQ(format_utc(parse_expiry_time("19700101").value()), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(format_utc(parse_expiry_time("19691231235959").value()), "1969-12-31T23:59:59Z");
 }
 
 TEST(AuthorizedKeys, ParsesOptionsAndDecides) {

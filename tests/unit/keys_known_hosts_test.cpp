@@ -71,6 +71,8 @@ TEST(KnownHosts, NormalizesHostPort) {
     ASSERT_FALSE(r) << bad;
     EXPECT_TRUE(r.error().is(Errc::config));
   }
+  // A NUL inside the brackets does not end the address (found by fuzz_keys).
+  EXPECT_FALSE(normalize_host_port(std::string_view("[::1\0junk]:7000", 15)));
 }
 
 TEST(KnownHosts, AddLookupCheckAndChangedKey) {

@@ -122,6 +122,14 @@ TEST(IpAddress, ParsesAndPrints) {
                           "fe80::1%eth0", "host.example", " 1.2.3.4", "1.2.3.4/8"}) {
     EXPECT_FALSE(IpAddress::parse(bad)) << bad;
   }
+  // An embedded NUL must not end the address early (found by fuzz_keys:
+  // inet_pton stopped there, so "::ffff:10.1.2.0\0.../120" was a /120 network).
+  using namespace std::string_view_literals;
+  for (std::string_view bad : {"10.0.0.1\0"sv, "10.0.0.1\0junk"sv, "::1\0:2"sv}) {
+    EXPECT_FALSE(IpAddress::parse(bad)) << bad.size();
+  }
+  EXPECT_FALSE(IpNetwork::parse("::ffff:10.1.2.0\0\0/120"sv));
+  EXPECT_FALSE(IpNetwork::parse("10.0.0.0\0/8"sv));
   const std::uint8_t v4[] = {192, 168, 0, 1};
   EXPECT_EQ(IpAddress::from_bytes(v4)->to_string(), "192.168.0.1");
   EXPECT_FALSE(IpAddress::from_bytes(util::ByteSpan(v4).first(3)));
