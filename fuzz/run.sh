@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang and runs both at once, one core each.
+# Builds the libFuzzer targets with clang and runs all three at once for the
+# given time each (on a 2-core machine they share the cores, so the wall time
+# stays about `seconds` while each target gets about 2/3 of a core).
 #
 #   fuzz/run.sh [seconds=600] [--seeds]
 #
 # --seeds first rewrites the seed corpora in fuzz/corpus/ from the real code.
 # New inputs go to fuzz/findings/<target>/corpus (the seed corpus is only read),
 # crashes to fuzz/findings/<target>/crash-*, the log to fuzz/findings/<target>.log.
-# Exits non-zero if either fuzzer found something.
+# UBSan reports stop the fuzzer (halt_on_error), so UB is a finding too.
+# Exits non-zero if any fuzzer found something.
 set -euo pipefail
 
 seconds=600
@@ -22,14 +25,18 @@ done
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SIGNET_FUZZ_BUILD:-$root/build-fuzz}"
 findings="$root/fuzz/findings"
+# target:seed corpus directory
+targets=(fuzz_frame_decoder:frame fuzz_handshake:handshake fuzz_keys:keys)
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DSIGNET_BUILD_FUZZ=ON \
   -DSIGNET_BUILD_TESTS=OFF -DSIGNET_BUILD_BENCH=OFF >/dev/null
-ninja -C "$build" -j2 fuzz_frame_decoder fuzz_handshake fuzz_make_corpus
+ninja -C "$build" -j2 "${targets[@]%%:*}" fuzz_make_corpus
 
 if [[ $seeds == 1 ]]; then
   "$build/fuzz/fuzz_make_corpus" "$root/fuzz/corpus"
 fi
+
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 
 run() {
   local target="$1" seed_dir="$2"
@@ -42,16 +49,19 @@ run() {
 }
 
 mkdir -p "$findings"
-run fuzz_frame_decoder "$root/fuzz/corpus/frame" &
-frame_pid=$!
-run fuzz_handshake "$root/fuzz/corpus/handshake" &
-handshake_pid=$!
+pids=()
+for t in "${targets[@]}"; do
+  run "${t%%:*}" "$root/fuzz/corpus/${t#*:}" &
+  pids+=($!)
+done
 
 status=0
-wait "$frame_pid" || status=1
-wait "$handshake_pid" || status=1
+for pid in "${pids[@]}"; do
+  wait "$pid" || status=1
+done
 
-for target in fuzz_frame_decoder fuzz_handshake; do
+for t in "${targets[@]}"; do
+  target="${t%%:*}"
   echo "== $target"
   grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|stat::)' "$findings/$target.log" || true
   ls "$findings/$target"/crash-* "$findings/$target"/leak-* "$findings/$target"/timeout-* \
