@@ -36,13 +36,19 @@ Result<std::optional<ByteSpan>> take_record(ByteSpan in) {
   return std::optional<ByteSpan>(in.first(total));
 }
 
+constexpr std::string_view kPeerSays = "peer says: ";
+
 Error peer_error(const wire::ErrorRecord& r) {
   const Error e(wire::errc_for(r.code));
   // The reason usually repeats the code's own text; say it once.
   std::string reason = r.reason;
   const std::string prefix = e.code.message() + ": ";
   if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
-  return Error(e.code, "peer says: " + reason);
+  return Error(e.code, std::string(kPeerSays) + reason);
+}
+
+bool reported_by_peer(const Error& e) {
+  return e.detail.starts_with(kPeerSays);
 }
 
 namespace {
@@ -89,20 +95,38 @@ Result<std::optional<Frame>> next_verified(FrameCodec& codec, InputBuffer& in) {
 
 }  // namespace
 
-// --- server -----------------------------------------------------------------------
+// --- both ends ----------------------------------------------------------------------
 
-PskServerChannel::PskServerChannel(PskSettings settings)
-    : settings_(std::move(settings)), handshake_(*settings_.key, settings_.macs) {}
-
-std::string PskServerChannel::description() const {
+std::string PskChannel::description() const {
   std::string d = "shared-key";
-  if (codec_) d += " " + std::string(crypto::mac_name(handshake_.mac()));
+  if (codec_) d += " " + std::string(crypto::mac_name(*codec_->algorithm()));
   return d;
 }
 
-Error PskServerChannel::fail(Error e, Bytes& out) {
+void PskChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) {
+  codec_->seal(type, parts, out);
+}
+
+void PskChannel::send_error(const Error& e, Bytes& out) {
+  if (codec_) {
+    send_error_frame(*codec_, e, out);
+  } else {
+    send_error_record(e, out);
+  }
+}
+
+void PskChannel::notify(const Error& e, Bytes& out) {
   // Errors the peer reported need no answer.
-  if (!e.detail.starts_with("peer says:")) send_error(e, out);
+  if (!reported_by_peer(e)) send_error(e, out);
+}
+
+// --- server -----------------------------------------------------------------------
+
+PskServerChannel::PskServerChannel(PskSettings settings)
+    : PskChannel(std::move(settings)), handshake_(*settings_.key, settings_.macs) {}
+
+Error PskServerChannel::fail(Error e, Bytes& out) {
+  notify(e, out);
   state_ = State::failed;
   return e;
 }
@@ -143,29 +167,10 @@ Result<std::optional<Frame>> PskServerChannel::next_frame(Bytes& out) {
   return f;
 }
 
-void PskServerChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> parts,
-                            Bytes& out) {
-  codec_->seal(type, parts, out);
-}
-
-void PskServerChannel::send_error(const Error& e, Bytes& out) {
-  if (codec_) {
-    send_error_frame(*codec_, e, out);
-  } else {
-    send_error_record(e, out);
-  }
-}
-
 // --- client -----------------------------------------------------------------------
 
 PskClientChannel::PskClientChannel(PskSettings settings)
-    : settings_(std::move(settings)), handshake_(*settings_.key, settings_.macs) {}
-
-std::string PskClientChannel::description() const {
-  std::string d = "shared-key";
-  if (codec_) d += " " + std::string(crypto::mac_name(handshake_.mac()));
-  return d;
-}
+    : PskChannel(std::move(settings)), handshake_(*settings_.key, settings_.macs) {}
 
 void PskClientChannel::start(Bytes& out) {
   const auto& hello = handshake_.client_hello();
@@ -173,7 +178,7 @@ void PskClientChannel::start(Bytes& out) {
 }
 
 Error PskClientChannel::fail(Error e, Bytes& out) {
-  if (!e.detail.starts_with("peer says:")) send_error(e, out);
+  notify(e, out);
   state_ = State::failed;
   return e;
 }
@@ -223,19 +228,6 @@ Result<std::optional<Frame>> PskClientChannel::next_frame(Bytes& out) {
     }
   }
   return f;
-}
-
-void PskClientChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> parts,
-                            Bytes& out) {
-  codec_->seal(type, parts, out);
-}
-
-void PskClientChannel::send_error(const Error& e, Bytes& out) {
-  if (codec_) {
-    send_error_frame(*codec_, e, out);
-  } else {
-    send_error_record(e, out);
-  }
 }
 
 }  // namespace signet::channel

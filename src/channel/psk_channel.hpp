@@ -34,54 +34,58 @@ class InputBuffer {
   std::size_t pos_ = 0;
 };
 
-class PskServerChannel final : public Channel {
+// What both ends share: the settings, the bytes received, and once the
+// handshake is done, the tagged-frame codec.
+class PskChannel : public Channel {
  public:
-  explicit PskServerChannel(PskSettings settings);
-
   std::string description() const override;
-  void start(Bytes&) override {}
-  Result<void> receive(ByteSpan in, Bytes& out) override;
-  bool established() const override { return state_ == State::established; }
-  Result<std::optional<Frame>> next_frame(Bytes& out) override;
   void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
   void send_error(const Error& e, Bytes& out) override;
   std::uint32_t max_payload() const override { return settings_.max_payload; }
   std::size_t buffered() const override { return in_.data().size(); }
+
+ protected:
+  explicit PskChannel(PskSettings settings) : settings_(std::move(settings)) {}
+  // Tells the peer about e, unless the peer is the one who reported it.
+  void notify(const Error& e, Bytes& out);
+
+  PskSettings settings_;
+  std::optional<FrameCodec> codec_;
+  InputBuffer in_;
+};
+
+class PskServerChannel final : public PskChannel {
+ public:
+  explicit PskServerChannel(PskSettings settings);
+
+  void start(Bytes&) override {}
+  Result<void> receive(ByteSpan in, Bytes& out) override;
+  bool established() const override { return state_ == State::established; }
+  Result<std::optional<Frame>> next_frame(Bytes& out) override;
 
  private:
   enum class State { want_hello, want_finish, established, failed };
   Error fail(Error e, Bytes& out);
 
-  PskSettings settings_;
   State state_ = State::want_hello;
   PskServerHandshake handshake_;
-  std::optional<FrameCodec> codec_;
-  InputBuffer in_;
 };
 
-class PskClientChannel final : public Channel {
+class PskClientChannel final : public PskChannel {
  public:
   explicit PskClientChannel(PskSettings settings);
 
-  std::string description() const override;
   void start(Bytes& out) override;
   Result<void> receive(ByteSpan in, Bytes& out) override;
   bool established() const override { return state_ == State::established; }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
-  void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) override;
-  void send_error(const Error& e, Bytes& out) override;
-  std::uint32_t max_payload() const override { return settings_.max_payload; }
-  std::size_t buffered() const override { return in_.data().size(); }
 
  private:
   enum class State { want_server_hello, established, failed };
   Error fail(Error e, Bytes& out);
 
-  PskSettings settings_;
   State state_ = State::want_server_hello;
   PskClientHandshake handshake_;
-  std::optional<FrameCodec> codec_;
-  InputBuffer in_;
   bool got_frame_ = false;
 };
 
@@ -92,5 +96,7 @@ Result<std::optional<ByteSpan>> take_record(ByteSpan in);
 // The Error for an error record the peer sent: its code mapped to Errc and
 // the detail "peer says: <reason>".
 Error peer_error(const wire::ErrorRecord& r);
+// True for an Error made by peer_error(): it needs no answer to the peer.
+bool reported_by_peer(const Error& e);
 
 }  // namespace signet::channel

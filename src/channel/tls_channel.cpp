@@ -333,7 +333,7 @@ std::string TlsChannel::description() const {
 Error TlsChannel::fail(Error e, Bytes& out) {
   if (state_ != State::failed) {
     // Errors the peer reported need no answer.
-    if (!e.detail.starts_with("peer says:")) send_error(e, out);
+    if (!reported_by_peer(e)) send_error(e, out);
     state_ = State::failed;
     failure_ = e;
   }

@@ -1,5 +1,6 @@
 #include "cli/common.hpp"
 
+#include "api/signet.hpp"
 #include "util/bytes.hpp"
 
 #include <pwd.h>
@@ -123,15 +124,11 @@ Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_ke
     crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
     if (key->empty()) return Error(Errc::config, "shared key file " + psk_file + " is empty");
   } else {
-    char* value = std::getenv("SHARED_SECRET_KEY");
-    if (value == nullptr) return std::optional<Key>{};
-    const std::size_t n = std::strlen(value);
-    key = std::make_shared<const crypto::SecretBytes>(
-        util::ByteSpan(reinterpret_cast<const std::uint8_t*>(value), n));
-    // Wipe the variable in place so it is gone from /proc/PID/environ too.
-    crypto::cleanse({reinterpret_cast<std::uint8_t*>(value), n});
-    ::unsetenv("SHARED_SECRET_KEY");
-    if (key->empty()) return Error(Errc::config, "SHARED_SECRET_KEY is set but empty");
+    if (std::getenv("SHARED_SECRET_KEY") == nullptr) return std::optional<Key>{};
+    // The library reads it, wipes it in place and removes it from the environment.
+    auto taken = take_shared_key_from_environment();
+    if (!taken) return Error(Errc::config, "SHARED_SECRET_KEY is set but empty");
+    key = std::make_shared<const crypto::SecretBytes>(std::move(*taken));
   }
   if (key->size() < kMinRecommendedKey) {
     spdlog::warn("the shared key is only {} bytes; use at least {} random bytes", key->size(),

@@ -2,6 +2,7 @@
 // cross-checked against the real ssh-keygen, plus truncation and garbage
 // loops for every decoder.
 #include "crypto/identity.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -24,26 +25,13 @@ namespace signet::crypto {
 namespace {
 
 namespace fs = std::filesystem;
-using util::Bytes;
+using test_support::read_text;
 
-// A fresh directory under testing::TempDir(), removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::path(testing::TempDir()) / "signet-identity-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
+// Each test file names its directories after itself.
+struct TempDir : test_support::TempDir {
+  TempDir() : test_support::TempDir("signet-identity") {}
 };
+using util::Bytes;
 
 std::string quote(const fs::path& p) {
   return "'" + p.string() + "'";
@@ -61,13 +49,6 @@ std::string capture(const std::string& cmd) {
   while (std::fgets(buf, sizeof(buf), f) != nullptr) out += buf;
   ::pclose(f);
   return out;
-}
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 void write_text(const fs::path& p, const std::string& s) {

@@ -1,6 +1,7 @@
 // keys/authorized_keys: options, the authorization decision, reload on
 // change, and editing (add, remove, import) by atomic rewrite.
 #include "keys/authorized_keys.hpp"
+#include "test_support.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -18,32 +19,13 @@ namespace signet::keys {
 namespace {
 
 namespace fs = std::filesystem;
-using namespace std::chrono_literals;
+using test_support::read_text;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::path(testing::TempDir()) / "signet-authkeys-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
+// Each test file names its directories after itself.
+struct TempDir : test_support::TempDir {
+  TempDir() : test_support::TempDir("signet-authkeys") {}
 };
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using namespace std::chrono_literals;
 
 void write_text(const fs::path& p, const std::string& s, unsigned mode = 0600) {
   {

@@ -1,6 +1,7 @@
 // keys/known_hosts and keys/paths: pins per HOST:PORT, changed-key
 // detection, atomic edits; default configuration paths.
 #include "keys/known_hosts.hpp"
+#include "test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -17,31 +18,12 @@ namespace signet::keys {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::read_text;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ = (fs::path(testing::TempDir()) / "signet-known-XXXXXX").string();
-    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  fs::path path_;
+// Each test file names its directories after itself.
+struct TempDir : test_support::TempDir {
+  TempDir() : test_support::TempDir("signet-known") {}
 };
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void write_text(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
