@@ -48,8 +48,10 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
   if (rec) co_return Error(Errc::unreachable, where + ": cannot resolve host: " + rec.message());
 
   auto conn = std::make_shared<Connection>(tcp::socket(ex), make_channel(), options);
-  asio::co_spawn(ex, conn->watchdog(conn), asio::detached);
+  // Armed before the watchdog starts: co_spawn may run it inline, right here,
+  // and it must find the deadline already set.
   conn->arm(options.connect_timeout);
+  asio::co_spawn(ex, conn->watchdog(conn), asio::detached);
   auto [cec, ep] = co_await asio::async_connect(conn->socket_, endpoints, kTuple);
   conn->disarm();
   if (cec) {
@@ -77,10 +79,15 @@ void Connection::disarm() {
   armed_ = false;
 }
 
+// Sleeps until the deadline while one is armed; at the deadline it closes the
+// socket, which ends the operation in progress with operation_aborted (seen as
+// a timeout through timed_out_). It lives until shut_down(), not until the
+// socket closes: the socket is not even open when it starts (async_connect
+// opens it), and a watchdog that stopped on a closed socket never fired.
 awaitable<void> Connection::watchdog(std::weak_ptr<Connection> weak) {
   for (;;) {
     auto self = weak.lock();
-    if (!self || !self->socket_.is_open()) co_return;
+    if (!self || self->shut_down_) co_return;
     self->timer_.expires_at(self->armed_ ? self->deadline_ : Clock::time_point::max());
     auto& timer = self->timer_;
     self.reset();  // do not keep the connection alive while sleeping
@@ -105,6 +112,7 @@ void Connection::close() {
 }
 
 void Connection::shut_down() {
+  shut_down_ = true;
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);

@@ -112,7 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point deadline_;
   bool armed_ = false;
   bool timed_out_ = false;
-  bool failed_ = false;
+  bool shut_down_ = false;  // the watchdog ends
   // call() state.
   asio::steady_timer wake_;  // the writer sleeps on it while out_ is empty
   std::deque<std::shared_ptr<Pending>> pending_;

@@ -320,4 +320,61 @@ bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
   return false;
 }
 
+FakeServer::FakeServer(Serve serve) : serve_(std::move(serve)) {
+  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto a = loopback(0);
+  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::listen(listen_fd_, 16) != 0) {
+    throw std::runtime_error("fake server cannot listen");
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
+  port_ = ntohs(a.sin_port);
+  thread_ = std::thread([this] { run(); });
+}
+
+FakeServer::~FakeServer() {
+  stop_ = true;
+  thread_.join();
+  ::close(listen_fd_);
+}
+
+void FakeServer::run() {
+  while (!stop_) {
+    pollfd lp{listen_fd_, POLLIN, 0};
+    if (::poll(&lp, 1, 50) <= 0) continue;
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    ++accepted_;
+    const int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    serve_(fd, stop_);
+    ::close(fd);
+  }
+}
+
+std::string FakeServer::read_some(int fd, std::size_t n, const std::atomic<bool>& stop,
+                                  std::chrono::milliseconds timeout) {
+  std::string got;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (got.size() < n && !stop && std::chrono::steady_clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buf[65536];
+    const ssize_t r = ::read(fd, buf, std::min(sizeof buf, n - got.size()));
+    if (r <= 0) break;
+    got.append(buf, static_cast<std::size_t>(r));
+  }
+  return got;
+}
+
+bool FakeServer::write_all(int fd, const std::string& bytes) {
+  return ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+}
+
+void FakeServer::idle(const std::atomic<bool>& stop, std::chrono::milliseconds timeout) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!stop && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(20ms);
+}
+
 }  // namespace signet::testing

@@ -110,6 +110,41 @@ class RawConnection {
   int fd_ = -1;
 };
 
+// A hand-written server on an ephemeral loopback port, for playing a hostile
+// or broken server. Each accepted connection is handed to `serve` (one at a
+// time, on the server's thread) with the socket and a flag that turns true
+// when the test ends; serve must return soon after it does. The destructor
+// stops it, closes every socket and joins the thread.
+class FakeServer {
+ public:
+  using Serve = std::function<void(int fd, const std::atomic<bool>& stop)>;
+  explicit FakeServer(Serve serve);
+  ~FakeServer();
+  FakeServer(const FakeServer&) = delete;
+  FakeServer& operator=(const FakeServer&) = delete;
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  std::uint16_t port() const { return port_; }
+  // Connections accepted so far.
+  int accepted() const { return accepted_; }
+
+  // Helpers for serve functions: both give up when stop turns true.
+  // Reads up to n bytes (fewer if the peer closes); waits at most `timeout`.
+  static std::string read_some(int fd, std::size_t n, const std::atomic<bool>& stop,
+                               std::chrono::milliseconds timeout = 10s);
+  static bool write_all(int fd, const std::string& bytes);
+  // Sleeps until stop, or the timeout.
+  static void idle(const std::atomic<bool>& stop, std::chrono::milliseconds timeout = 120s);
+
+ private:
+  void run();
+  int listen_fd_ = -1;
+  std::uint16_t port_ = 0;
+  Serve serve_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::thread thread_;
+};
+
 std::string make_temp_dir(const std::string& test_name);
 
 }  // namespace signet::testing

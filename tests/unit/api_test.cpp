@@ -347,6 +347,34 @@ TEST(Api, RequestInFlightWhenTheServerGoesFailsAndIsNotResent) {
   EXPECT_EQ(second.stats().messages.load(), 1u);  // "slow" was not sent again
 }
 
+TEST(Api, AReplyThatDoesNotComeTimesOut) {
+  Server server(local_server(), key_of(kKey), upper_handler);
+  ASSERT_TRUE(server.start());
+  auto config = client_for(server.port());
+  config.reply_timeout = 300ms;
+  Client client(config, key_of(kKey));
+  const auto start = Clock::now();
+  auto r = client.send("slow");  // the handler takes 3 s
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::idle_timeout)) << r.error().message();
+  EXPECT_LT(Clock::now() - start, 2500ms);
+}
+
+TEST(Api, AServerSilentInTheHandshakeTimesOut) {
+  // Accepts connections (the kernel does, from the backlog) and never answers.
+  asio::io_context ctx;
+  asio::ip::tcp::acceptor silent(ctx, {asio::ip::make_address("127.0.0.1"), 0});
+  auto config = client_for(silent.local_endpoint().port());
+  config.handshake_timeout = 300ms;
+  config.retry.attempts = 1;
+  Client client(config, key_of(kKey));
+  const auto start = Clock::now();
+  auto r = client.send("hello");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::idle_timeout)) << r.error().message();
+  EXPECT_LT(Clock::now() - start, 2500ms);
+}
+
 TEST(Api, DisconnectFailsRequestsInFlight) {
   Server server(local_server(), key_of(kKey), upper_handler);
   ASSERT_TRUE(server.start());
