@@ -14,6 +14,7 @@ packages=(
   libbenchmark-dev              # micro-benchmarks
   clang libclang-rt-14-dev      # libFuzzer and sanitizers
   openssh-client                # ssh-keygen: cross-checks key formats in tests
+  tmux                          # tests see the terminal programs as a person does
 )
 
 missing=()

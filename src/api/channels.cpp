@@ -75,6 +75,7 @@ Result<net::Connection::ChannelMaker> key_mode_client(const crypto::PrivateKey& 
                                                       KeyModeClientOptions options) {
   channel::TlsClientSettings s;
   s.check_server_key = std::move(options.check_server_key);
+  s.confirm_server_key = std::move(options.confirm_server_key);
   s.psk = std::move(options.psk);
   s.max_payload = options.max_message;
   auto ctx = channel::TlsClientContext::create(identity, std::move(s));
@@ -86,8 +87,9 @@ Result<net::Connection::ChannelMaker> key_mode_client(const crypto::PrivateKey& 
 }
 
 channel::ServerKeyCheck pin_server_key(std::string fingerprint) {
-  return [pinned = std::move(fingerprint)](const crypto::PublicKey& key) -> Result<void> {
-    if (key.fingerprint() == pinned) return {};
+  return [pinned = std::move(fingerprint)](
+             const crypto::PublicKey& key) -> Result<channel::ServerKeyTrust> {
+    if (key.fingerprint() == pinned) return channel::ServerKeyTrust::trusted;
     return Error(Errc::host_key_changed,
                  "server presented " + key.fingerprint() + ", expected " + pinned);
   };

@@ -96,6 +96,9 @@ Result<net::ChannelFactory> key_mode_server(const crypto::PrivateKey& identity,
 struct KeyModeClientOptions {
   // Accepts or refuses the server's key, e.g. pin_server_key(); required.
   channel::ServerKeyCheck check_server_key;
+  // For a key the check answered ServerKeyTrust::confirm: decides after the
+  // handshake (when the server has proved it holds the key), e.g. pins it.
+  channel::ServerKeyConfirm confirm_server_key = nullptr;
   // Prove this shared key too (for a server that requires it).
   std::shared_ptr<const crypto::SecretBytes> psk = nullptr;
   std::uint32_t max_message = wire::kDefaultMaxPayload;

@@ -51,6 +51,13 @@ class Channel {
   virtual bool established() const = 0;
   virtual PeerIdentity peer() const { return {}; }
 
+  // Client side, once established() and the handshake's last bytes have been
+  // written: settles a trust decision the handshake left open (a server key
+  // seen for the first time is pinned only now, after the server proved it
+  // holds it). May block, for a prompt. An Error means: close the connection;
+  // until this succeeds no application frame is delivered.
+  virtual Result<void> confirm_peer() { return {}; }
+
   // The next complete, verified application frame, or nullopt until more bytes
   // arrive. On Error, as for receive().
   virtual Result<std::optional<Frame>> next_frame(Bytes& out) = 0;

@@ -631,9 +631,33 @@ Result<void> TlsClientChannel::verify_peer_key(evp_pkey_st* pkey) {
     return Error(Errc::host_key_unknown,
                  "no way to check the server's key " + key->fingerprint() + "; refusing it");
   }
-  if (auto ok = check(*key); !ok) return ok.error();
+  auto trust = check(*key);
+  if (!trust) return trust.error();
+  if (*trust == ServerKeyTrust::confirm) unconfirmed_ = *key;
   peer_ = PeerIdentity{key->fingerprint(), {}};
   return {};
+}
+
+Result<void> TlsClientChannel::confirm_peer() {
+  if (!unconfirmed_) return {};
+  if (!established()) throw std::logic_error("confirm_peer before the handshake completed");
+  const auto& confirm = context_->settings().confirm_server_key;
+  if (!confirm) {
+    return Error(Errc::host_key_unknown,
+                 "no way to confirm the server's key " + unconfirmed_->fingerprint());
+  }
+  if (auto ok = confirm(*unconfirmed_); !ok) return ok.error();
+  unconfirmed_.reset();
+  return {};
+}
+
+Result<std::optional<Frame>> TlsClientChannel::next_frame(Bytes& out) {
+  if (unconfirmed_ && established()) {
+    // Fail closed if the network layer skipped confirm_peer().
+    return Error(Errc::host_key_unknown,
+                 "the server's key " + unconfirmed_->fingerprint() + " has not been confirmed");
+  }
+  return TlsChannel::next_frame(out);
 }
 
 Result<void> TlsClientChannel::handshake_done() {

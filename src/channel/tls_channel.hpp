@@ -103,12 +103,32 @@ class TlsServerContext {
 
 // --- Client ------------------------------------------------------------------
 
-// Decides whether the server's key is the expected one; an Error (for
-// example host_key_changed) aborts the handshake with that Error.
-using ServerKeyCheck = std::function<Result<void>(const crypto::PublicKey& server_key)>;
+// What a ServerKeyCheck decided about a key it does not refuse.
+enum class ServerKeyTrust {
+  trusted,  // the expected key (pinned, or named out of band)
+  // Not known yet, but it may be trusted: the handshake goes on and
+  // TlsClientSettings::confirm_server_key decides once the server has proved
+  // that it holds the key. Nothing may be pinned before that: when the check
+  // runs (RFC 8446 section 4.4.2, the Certificate message), the signature
+  // over the handshake (CertificateVerify) has not been checked yet.
+  confirm,
+};
+
+// Runs while the server's Certificate is processed, inside the handshake:
+// decides at once whether the key is the expected one. An Error (for
+// example host_key_changed) aborts the handshake with that Error. It must
+// not block: the handshake is in progress.
+using ServerKeyCheck = std::function<Result<ServerKeyTrust>(const crypto::PublicKey& server_key)>;
+// Runs after the handshake has completed (the server proved it holds the
+// key) and its last flight has been sent, for a key the check answered
+// `confirm`: the place to pin the key, or to ask a person (it may block).
+// An Error closes the connection before any message is sent.
+using ServerKeyConfirm = std::function<Result<void>(const crypto::PublicKey& server_key)>;
 
 struct TlsClientSettings {
   ServerKeyCheck check_server_key;  // required: without it every server is refused
+  // Required if check_server_key can answer `confirm`; without it such a key is refused.
+  ServerKeyConfirm confirm_server_key;
   // Sent as a binding frame right after the handshake when set.
   std::shared_ptr<const crypto::SecretBytes> psk;
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
@@ -233,6 +253,8 @@ class TlsClientChannel final : public TlsChannel {
   explicit TlsClientChannel(std::shared_ptr<const TlsClientContext> context);
 
   void start(Bytes& out) override;
+  Result<void> confirm_peer() override;
+  Result<std::optional<Frame>> next_frame(Bytes& out) override;
 
  private:
   Result<void> handshake_done() override;
@@ -240,6 +262,9 @@ class TlsClientChannel final : public TlsChannel {
   Error alert_error(int alert) const override;
 
   std::shared_ptr<const TlsClientContext> context_;
+  // The server's key while its check answered `confirm` and confirm_peer()
+  // has not settled it: no frame is taken from the server meanwhile.
+  std::optional<crypto::PublicKey> unconfirmed_;
 };
 
 // "not authorized by this server (your key SHA256:...)": what a client says

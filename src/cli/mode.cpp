@@ -191,7 +191,18 @@ Result<void> pin_new(HostKeyPolicy& p, const crypto::PublicKey& key, const char*
   return {};
 }
 
-Result<void> check_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
+Error unpinned_error(const HostKeyPolicy& p, const crypto::PublicKey& key) {
+  return Error(Errc::host_key_unknown,
+               "the server " + p.host + " presented the key " + key.fingerprint() +
+                   ", which is not pinned in " + shown(p.known_hosts.path()) +
+                   "; check it with the server's operator and pass --server-key " +
+                   key.fingerprint() + ", or pass --accept-new to trust it on first use");
+}
+
+// Inside the handshake (the server has not yet proved it holds the key):
+// refuse a changed key at once; a new key is only marked for confirm_host_key.
+Result<channel::ServerKeyTrust> check_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
+  using channel::ServerKeyTrust;
   if (!p.server_key.empty() && p.server_key != key.fingerprint()) {
     return Error(Errc::host_key_changed, "the server " + p.host + " presented " +
                                              key.fingerprint() + ", not " + p.server_key +
@@ -205,7 +216,7 @@ Result<void> check_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
   }
   switch (check->status) {
     case keys::HostStatus::known:
-      return {};
+      return ServerKeyTrust::trusted;
     case keys::HostStatus::changed: {
       const std::string line = std::to_string(check->line);
       return Error(Errc::host_key_changed,
@@ -219,18 +230,22 @@ Result<void> check_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
     case keys::HostStatus::unknown:
       break;
   }
-  if (!p.server_key.empty()) return {};  // matches the fingerprint given out of band
+  if (!p.server_key.empty()) return ServerKeyTrust::trusted;  // named out of band
+  if (p.accept_new || p.interactive) return ServerKeyTrust::confirm;
+  return unpinned_error(p, key);
+}
+
+// After the handshake, for a key check_host_key marked: the server has now
+// proved it holds the key, and its handshake is over (the prompt cannot make
+// it time out).
+Result<void> confirm_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
   if (p.accept_new) return pin_new(p, key, "--accept-new");
   if (p.interactive) {
     if (ask_to_trust(p, key)) return pin_new(p, key, "trusted at the prompt");
     return Error(Errc::host_key_unknown,
                  "the server key " + key.fingerprint() + " for " + p.host + " was not trusted");
   }
-  return Error(Errc::host_key_unknown,
-               "the server " + p.host + " presented the key " + key.fingerprint() +
-                   ", which is not pinned in " + shown(p.known_hosts.path()) +
-                   "; check it with the server's operator and pass --server-key " +
-                   key.fingerprint() + ", or pass --accept-new to trust it on first use");
+  return unpinned_error(p, key);
 }
 
 }  // namespace
@@ -367,6 +382,9 @@ Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::Ho
                     ::isatty(STDIN_FILENO) == 1});
   channel::TlsClientSettings s;
   s.check_server_key = [policy](const crypto::PublicKey& k) { return check_host_key(*policy, k); };
+  s.confirm_server_key = [policy](const crypto::PublicKey& k) {
+    return confirm_host_key(*policy, k);
+  };
   s.psk = psk;
   s.max_payload = options.max_message;
   auto ctx = channel::TlsClientContext::create(*identity, std::move(s));

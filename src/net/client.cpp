@@ -65,6 +65,12 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
     conn->close();
     co_return h.error();
   }
+  // The handshake's last flight is on the wire, so the server is not kept
+  // waiting in its handshake while this decides (it may ask a person).
+  if (auto c = conn->channel_->confirm_peer(); !c) {
+    conn->close();
+    co_return c.error();
+  }
   co_return conn;
 }
 

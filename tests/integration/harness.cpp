@@ -377,4 +377,80 @@ void FakeServer::idle(const std::atomic<bool>& stop, std::chrono::milliseconds t
   while (!stop && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(20ms);
 }
 
+namespace {
+
+// Quotes s for /bin/sh.
+std::string sh_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string run_capture(const std::string& command) {
+  std::string out;
+  if (FILE* f = ::popen(command.c_str(), "r")) {
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    ::pclose(f);
+  }
+  return out;
+}
+
+constexpr const char* kExitMarker = "[signet-test exit ";
+
+}  // namespace
+
+Terminal::Terminal(const std::string& dir, const std::string& name, std::vector<std::string> args,
+                   std::map<std::string, std::optional<std::string>> env)
+    : socket_(dir + "/" + name + ".tmux") {
+  std::string command = "env";
+  for (const auto& [k, v] : env) command += v ? " " + sh_quote(k + "=" + *v) : " -u " + k;
+  command += " " + sh_quote(signet_binary());
+  for (const auto& a : args) command += " " + sh_quote(a);
+  // Keep the window after the program ends, showing its exit status.
+  command += "; s=$?; echo; echo \"" + std::string(kExitMarker) + "$s]\"; sleep 600";
+  const std::string started =
+      tmux("new-session -d -x 200 -y 50 -P -F '#{pane_pid}' " + sh_quote(command));
+  pane_pid_ = static_cast<pid_t>(std::atoi(started.c_str()));
+  if (pane_pid_ <= 0) throw std::runtime_error("tmux did not start: " + started);
+}
+
+Terminal::~Terminal() {
+  tmux("kill-server");
+  if (pane_pid_ > 0) {
+    ::kill(-pane_pid_, SIGKILL);  // the pane's process group, if anything is left
+    ::kill(pane_pid_, SIGKILL);
+  }
+}
+
+std::string Terminal::tmux(const std::string& args) const {
+  return run_capture("tmux -S " + sh_quote(socket_) + " " + args + " 2>&1");
+}
+
+void Terminal::type(const std::string& text, bool enter) {
+  tmux("send-keys -l " + sh_quote(text));
+  if (enter) tmux("send-keys Enter");
+}
+
+std::string Terminal::screen() const {
+  return tmux("capture-pane -p -J");
+}
+
+bool Terminal::wait_for_screen(const std::string& needle, std::chrono::milliseconds timeout) const {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (screen().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(50ms);
+  }
+  return screen().find(needle) != std::string::npos;
+}
+
+std::optional<int> Terminal::exit_status() const {
+  const std::string s = screen();
+  const auto at = s.rfind(kExitMarker);
+  if (at == std::string::npos) return std::nullopt;
+  return std::atoi(s.c_str() + at + std::strlen(kExitMarker));
+}
+
 }  // namespace signet::testing

@@ -145,6 +145,32 @@ class FakeServer {
   std::thread thread_;
 };
 
+// A program on a terminal, as a person sees it: a tmux server of its own
+// (socket in the test's directory) runs `args` in an 200x50 window. type()
+// sends keys as typed, screen() reads what the window shows. The destructor
+// kills the tmux server and, by pid, what ran in it.
+class Terminal {
+ public:
+  Terminal(const std::string& dir, const std::string& name, std::vector<std::string> args,
+           std::map<std::string, std::optional<std::string>> env = {});
+  ~Terminal();
+  Terminal(const Terminal&) = delete;
+  Terminal& operator=(const Terminal&) = delete;
+
+  // Types text literally, then Enter if enter is true.
+  void type(const std::string& text, bool enter = true);
+  std::string screen() const;
+  // Waits until the screen shows needle; false on timeout.
+  bool wait_for_screen(const std::string& needle, std::chrono::milliseconds timeout = 10s) const;
+  // The exit status once the program has ended (the window shows it), else nullopt.
+  std::optional<int> exit_status() const;
+
+ private:
+  std::string tmux(const std::string& args) const;
+  std::string socket_;
+  pid_t pane_pid_ = -1;
+};
+
 std::string make_temp_dir(const std::string& test_name);
 
 }  // namespace signet::testing

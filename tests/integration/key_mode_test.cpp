@@ -299,6 +299,79 @@ TEST_F(KeyModeTest, ServerWithAnotherKeyIsRefusedByAClientThatPinnedTheFirst) {
   EXPECT_THAT(second.out(), Not(HasSubstr("secret")));
 }
 
+// Where the server's CertificateVerify record (RFC 8446 section 4.4.3) starts
+// in the bytes it sends: after ServerHello (and a ChangeCipherSpec), the
+// encrypted records are EncryptedExtensions, CertificateRequest,
+// Certificate, CertificateVerify, Finished.
+std::size_t certificate_verify_offset(const std::string& server_bytes) {
+  int encrypted = 0;
+  for (std::size_t at = 0; at + 5 <= server_bytes.size();) {
+    const auto len =
+        static_cast<std::size_t>(static_cast<unsigned char>(server_bytes[at + 3]) << 8 |
+                                 static_cast<unsigned char>(server_bytes[at + 4]));
+    if (server_bytes[at] == 0x17 && encrypted++ == 3) return at;
+    at += 5 + len;
+  }
+  return 0;
+}
+
+TEST_F(KeyModeTest, AcceptNewPinsNothingWhenTheServerDoesNotProveItsKey) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  std::size_t spoil_at = 0;
+  {
+    Proxy looking(server->port(), {});
+    auto r = send(looking.address(), "look", {"--server-key", server_key_.fingerprint});
+    ASSERT_EQ(r.status, 0) << r.err;
+    spoil_at = certificate_verify_offset(looking.recorded_server_bytes());
+    ASSERT_GT(spoil_at, 0u);
+  }
+  // The client sees the server's real key, but the proof that the server
+  // holds it (its signature in CertificateVerify) does not arrive intact: a
+  // server presenting someone else's key gets exactly this far.
+  Proxy spoiling(server->port(), {.flip_server_to_client = spoil_at + 10});
+  auto r = send(spoiling.address(), "attack", {"--accept-new"});
+  EXPECT_EQ(r.status, 4) << r.err;
+  EXPECT_THAT(r.err, Not(HasSubstr("pinned")));
+  const std::string known_hosts = dir_ + "/client-config/signet/known_hosts";
+  EXPECT_EQ(read_file(known_hosts), "");
+  // The real server is then trusted on first use as usual.
+  r = send(server->address(), "honest", {"--accept-new"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(read_file(known_hosts), HasSubstr(server->address()));
+}
+
+TEST_F(KeyModeTest, TheTrustPromptWaitsOutsideTheServersHandshake) {
+  authorize(client_key_.pub());
+  auto server = start_server({"--handshake-timeout", "1"});
+  Terminal t(dir_, "prompt",
+             {"send", server->address(), "after a pause", "--identity", client_key_.path},
+             env("client"));
+  ASSERT_TRUE(t.wait_for_screen("Trust it? [y/N]")) << t.screen();
+  EXPECT_THAT(t.screen(), HasSubstr(server_key_.fingerprint));
+  // A careful person takes longer than the server's handshake timeout.
+  std::this_thread::sleep_for(2500ms);
+  t.type("yes");
+  ASSERT_TRUE(t.wait_for_screen("verified 13 bytes")) << t.screen();
+  EXPECT_THAT(t.screen(), HasSubstr("pinned the server key " + server_key_.fingerprint));
+  ASSERT_TRUE(t.wait_for_screen("[signet-test exit "));
+  EXPECT_EQ(t.exit_status(), 0) << t.screen();
+}
+
+TEST_F(KeyModeTest, NoAtTheTrustPromptPinsNothingAndSendsNothing) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  Terminal t(dir_, "prompt", {"send", server->address(), "secret", "--identity", client_key_.path},
+             env("client"));
+  ASSERT_TRUE(t.wait_for_screen("Trust it? [y/N]")) << t.screen();
+  t.type("n");
+  ASSERT_TRUE(t.wait_for_screen("[signet-test exit ")) << t.screen();
+  EXPECT_EQ(t.exit_status(), 4) << t.screen();
+  EXPECT_THAT(t.screen(), HasSubstr("was not trusted"));
+  EXPECT_EQ(read_file(dir_ + "/client-config/signet/known_hosts"), "");
+  EXPECT_TRUE(server->verified_lines().empty());
+}
+
 TEST_F(KeyModeTest, ServerKeyGivenOnTheCommandLineIsChecked) {
   authorize(client_key_.pub());
   auto server = start_server();

@@ -70,8 +70,8 @@ std::shared_ptr<const crypto::SecretBytes> psk_of(std::string_view s) {
 
 // Pins one server key, as known_hosts would.
 ServerKeyCheck pin(const crypto::PublicKey& expected) {
-  return [expected](const crypto::PublicKey& got) -> Result<void> {
-    if (got == expected) return {};
+  return [expected](const crypto::PublicKey& got) -> Result<ServerKeyTrust> {
+    if (got == expected) return ServerKeyTrust::trusted;
     return Error(Errc::host_key_changed,
                  "pinned " + expected.fingerprint() + ", server presented " + got.fingerprint());
   };
@@ -376,6 +376,110 @@ TEST_F(TlsChannelTest, ChangedServerKeyIsRefusedByThePin) {
             std::string::npos)
       << link.server_result.error().message();
   EXPECT_FALSE(server.established());
+}
+
+// A check that leaves the decision to after the handshake, and counts confirmations.
+struct DeferredTrust {
+  int checked = 0;
+  int confirmed = 0;
+  bool refuse = false;
+  TlsClientSettings settings() {
+    TlsClientSettings s;
+    s.check_server_key = [this](const crypto::PublicKey&) -> Result<ServerKeyTrust> {
+      ++checked;
+      return ServerKeyTrust::confirm;
+    };
+    s.confirm_server_key = [this](const crypto::PublicKey&) -> Result<void> {
+      ++confirmed;
+      if (refuse) return Error(Errc::host_key_unknown, "not trusted");
+      return {};
+    };
+    return s;
+  }
+};
+
+// The TLS records (RFC 8446 section 5.1) in a byte stream: offset and length of each.
+std::vector<std::pair<std::size_t, std::size_t>> tls_records(const Bytes& stream) {
+  std::vector<std::pair<std::size_t, std::size_t>> records;
+  for (std::size_t at = 0; at + 5 <= stream.size();) {
+    const std::size_t len = util::load_u16(stream.data() + at + 3);
+    records.emplace_back(at, 5 + len);
+    at += 5 + len;
+  }
+  return records;
+}
+
+TEST_F(TlsChannelTest, ANewServerKeyIsConfirmedOnlyAfterTheServerProvedIt) {
+  auto sctx = server_context(key_line(client_key_));
+  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  DeferredTrust trust;
+  auto cctx = TlsClientContext::create(client_key_, trust.settings());
+  ASSERT_TRUE(cctx);
+  TlsClientChannel client(*cctx);
+  Link link{client, server, {}, {}, {}, {}};
+  link.handshake();
+  ASSERT_TRUE(link.client_result) << link.client_result.error().message();
+  ASSERT_TRUE(client.established());
+  EXPECT_EQ(trust.confirmed, 0);  // not inside the handshake
+  // Until confirmed, nothing from the server is taken.
+  expect_error(client.next_frame(link.to_server), Errc::host_key_unknown, "unconfirmed");
+}
+
+TEST_F(TlsChannelTest, ConfirmedKeyCarriesFramesAndARefusalEndsTheChannel) {
+  auto sctx = server_context(key_line(client_key_));
+  for (const bool refuse : {false, true}) {
+    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    DeferredTrust trust;
+    trust.refuse = refuse;
+    auto cctx = TlsClientContext::create(client_key_, trust.settings());
+    ASSERT_TRUE(cctx);
+    TlsClientChannel client(*cctx);
+    Link link{client, server, {}, {}, {}, {}};
+    link.handshake();
+    ASSERT_TRUE(link.client_result);
+    auto confirmed = client.confirm_peer();
+    EXPECT_EQ(trust.confirmed, 1);
+    if (refuse) {
+      expect_error(confirmed, Errc::host_key_unknown, "refused at confirmation");
+      continue;
+    }
+    ASSERT_TRUE(confirmed);
+    auto r = link.round_trip("after the confirmation");
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, "got: after the confirmation");
+    EXPECT_TRUE(client.confirm_peer());  // once settled, nothing more to ask
+    EXPECT_EQ(trust.confirmed, 1);
+  }
+}
+
+TEST_F(TlsChannelTest, AServerThatFailsCertificateVerifyIsNeverConfirmed) {
+  // The server's first flight: ServerHello, then encrypted records for
+  // EncryptedExtensions, CertificateRequest, Certificate, CertificateVerify
+  // and Finished (one record each, as OpenSSL writes them). Spoiling the CertificateVerify
+  // record is what a server without the key's private half comes to: the
+  // client has seen the key (the check ran) but no proof that the server
+  // holds it.
+  auto sctx = server_context(key_line(client_key_));
+  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  DeferredTrust trust;
+  auto cctx = TlsClientContext::create(client_key_, trust.settings());
+  ASSERT_TRUE(cctx);
+  TlsClientChannel client(*cctx);
+  Bytes to_server, to_client;
+  client.start(to_server);
+  ASSERT_TRUE(server.receive(to_server, to_client));
+  std::vector<std::size_t> encrypted;
+  for (const auto& [at, len] : tls_records(to_client)) {
+    if (to_client[at] == 0x17) encrypted.push_back(at);
+  }
+  ASSERT_EQ(encrypted.size(), 5u) << "expected one record per encrypted handshake message";
+  to_client[encrypted[3] + 10] ^= 0x01;  // inside CertificateVerify
+  Bytes back;
+  auto r = client.receive(to_client, back);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(client.established());
+  EXPECT_EQ(trust.checked, 1);  // the key was seen: deciding then would have been too early
+  EXPECT_EQ(trust.confirmed, 0);
 }
 
 TEST_F(TlsChannelTest, ClientWithoutACheckRefusesEveryServer) {
