@@ -22,6 +22,9 @@ Server::Server(ServerConfig config, net::ChannelFactory channel, net::Handler ha
   options.frame_timeout = config.frame_timeout;
   options.max_buffered_bytes = config.max_buffered_bytes;
   options.max_connections = config.max_connections;
+  options.startups = config.startups;
+  options.max_concurrent_handlers = config.max_concurrent_handlers;
+  options.max_queued_handlers = config.max_queued_handlers;
   options.threads = config.threads;
   impl_->server =
       std::make_unique<net::Server>(std::move(options), std::move(channel), std::move(handler));
@@ -54,6 +57,7 @@ void Server::stop() {
   impl_->final_stats.active = 0;
   impl_->final_stats.messages = s.messages.load();
   impl_->final_stats.rejected = s.rejected.load();
+  impl_->final_stats.busy = s.busy.load();
   // Destroying the net::Server closes the listening socket and every connection.
   impl_->server.reset();
 }

@@ -127,8 +127,16 @@ struct ServerConfig {
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
   std::chrono::milliseconds frame_timeout{std::chrono::seconds(30)};
+  // Memory for frames arriving, replies not yet written and connections in
+  // their handshake, all connections together (net::ServerOptions).
   std::size_t max_buffered_bytes = std::size_t{256} << 20;
-  std::size_t max_connections = 16384;
+  std::size_t max_connections = 16384;  // more are refused with server_busy
+  // Connections still in their handshake, in all and per source (net/admission.hpp).
+  net::StartupLimits startups;
+  // Handlers running at once, and requests waiting for a turn beyond those
+  // (more are refused with server_busy); 0: no limit.
+  std::size_t max_concurrent_handlers = 0;
+  std::size_t max_queued_handlers = 0;
   unsigned threads = 0;  // worker threads; 0: one per core
 };
 

@@ -365,6 +365,11 @@ Result<void> TlsChannel::receive(ByteSpan in, Bytes& out) {
   }
   OutputScope scope(*this, out);
   in_.append(in);
+  if (!server_ && !server_spoke_tls_ && !in_.data().empty()) {
+    auto refusal = take_refusal();
+    if (!refusal) return fail(refusal.error(), out);
+    if (!*refusal) return {};  // more of the record to come
+  }
   if (state_ == State::handshake) {
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
@@ -389,6 +394,26 @@ Result<void> TlsChannel::receive(ByteSpan in, Bytes& out) {
   }
   in_.compact();
   return {};
+}
+
+Result<bool> TlsChannel::take_refusal() {
+  const ByteSpan d = in_.data();
+  if (d[0] != wire::kMagic[0]) {
+    // No TLS record starts with 'S' (content types are 20-24, RFC 8446 section 5.1).
+    server_spoke_tls_ = true;
+    return true;
+  }
+  // A signet server that refuses a connection before any TLS (busy, or the
+  // wrong mode) sends a signet error record instead (docs/PROTOCOL.md).
+  if (d.size() < wire::kRecordHeaderSize) return false;
+  auto header = wire::decode_record_header(d.first(wire::kRecordHeaderSize));
+  if (!header || header->type != wire::RecordType::error) {
+    return Error(Errc::malformed, "the server answered with neither TLS nor a signet error record");
+  }
+  if (d.size() < wire::kRecordHeaderSize + header->length) return false;
+  auto record = wire::decode_error_record(d.first(wire::kRecordHeaderSize + header->length));
+  if (!record) return record.error();
+  return peer_error(*record);
 }
 
 Result<bool> TlsChannel::read_plain() {

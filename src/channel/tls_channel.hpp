@@ -202,6 +202,10 @@ class TlsChannel : public Channel {
   // Decrypts what has arrived into plain_: true if it got bytes, false if a
   // whole record has not arrived yet.
   Result<bool> read_plain();
+  // Client: looks at the server's first bytes for a signet error record sent
+  // in place of TLS. true: TLS it is; false: wait for more bytes; Error: the
+  // server's refusal (or garbage).
+  Result<bool> take_refusal();
   // The Error for a failed SSL call (callback error, alert, or OpenSSL's reason).
   Error ssl_error(int ret);
   // The TLS exporter value for the shared-key binding.
@@ -224,6 +228,7 @@ class TlsChannel : public Channel {
   Bytes* out_ = nullptr;         // where TLS writes, while a call runs
   Bytes pending_;                // frames queued by send(), not yet given to TLS
   bool handshake_complete_ = false;
+  bool server_spoke_tls_ = false;  // client: the server's first byte was TLS
   bool binding_checked_ = false;
   bool ssl_failed_ = false;       // OpenSSL reported a fatal error: no more writes
   std::optional<Error> failure_;  // why the channel failed, for later calls

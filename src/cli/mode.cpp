@@ -322,6 +322,12 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
     shared_description = "shared-key mode (" + mac_list(settings->macs) + ")";
     shared = std::move(*settings);
   }
+  if (tls && shared) {
+    // Documented, but easy to miss: the shared key alone is a way in.
+    spdlog::warn(
+        "serving key mode and shared-key mode: a client holding the shared key is admitted "
+        "without any key in authorized_keys; pass --require-psk to require both");
+  }
   mode.description = key_description.empty()      ? shared_description
                      : shared_description.empty() ? key_description
                                                   : key_description + " and " + shared_description;
@@ -403,12 +409,6 @@ std::string client_error_message(const Error& e, const ClientMode& mode) {
       (e.is(Errc::host_key_changed) || e.is(Errc::host_key_unknown) ||
        (e.is(Errc::not_authorized) && e.detail.starts_with("not authorized by this server")))) {
     return e.detail;
-  }
-  if (mode.key_mode && e.is(Errc::peer_closed) &&
-      e.detail.find("in the handshake") != std::string::npos) {
-    return e.message() +
-           " (a server that runs shared-key mode only closes key-mode connections: set "
-           "SHARED_SECRET_KEY to use shared-key mode)";
   }
   return e.message();
 }

@@ -62,8 +62,7 @@ Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::Ho
 
 // The text a client prints for e: key-mode refusals are whole sentences
 // ("not authorized by this server (your key SHA256:...)") and are printed as
-// they are; a key-mode client that the server hangs up on during the
-// handshake gets a hint about the mode.
+// they are.
 std::string client_error_message(const Error& e, const ClientMode& mode);
 
 }  // namespace signet::cli

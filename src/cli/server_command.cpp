@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <csignal>
@@ -25,11 +26,37 @@ struct ServerArgs {
   double frame_timeout = 30;
   std::size_t max_buffered_mib = 256;
   std::size_t max_connections = 16384;
+  std::string max_startups = "256:30:1024";
+  std::size_t max_startups_per_source = 128;
   unsigned threads = 0;
   std::string exec;  // --exec: answer each message with this command
   double exec_timeout = 10;
   std::size_t exec_max_output = std::size_t{1} << 20;
+  std::size_t exec_concurrency = 0;  // 0: four per core
+  std::size_t exec_queue = 0;        // 0: sixteen per running command
 };
+
+// Lifts the soft limit on open descriptors to the hard one (as nginx's
+// worker_rlimit_nofile), and warns when it still cannot hold every
+// connection --max-connections allows.
+void raise_descriptor_limit(std::size_t max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  // A connection takes one descriptor; a --exec command three more while it runs.
+  constexpr rlim_t kSpare = 64;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + kSpare) {
+    spdlog::warn(
+        "the descriptor limit ({}) is below --max-connections ({}): connections beyond about {} "
+        "will wait in the listen queue; raise it (ulimit -n, LimitNOFILE=) or lower "
+        "--max-connections",
+        lim.rlim_cur, max_connections, lim.rlim_cur > kSpare ? lim.rlim_cur - kSpare : 0);
+  }
+}
 
 std::chrono::milliseconds seconds(double s) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
@@ -66,9 +93,22 @@ int run_server(const ServerArgs& args) {
   options.frame_timeout = seconds(args.frame_timeout);
   options.max_buffered_bytes = args.max_buffered_mib << 20;
   options.max_connections = args.max_connections;
+  auto startups = net::parse_startup_limits(args.max_startups);
+  if (!startups) {
+    print_error(startups.error().message());
+    return kExitUsage;
+  }
+  options.startups = *startups;
+  options.startups.per_source = args.max_startups_per_source;
   options.threads = args.threads;
+  raise_descriptor_limit(args.max_connections);
   net::Handler handler = net::SyncHandler(print_and_confirm);
   if (!args.exec.empty()) {
+    const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
+    options.max_concurrent_handlers =
+        args.exec_concurrency != 0 ? args.exec_concurrency : 4 * cores;
+    options.max_queued_handlers =
+        args.exec_queue != 0 ? args.exec_queue : 16 * options.max_concurrent_handlers;
     // The reply's status byte leaves max_message - 1 bytes for the text.
     const std::size_t room = std::size_t{args.channel.max_message} - 1;
     handler = make_exec_handler(
@@ -120,7 +160,15 @@ void add_server_command(CLI::App& app, Action& action) {
   cmd->add_option("--max-buffered", args->max_buffered_mib,
                   "MiB of incoming messages held for all connections together (default 256)");
   cmd->add_option("--max-connections", args->max_connections,
-                  "Connections served at once; more are refused (default 16384)");
+                  "Connections served at once; more are refused as busy (default 16384)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24));
+  cmd->add_option("--max-startups", args->max_startups,
+                  "Connections still in their handshake: from BEGIN on, refuse new ones with "
+                  "probability RATE percent, rising to 100 at FULL (default 256:30:1024)")
+      ->type_name("BEGIN:RATE:FULL");
+  cmd->add_option("--max-startups-per-source", args->max_startups_per_source,
+                  "Connections in their handshake from one IPv4 address or IPv6 /64; "
+                  "0: no limit (default 128)");
   cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
   cmd->add_option("--exec", args->exec,
                   "Answer each message by running CMD with /bin/sh -c: the message on its "
@@ -129,6 +177,13 @@ void add_server_command(CLI::App& app, Action& action) {
   cmd->add_option("--exec-timeout", args->exec_timeout,
                   "Seconds a --exec command may run before it is killed (default 10)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--exec-concurrency", args->exec_concurrency,
+                  "--exec commands running at once (default: 4 per core)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));
+  cmd->add_option("--exec-queue", args->exec_queue,
+                  "Messages that may wait for a --exec slot; more are refused as busy "
+                  "(default: 16 per --exec-concurrency)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
   cmd->add_option("--exec-max-output", args->exec_max_output,
                   "Bytes of a --exec command's output kept for the reply (default and most: "
                   "--max-message minus 1)")

@@ -5,9 +5,14 @@
 #include <array>
 #include <thread>
 
+#include "crypto/primitives.hpp"
+#include "net/handler_gate.hpp"
+#include "net/log_limiter.hpp"
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
@@ -28,6 +33,9 @@ constexpr auto kTuple = asio::experimental::as_tuple(use_awaitable);
 constexpr std::size_t kScratchSize = 64 * 1024;
 thread_local std::array<std::uint8_t, kScratchSize> scratch;
 
+// The first byte of a TLS handshake record (RFC 8446 section 5.1).
+constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
+
 // Replies larger than the channel allows are cut, never refused: the handler's
 // text is not the client's fault.
 constexpr std::size_t kReplyOverhead = 1;
@@ -45,6 +53,19 @@ std::string endpoint_string(const tcp::endpoint& ep) {
   return a.to_string() + ":" + std::to_string(ep.port());
 }
 
+// Refusals still being written out; beyond this many a refused connection is
+// closed without a word (a flood must not hold descriptors for its refusals).
+constexpr int kMaxRefusalsInFlight = 256;
+// How long a refused client has to read the refusal and close.
+constexpr auto kRefusalLinger = std::chrono::seconds(2);
+
+// A random number in 0..99, for the random early drop.
+unsigned roll_percent() {
+  std::array<std::uint8_t, 4> b{};
+  crypto::random_bytes(b);
+  return util::load_u32(b.data()) % 100;
+}
+
 void log_exception(std::exception_ptr e) {
   if (!e) return;
   try {
@@ -57,6 +78,14 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 struct Server::Impl {
+  explicit Impl(ServerOptions o)
+      : options(std::move(o)),
+        admission(options.startups),
+        gate(options.max_concurrent_handlers == 0
+                 ? nullptr
+                 : std::make_unique<HandlerGate>(options.max_concurrent_handlers,
+                                                 options.max_queued_handlers)) {}
+
   ServerOptions options;
   ChannelFactory factory;
   Handler handler;
@@ -65,16 +94,37 @@ struct Server::Impl {
   ServerStats stats;
   std::atomic<bool> stopping{false};
   std::size_t next_context = 0;
+  StartupAdmission admission;
+  std::unique_ptr<HandlerGate> gate;
+  std::atomic<int> refusing{0};
+  // Everything an unauthenticated peer can make the server log goes through
+  // one of these (log_limiter.hpp).
+  LogLimiter refused_log{"refused connections"};
+  LogLimiter rejected_log{"rejected connections"};
+  LogLimiter accept_log{"failed accepts", 1, std::chrono::seconds(10)};
 
   awaitable<void> accept_loop();
+  awaitable<void> housekeeping();
+  // Tells a connection that is not admitted why (a signet error record,
+  // which both modes' clients read), then closes it.
+  void refuse(tcp::socket socket, const Error& why);
+  awaitable<void> linger_and_close(tcp::socket socket, util::Bytes notice);
+  // Takes `bytes` from the memory budget unless that would exceed it.
+  bool reserve(std::size_t bytes);
 };
 
 namespace {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Server::Impl& server)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), server_(server) {}
+  // The connection comes admitted into the handshake (an admission slot for
+  // `source` and kHandshakeReserve of the budget); the session gives both
+  // back when the handshake is over or the connection ends.
+  Session(tcp::socket socket, Server::Impl& server, StartupAdmission::Source source)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        server_(server),
+        source_(source) {}
 
   // The coroutine owns the session: its body starts later, on the worker's
   // thread, when no other reference may be left.
@@ -85,18 +135,30 @@ class Session : public std::enable_shared_from_this<Session> {
   awaitable<void> watchdog(std::shared_ptr<Session> self);
   awaitable<Result<void>> serve();
   awaitable<Result<void>> handle_frames();
+  awaitable<Result<void>> write_out();
   awaitable<wire::Reply> call_handler(util::ByteSpan message);
+  void leave_handshake();
   void touch(std::chrono::milliseconds timeout) {
     deadline_ = Clock::now() + timeout;
     // The watchdog sleeps until the old deadline; wake it if the new one is
     // earlier (later deadlines it notices by itself when it wakes).
     if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
   }
-  Result<void> account_buffered();
+  // Brings this connection's share of the memory budget up to date (input
+  // still arriving, output not yet written) and moves the deadline: between
+  // frames the idle timeout runs from the last complete frame (bytes that
+  // carry no frame, such as TLS KeyUpdate records, do not count as
+  // activity); a frame that has started must complete within frame_timeout.
+  // Fails with busy when input is arriving and the budget is exhausted.
+  Result<void> account(std::size_t frames_completed);
+  // Logs a line about an unauthenticated peer through the rate limiter.
+  bool may_log() { return announced_ ? true : server_.rejected_log.admit(); }
 
   tcp::socket socket_;
   asio::steady_timer timer_;
   Server::Impl& server_;
+  StartupAdmission::Source source_;
+  bool in_handshake_ = true;  // holds an admission slot and the handshake reserve
   Clock::time_point deadline_;
   std::unique_ptr<channel::Channel> channel_;
   util::Bytes out_;
@@ -104,8 +166,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool timed_out_ = false;
   bool announced_ = false;
-  bool partial_ = false;  // a frame has started arriving and is not complete
-  std::int64_t buffered_ = 0;
+  bool partial_ = false;        // a frame has started arriving and is not complete
+  std::int64_t accounted_ = 0;  // this connection's part of stats.buffered_bytes
   std::uint64_t messages_ = 0;
 };
 
@@ -119,7 +181,7 @@ awaitable<void> Session::main() {
   peer_.address = ec ? "unknown" : endpoint_string(remote);
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
-  spdlog::info("{}: connection opened", peer_.address);
+  spdlog::debug("{}: connection opened", peer_.address);
 
   touch(server_.options.handshake_timeout);
   asio::co_spawn(socket_.get_executor(), watchdog(shared_from_this()), asio::detached);
@@ -128,10 +190,15 @@ awaitable<void> Session::main() {
   if (!result && !timed_out_) {
     const Error& e = result.error();
     if (e.is(Errc::peer_closed)) {
-      spdlog::info("{}: connection closed by peer after {} message(s)", peer_.address, messages_);
+      if (announced_) {
+        spdlog::info("{}: connection closed by peer after {} message(s)", peer_.address, messages_);
+      } else if (may_log()) {
+        spdlog::info("{}: connection closed by peer {}", peer_.address, e.detail);
+      }
     } else {
       ++server_.stats.rejected;
-      spdlog::warn("{}: rejected: {}", peer_.address, e.message());
+      if (e.is(Errc::busy)) ++server_.stats.busy;
+      if (may_log()) spdlog::warn("{}: rejected: {}", peer_.address, e.message());
       // Tell the peer why, if the channel queued a notice; bounded by the watchdog.
       if (channel_) channel_->flush(out_);
       if (!out_.empty() && socket_.is_open()) {
@@ -144,8 +211,17 @@ awaitable<void> Session::main() {
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
   timer_.cancel();
-  server_.stats.buffered_bytes -= buffered_;
+  leave_handshake();
+  server_.stats.buffered_bytes -= accounted_;
+  accounted_ = 0;
   --server_.stats.active;
+}
+
+void Session::leave_handshake() {
+  if (!in_handshake_) return;
+  in_handshake_ = false;
+  server_.admission.done(source_);
+  server_.stats.buffered_bytes -= static_cast<std::int64_t>(kHandshakeReserve);
 }
 
 awaitable<void> Session::watchdog(std::shared_ptr<Session> self) {
@@ -159,7 +235,7 @@ awaitable<void> Session::watchdog(std::shared_ptr<Session> self) {
                     : partial_  ? Error(Errc::idle_timeout, "a message did not arrive in time")
                                 : Error(Errc::idle_timeout);
     ++server_.stats.rejected;
-    spdlog::warn("{}: {}; closing", peer_.address, e.message());
+    if (may_log()) spdlog::warn("{}: {}; closing", peer_.address, e.message());
     std::error_code ec;
     if (!writing_ && channel_) {
       util::Bytes notice;
@@ -198,9 +274,13 @@ awaitable<Result<void>> Session::serve() {
     if (!channel_) {
       auto made = server_.factory(data, socket_.remote_endpoint(ec));
       if (!made) {
-        // A signet client can read an error record, so tell it what is wrong.
-        if (data.size() >= wire::kMagic.size() &&
-            std::equal(wire::kMagic.begin(), wire::kMagic.end(), data.begin())) {
+        // Both modes' clients read a signet error record (a key-mode client
+        // one in place of the server's TLS reply), so tell them what is
+        // wrong; a peer that speaks neither gets nothing.
+        const bool signet = data.size() >= wire::kMagic.size() &&
+                            std::equal(wire::kMagic.begin(), wire::kMagic.end(), data.begin());
+        const bool tls = !data.empty() && data[0] == kTlsHandshakeRecord;
+        if (signet || tls) {
           out_ = wire::encode(
               wire::ErrorRecord{wire::error_code_for(made.error()), made.error().message()});
         }
@@ -211,45 +291,48 @@ awaitable<Result<void>> Session::serve() {
     if (auto r = channel_->receive(data, out_); !r) co_return r.error();
     if (channel_->established() && !announced_) {
       announced_ = true;
+      leave_handshake();
       peer_.mode = channel_->description();
       peer_.identity = channel_->peer();
       spdlog::info("{}: handshake ok ({}{}{})", peer_.address, peer_.mode,
                    peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint);
+      touch(server_.options.idle_timeout);
     }
     if (announced_) {
       if (auto r = co_await handle_frames(); !r) co_return r.error();
-      if (auto r = account_buffered(); !r) {
-        channel_->send_error(r.error(), out_);
-        co_return r.error();
-      }
     }
-    if (channel_) channel_->flush(out_);
-    if (!out_.empty()) {
-      writing_ = true;
-      auto [wec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
-      writing_ = false;
-      if (wec) co_return Error(wec, "write");
-      out_.clear();
-      if (out_.capacity() > 4 * kScratchSize) util::Bytes().swap(out_);
-    }
+    if (auto w = co_await write_out(); !w) co_return w.error();
   }
 }
 
-Result<void> Session::account_buffered() {
-  const auto now = static_cast<std::int64_t>(channel_->buffered());
-  const std::int64_t total = server_.stats.buffered_bytes += now - buffered_;
-  buffered_ = now;
-  if (now > 0 && static_cast<std::size_t>(total) > server_.options.max_buffered_bytes) {
-    return Error(Errc::busy, "input memory limit of " +
-                                 std::to_string(server_.options.max_buffered_bytes) +
-                                 " bytes reached");
+awaitable<Result<void>> Session::write_out() {
+  if (channel_) channel_->flush(out_);
+  if (out_.empty()) co_return Result<void>{};
+  writing_ = true;
+  auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
+  writing_ = false;
+  if (ec) co_return Error(ec, "write");
+  out_.clear();
+  if (out_.capacity() > 4 * kScratchSize) util::Bytes().swap(out_);
+  if (announced_) (void)account(0);
+  co_return Result<void>{};
+}
+
+Result<void> Session::account(std::size_t frames_completed) {
+  const std::size_t input = channel_->buffered();
+  const auto now = static_cast<std::int64_t>(input + out_.size());
+  const std::int64_t total = server_.stats.buffered_bytes += now - accounted_;
+  accounted_ = now;
+  if (input > 0 && static_cast<std::size_t>(total) > server_.options.max_buffered_bytes) {
+    return Error(
+        Errc::busy,
+        "memory limit of " + std::to_string(server_.options.max_buffered_bytes) + " bytes reached");
   }
-  // The idle clock restarts only between frames; a frame in progress keeps
-  // the deadline it got when its first bytes arrived.
-  if (now == 0) {
+  if (input == 0) {
+    if (partial_ || frames_completed > 0) touch(server_.options.idle_timeout);
     partial_ = false;
-    touch(server_.options.idle_timeout);
-  } else if (!partial_) {
+  } else if (!partial_ || frames_completed > 0) {
+    // A new frame has started: it gets a full frame_timeout.
     partial_ = true;
     touch(server_.options.frame_timeout);
   }
@@ -257,14 +340,26 @@ Result<void> Session::account_buffered() {
 }
 
 awaitable<Result<void>> Session::handle_frames() {
+  std::size_t completed = 0;
   for (;;) {
     auto f = channel_->next_frame(out_);
     if (!f) co_return f.error();
-    if (!f->has_value()) co_return Result<void>{};
+    if (!f->has_value()) break;
+    ++completed;
     const channel::Frame& frame = **f;
     spdlog::debug("{}: message frame verified ({} bytes, {})", peer_.address, frame.payload.size(),
                   peer_.mode);
+    std::optional<HandlerGate::Permit> permit;
+    if (server_.gate) {
+      auto p = co_await server_.gate->acquire();
+      if (!p) {
+        channel_->send_error(p.error(), out_);
+        co_return p.error();
+      }
+      permit.emplace(std::move(*p));
+    }
     wire::Reply reply = co_await call_handler(frame.payload);
+    permit.reset();
     const std::size_t room = channel_->max_payload() - kReplyOverhead;
     if (reply.text.size() > room) reply.text.resize(room);
     const std::uint8_t status = reply.status;
@@ -274,7 +369,19 @@ awaitable<Result<void>> Session::handle_frames() {
                   status);
     ++messages_;
     ++server_.stats.messages;
+    // Back-pressure: a peer that sends and does not read gets no more
+    // frames taken until its replies have gone out.
+    if (out_.size() >= kOutputHighWater) {
+      (void)account(completed);
+      completed = 0;
+      if (auto w = co_await write_out(); !w) co_return w.error();
+    }
   }
+  if (auto r = account(completed); !r) {
+    channel_->send_error(r.error(), out_);
+    co_return r.error();
+  }
+  co_return Result<void>{};
 }
 
 awaitable<wire::Reply> Session::call_handler(util::ByteSpan message) {
@@ -290,35 +397,121 @@ awaitable<wire::Reply> Session::call_handler(util::ByteSpan message) {
 }  // namespace
 
 awaitable<void> Server::Impl::accept_loop() {
+  auto backoff = std::chrono::milliseconds(50);
   for (;;) {
     auto& ctx = *contexts[next_context++ % contexts.size()];
     auto [ec, socket] = co_await acceptor->async_accept(ctx, kTuple);
     if (stopping) co_return;
     if (ec) {
-      spdlog::warn("accept failed: {}", ec.message());
-      if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
-        // Out of file descriptors: back off instead of spinning.
-        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+      const bool out_of_descriptors = ec == asio::error::no_descriptors ||
+                                      ec == asio::error::no_buffer_space ||
+                                      ec == std::errc::too_many_files_open_in_system;
+      if (accept_log.admit()) {
+        spdlog::warn("accept failed: {}{}", ec.message(),
+                     out_of_descriptors ? " (raise the descriptor limit, `ulimit -n`, or lower "
+                                          "--max-connections); backing off"
+                                        : "");
+      }
+      if (out_of_descriptors) {
+        // The pending connection stays in the backlog: retry later instead
+        // of spinning, a little later each time until a descriptor frees.
+        asio::steady_timer t(co_await asio::this_coro::executor, backoff);
         co_await t.async_wait(kTuple);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
       }
       continue;
     }
+    backoff = std::chrono::milliseconds(50);
     ++stats.connections;
+    std::error_code ignored;
+    const auto remote = socket.remote_endpoint(ignored);
     if (stats.active.load() >= options.max_connections) {
-      ++stats.rejected;
-      spdlog::warn("connection limit ({}) reached; refusing a connection", options.max_connections);
-      std::error_code ignored;
-      socket.close(ignored);
+      refuse(std::move(socket),
+             Error(Errc::busy, "the server is full (" + std::to_string(options.max_connections) +
+                                   " connections); try again later"));
+      continue;
+    }
+    const auto source = StartupAdmission::source_of(remote.address());
+    if (auto admitted = admission.admit(source, roll_percent()); !admitted) {
+      refuse(std::move(socket), admitted.error());
+      continue;
+    }
+    if (!reserve(kHandshakeReserve)) {
+      admission.done(source);
+      refuse(std::move(socket), Error(Errc::busy,
+                                      "the server is out of memory for new "
+                                      "connections; try again later"));
       continue;
     }
     ++stats.active;
-    auto session = std::make_shared<Session>(std::move(socket), *this);
+    auto session = std::make_shared<Session>(std::move(socket), *this, source);
     asio::co_spawn(ctx, Session::run(std::move(session)), log_exception);
   }
 }
 
-Server::Server(ServerOptions options, ChannelFactory factory, Handler handler) : impl_(new Impl) {
-  impl_->options = std::move(options);
+bool Server::Impl::reserve(std::size_t bytes) {
+  const auto n = static_cast<std::int64_t>(bytes);
+  const std::int64_t total = stats.buffered_bytes += n;
+  if (static_cast<std::size_t>(total) <= options.max_buffered_bytes) return true;
+  stats.buffered_bytes -= n;
+  return false;
+}
+
+void Server::Impl::refuse(tcp::socket socket, const Error& why) {
+  ++stats.rejected;
+  ++stats.busy;
+  std::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (refused_log.admit()) {
+    spdlog::warn("{}: refused: {}", ec ? "unknown" : endpoint_string(remote), why.message());
+  }
+  if (refusing.load() >= kMaxRefusalsInFlight) {
+    socket.close(ec);
+    return;
+  }
+  ++refusing;
+  auto notice = wire::encode(wire::ErrorRecord{wire::error_code_for(why), why.detail});
+  auto ex = socket.get_executor();
+  asio::co_spawn(ex, linger_and_close(std::move(socket), std::move(notice)), log_exception);
+}
+
+awaitable<void> Server::Impl::linger_and_close(tcp::socket socket, util::Bytes notice) {
+  using namespace asio::experimental::awaitable_operators;
+  std::error_code ec;
+  // A new connection's send buffer is empty: the record goes out at once.
+  socket.non_blocking(true, ec);
+  socket.write_some(asio::buffer(notice), ec);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  // Closing now, with the client's hello unread, would reset the connection
+  // and could destroy the refusal before the client reads it: read and drop
+  // what it sends until it closes, for a short while.
+  auto drain = [](tcp::socket& s) -> awaitable<void> {
+    std::array<std::uint8_t, 4096> sink;
+    for (;;) {
+      auto [rec, n] = co_await s.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) co_return;
+    }
+  };
+  asio::steady_timer linger(socket.get_executor(), kRefusalLinger);
+  co_await (drain(socket) || linger.async_wait(use_awaitable));
+  socket.close(ec);
+  --refusing;
+}
+
+awaitable<void> Server::Impl::housekeeping() {
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  while (!stopping) {
+    tick.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await tick.async_wait(kTuple);
+    if (ec) co_return;
+    refused_log.flush();
+    rejected_log.flush();
+    accept_log.flush();
+  }
+}
+
+Server::Server(ServerOptions options, ChannelFactory factory, Handler handler)
+    : impl_(new Impl(std::move(options))) {
   impl_->factory = std::move(factory);
   impl_->handler = std::move(handler);
   unsigned n = impl_->options.threads;
@@ -363,6 +556,7 @@ Result<tcp::endpoint> Server::listen() {
 void Server::run() {
   if (!impl_->acceptor) return;
   asio::co_spawn(*impl_->contexts.front(), impl_->accept_loop(), log_exception);
+  asio::co_spawn(*impl_->contexts.front(), impl_->housekeeping(), log_exception);
   std::vector<std::thread> workers;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
   for (auto& c : impl_->contexts) guards.push_back(asio::make_work_guard(*c));

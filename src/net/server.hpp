@@ -18,6 +18,7 @@
 
 #include "channel/channel.hpp"
 #include "net/address.hpp"
+#include "net/admission.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
 
@@ -50,18 +51,36 @@ struct ServerOptions {
   // A frame that has started must be complete within this time, however
   // slowly its bytes trickle in (so a slow peer cannot pin a buffer).
   std::chrono::milliseconds frame_timeout{std::chrono::seconds(30)};
-  // All connections together may hold at most this many bytes of frames still
-  // arriving; a connection that would go over is refused as busy.
+  // The memory budget of all connections together: frames still arriving,
+  // replies not yet written, and kHandshakeReserve for each connection in its
+  // handshake. A connection whose input would take the total over it is
+  // refused as busy, and so is a new connection when its reserve would.
   std::size_t max_buffered_bytes = std::size_t{256} << 20;
+  // Connections at once; more are refused with server_busy.
   std::size_t max_connections = 16384;
+  // Connections in their handshake, in all and per source (admission.hpp).
+  StartupLimits startups;
+  // Handlers running at once over all connections, and requests that may
+  // wait for a turn beyond those (handler_gate.hpp); 0: no limit.
+  std::size_t max_concurrent_handlers = 0;
+  std::size_t max_queued_handlers = 0;
   unsigned threads = 0;  // 0: one per core
 };
+
+// What a connection in its handshake is counted for in max_buffered_bytes:
+// a TLS handshake's state (measured at 47-63 KB) plus slack.
+inline constexpr std::size_t kHandshakeReserve = 64 * 1024;
+// A connection stops taking frames while this much of its output is not yet
+// written (back-pressure: a peer that sends but never reads holds at most
+// this plus one reply).
+inline constexpr std::size_t kOutputHighWater = 256 * 1024;
 
 struct ServerStats {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> active{0};
   std::atomic<std::uint64_t> messages{0};
   std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> busy{0};  // connections and requests refused as busy
   std::atomic<std::int64_t> buffered_bytes{0};
 };
 

@@ -38,8 +38,17 @@ sockaddr_in loopback(std::uint16_t port) {
   return a;
 }
 
-int connect_loopback(std::uint16_t port) {
+int connect_loopback(std::uint16_t port, const char* source = nullptr) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (source != nullptr) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &local.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      throw std::runtime_error(std::string("cannot bind to ") + source);
+    }
+  }
   auto a = loopback(port);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd);
@@ -65,7 +74,8 @@ std::string make_temp_dir(const std::string& test_name) {
 }
 
 Process::Process(const std::string& dir, const std::string& name, std::vector<std::string> args,
-                 std::map<std::string, std::optional<std::string>> env, bool pipe_stdin) {
+                 std::map<std::string, std::optional<std::string>> env, bool pipe_stdin,
+                 std::vector<std::string> wrapper) {
   out_path_ = dir + "/" + name + ".out";
   err_path_ = dir + "/" + name + ".err";
   posix_spawn_file_actions_t fa;
@@ -100,6 +110,7 @@ Process::Process(const std::string& dir, const std::string& name, std::vector<st
   envp.push_back(nullptr);
 
   args.insert(args.begin(), signet_binary());
+  args.insert(args.begin(), wrapper.begin(), wrapper.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -187,10 +198,11 @@ bool Process::wait_for_output(const std::string& needle, std::chrono::millisecon
 }
 
 ServerProcess::ServerProcess(const std::string& dir, std::vector<std::string> extra_args,
-                             std::map<std::string, std::optional<std::string>> env) {
+                             std::map<std::string, std::optional<std::string>> env,
+                             std::vector<std::string> wrapper) {
   std::vector<std::string> args = {"server", "--listen", "127.0.0.1:0", "--threads", "2"};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  proc_ = std::make_unique<Process>(dir, "server", args, env);
+  proc_ = std::make_unique<Process>(dir, "server", args, env, false, std::move(wrapper));
   if (!proc_->wait_for_output("listening on 127.0.0.1:")) {
     throw std::runtime_error("server did not start: " + proc_->err());
   }
@@ -283,7 +295,8 @@ void Proxy::serve() {
   }
 }
 
-RawConnection::RawConnection(std::uint16_t port) : fd_(connect_loopback(port)) {}
+RawConnection::RawConnection(std::uint16_t port, const char* source)
+    : fd_(connect_loopback(port, source)) {}
 RawConnection::~RawConnection() {
   ::close(fd_);
 }
@@ -318,6 +331,34 @@ bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
     if (n <= 0) return true;
   }
   return false;
+}
+
+HandshakenConnection::HandshakenConnection(std::uint16_t port, const std::string& key)
+    : raw(port),
+      channel(channel::PskSettings{std::make_shared<const crypto::SecretBytes>(util::as_bytes(key)),
+                                   {crypto::MacAlgorithm::hmac_sha256},
+                                   wire::kDefaultMaxPayload}) {
+  util::Bytes out;
+  channel.start(out);
+  raw.send(std::string(util::as_chars(out)));
+  out.clear();
+  const std::string hello = raw.read_all(500ms);
+  if (!channel.receive(util::as_bytes(hello), out) || !channel.established()) {
+    throw std::runtime_error("handshake failed");
+  }
+  raw.send(std::string(util::as_chars(out)));
+}
+
+void HandshakenConnection::start_frame(std::uint32_t length, std::size_t sent) {
+  std::uint8_t header[wire::kFrameHeaderSize];
+  wire::encode_frame_header(wire::FrameType::message, length, header);
+  raw.send(std::string(reinterpret_cast<char*>(header), sizeof header) + std::string(sent, 'p'));
+}
+
+void HandshakenConnection::seal_message(const std::string& message, std::string& out) {
+  util::Bytes frame;
+  channel.send(wire::FrameType::message, {util::as_bytes(message)}, frame);
+  out.append(util::as_chars(frame));
 }
 
 FakeServer::FakeServer(Serve serve) : serve_(std::move(serve)) {

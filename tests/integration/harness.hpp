@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "channel/psk_channel.hpp"
+
 namespace signet::testing {
 
 using namespace std::chrono_literals;
@@ -27,8 +29,10 @@ std::string signet_binary();
 class Process {
  public:
   // args excludes argv[0]. env: variables to set (value) or, with nullopt, remove.
+  // wrapper: a program that execs signet with args after it (e.g. prlimit).
   Process(const std::string& dir, const std::string& name, std::vector<std::string> args,
-          std::map<std::string, std::optional<std::string>> env = {}, bool pipe_stdin = false);
+          std::map<std::string, std::optional<std::string>> env = {}, bool pipe_stdin = false,
+          std::vector<std::string> wrapper = {});
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -56,7 +60,8 @@ class Process {
 class ServerProcess {
  public:
   ServerProcess(const std::string& dir, std::vector<std::string> extra_args,
-                std::map<std::string, std::optional<std::string>> env);
+                std::map<std::string, std::optional<std::string>> env,
+                std::vector<std::string> wrapper = {});
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::uint16_t port() const { return port_; }
   Process& process() { return *proc_; }
@@ -98,7 +103,9 @@ class Proxy {
 // A raw TCP connection for sending hand-made bytes.
 class RawConnection {
  public:
-  explicit RawConnection(std::uint16_t port);
+  // source: the local address to connect from (another 127.x.y.z address is
+  // another client as far as the server can tell).
+  explicit RawConnection(std::uint16_t port, const char* source = nullptr);
   ~RawConnection();
   void send(const std::string& bytes);
   // Reads until the peer closes or the timeout passes.
@@ -108,6 +115,18 @@ class RawConnection {
 
  private:
   int fd_ = -1;
+};
+
+// A real shared-key handshake over a raw socket, so that a test can misbehave
+// afterwards (send frames by hand, never read, ...). Throws if the handshake fails.
+struct HandshakenConnection {
+  HandshakenConnection(std::uint16_t port, const std::string& key);
+  // Sends a frame header announcing `length` payload bytes, then `sent` of them.
+  void start_frame(std::uint32_t length, std::size_t sent);
+  // Appends one tagged MESSAGE frame to `out` (to send several in one write).
+  void seal_message(const std::string& message, std::string& out);
+  RawConnection raw;
+  channel::PskClientChannel channel;
 };
 
 // A hand-written server on an ephemeral loopback port, for playing a hostile

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -464,7 +465,7 @@ TEST_F(KeyModeTest, SharedKeyClientAgainstAKeyModeServerGetsAClearError) {
   EXPECT_THAT(p.err(), HasSubstr("this server runs key mode (TLS 1.3) only"));
 }
 
-TEST_F(KeyModeTest, KeyModeClientAgainstASharedKeyServerGetsAHint) {
+TEST_F(KeyModeTest, KeyModeClientAgainstASharedKeyServerIsToldWhy) {
   Process server(dir_, "psk-server", {"server", "--listen", "127.0.0.1:0", "--threads", "1"},
                  env("server", kSharedKey));
   ASSERT_TRUE(server.wait_for_output("shared-key mode (hmac-sha256), listening on"));
@@ -473,8 +474,49 @@ TEST_F(KeyModeTest, KeyModeClientAgainstASharedKeyServerGetsAHint) {
   port = port.substr(0, port.find('\n'));
   auto r = send("127.0.0.1:" + port, "x", {"--accept-new"});
   EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("peer uses the other mode"));
   EXPECT_THAT(r.err, HasSubstr("shared-key mode only"));
   EXPECT_THAT(server.err(), HasSubstr("the client speaks TLS (key mode)"));
+}
+
+TEST_F(KeyModeTest, AFullServerAnswersServerBusyNotAModeHint) {
+  authorize(client_key_.pub());
+  auto server = start_server({"--max-connections", "1"});
+  RawConnection holder(server->port());
+  std::this_thread::sleep_for(200ms);
+  auto r = send(server->address(), "x", {"--accept-new"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("server busy"));
+  EXPECT_THAT(r.err, HasSubstr("the server is full (1 connections)"));
+  EXPECT_THAT(r.err, Not(HasSubstr("SHARED_SECRET_KEY")));
+}
+
+TEST_F(KeyModeTest, KeyUpdatesDoNotKeepAnIdleConnectionOpen) {
+  authorize(client_key_.pub());
+  auto server = start_server({"--idle-timeout", "2"});
+  ASSERT_EQ(shell("openssl req -x509 -new -key " + client_key_.path +
+                  " -subj /CN=test -days 1 -out " + client_key_.path + ".crt 2>/dev/null"),
+            0);
+  // openssl s_client sends a TLS KeyUpdate for each line "k" on its input.
+  FILE* s_client = ::popen(
+      ("timeout 20 openssl s_client -tls1_3 -cert " + client_key_.path + ".crt -key " +
+       client_key_.path + " -connect " + server->address() + " > " + dir_ + "/s_client.out 2>&1")
+          .c_str(),
+      "w");
+  ASSERT_NE(s_client, nullptr);
+  // Five seconds of KeyUpdates, one every 250 ms, and no message. Once the
+  // server has closed the connection s_client exits: writing to it then
+  // must not kill the test with SIGPIPE.
+  const auto old_handler = std::signal(SIGPIPE, SIG_IGN);
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(250ms);
+    if (std::fputs("k\n", s_client) < 0 || std::fflush(s_client) != 0) break;
+  }
+  const std::string log = server->process().err();
+  ::pclose(s_client);
+  std::signal(SIGPIPE, old_handler);
+  EXPECT_THAT(log, HasSubstr("idle too long"));
+  EXPECT_THAT(read_file(dir_ + "/s_client.out"), HasSubstr("KEYUPDATE"));
 }
 
 TEST_F(KeyModeTest, ServerWithBothModesServesBothClientsOnOnePort) {
@@ -483,6 +525,8 @@ TEST_F(KeyModeTest, ServerWithBothModesServesBothClientsOnOnePort) {
   EXPECT_THAT(server->process().out(),
               HasSubstr("key mode (TLS 1.3, identity " + server_key_.fingerprint +
                         ") and shared-key mode (hmac-sha256)"));
+  // Documented, and said at start: the shared key alone admits a client.
+  EXPECT_THAT(server->process().err(), HasSubstr("without any key in authorized_keys"));
   auto key_client = send(server->address(), "by key", {"--accept-new"});
   EXPECT_EQ(key_client.status, 0) << key_client.err;
   Process psk_client(dir_, "psk-client", {"send", server->address(), "by shared key"},
