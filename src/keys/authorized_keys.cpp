@@ -1,7 +1,5 @@
 #include "keys/authorized_keys.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <utility>
@@ -364,17 +362,10 @@ AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
     parsed = AuthorizedKeys::refuse_all(text.error().detail + "; no key is admitted");
   } else if (!*text) {
     parsed = AuthorizedKeys::refuse_all(name + " does not exist; no key is admitted");
-  } else if ((read_stamp.mode & 022) != 0) {
+  } else if (auto safe = check_private_ownership(read_stamp, path_); !safe) {
     // As sshd's StrictModes: anyone else who can write the file can admit
     // themselves.
-    parsed = AuthorizedKeys::refuse_all(name +
-                                        " is writable by group or others; no key is admitted "
-                                        "until you run: chmod go-w " +
-                                        name);
-  } else if (read_stamp.owner != ::geteuid() && read_stamp.owner != 0) {
-    parsed =
-        AuthorizedKeys::refuse_all(name + " is owned by uid " + std::to_string(read_stamp.owner) +
-                                   ", not by this user or root; no key is admitted");
+    parsed = AuthorizedKeys::refuse_all(safe.error().detail + "; no key is admitted");
   } else {
     parsed = AuthorizedKeys::parse(**text);
   }
@@ -488,22 +479,37 @@ Result<AuthorizedKeys> read_authorized_keys(const fs::path& file) {
 }
 
 Result<ImportReport> import_directory(const fs::path& authorized_keys, const fs::path& dir) {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".pub") files.push_back(it->path());
+  // Held open and checked as opened: the keys read are the ones in the
+  // folder that passed the check, whatever happens to its path meanwhile.
+  auto folder = OpenDirectory::open(dir);
+  if (!folder) return folder.error();
+  // Whoever can add a file to the folder could admit themselves: refuse the
+  // whole import, as for authorized_keys itself.
+  if (auto safe = check_private_ownership(folder->stamp(), dir); !safe) {
+    return Error(Errc::config, safe.error().detail + "; no key was imported");
   }
-  if (ec) return Error(Errc::io, "cannot read directory " + shown_path(dir) + ": " + ec.message());
+  auto all = folder->names();
+  if (!all) return all.error();
+  std::vector<std::string> files;
+  for (std::string& name : *all) {
+    if (fs::path(name).extension() == ".pub") files.push_back(std::move(name));
+  }
   std::sort(files.begin(), files.end());
 
   ImportReport report;
   std::vector<std::string> entries;
   std::vector<std::string> names;
-  for (const fs::path& p : files) {
-    const std::string name = p.filename().string();
-    auto text = read_text_file(p, kMaxPubFileSize);
+  for (const std::string& name : files) {
+    FileStamp stamp;
+    auto text = folder->read_text_file(name, kMaxPubFileSize, &stamp);
     if (!text || !*text) {
       report.bad.push_back({name, text ? "vanished while reading" : text.error().detail});
+      continue;
+    }
+    // Judged by what was read (a symlink by its target): a key that others
+    // could have written must not end up in our own 0600 authorized_keys.
+    if (auto safe = check_private_ownership(stamp, dir / name); !safe) {
+      report.bad.push_back({name, safe.error().detail + "; not imported"});
       continue;
     }
     std::vector<std::string_view> keys;

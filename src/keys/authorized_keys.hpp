@@ -236,8 +236,12 @@ struct ImportReport {
 
 // import_directory adds the key of every `*.pub` file in dir (in name
 // order) to the authorized_keys file, in one atomic rewrite. A .pub file
-// must hold exactly one key line; others are reported in `bad` with a
-// reason. Fails only if dir cannot be read or the file cannot be written.
+// must hold exactly one key line and pass check_private_ownership (judged by
+// the file read, so a symlink by its target); others are reported in `bad`
+// with a reason. Fails with config, importing nothing, if dir itself fails
+// check_private_ownership (anyone who can add a file to it could admit
+// themselves); otherwise only if dir cannot be read or the file cannot be
+// written.
 Result<ImportReport> import_directory(const std::filesystem::path& authorized_keys,
                                       const std::filesystem::path& dir);
 

@@ -453,5 +453,110 @@ TEST_F(AuthorizedKeysFileTest, ImportDirectory) {
   EXPECT_EQ(dir_names(dir_.path()), (std::vector<std::string>{"authorized_keys", "incoming"}));
 }
 
+// A uid that is neither ours nor root's, for chown (only root may give a file
+// away, so the tests that need one skip when not run as root).
+constexpr uid_t kOtherUid = 54321;
+
+bool give_away(const fs::path& p) {
+  return ::geteuid() == 0 && ::lchown(p.c_str(), kOtherUid, kOtherUid) == 0;
+}
+
+TEST_F(AuthorizedKeysFileTest, ImportRefusesAFolderOthersCanWrite) {
+  const auto a = make_key("alice@host");
+  const fs::path incoming = dir_ / "incoming";
+  fs::create_directory(incoming);
+  write_text(incoming / "alice.pub", a.line + "\n", 0644);
+  for (unsigned mode : {0777u, 0775u, 0757u, 01777u}) {
+    fs::permissions(incoming, static_cast<fs::perms>(mode));
+    auto report = import_directory(path_, incoming);
+    ASSERT_FALSE(report) << std::oct << mode;
+    EXPECT_TRUE(report.error().is(Errc::config));
+    EXPECT_EQ(report.error().detail, incoming.string() +
+                                         " is writable by group or others (run: chmod go-w " +
+                                         incoming.string() + "); no key was imported");
+    EXPECT_FALSE(fs::exists(path_));
+  }
+  // Through a symlink, the folder it points to is judged.
+  const fs::path link = dir_ / "link";
+  fs::create_directory_symlink(incoming, link);
+  EXPECT_FALSE(import_directory(path_, link));
+  EXPECT_FALSE(fs::exists(path_));
+
+  fs::permissions(incoming, static_cast<fs::perms>(0755));
+  auto fixed = import_directory(path_, link);
+  ASSERT_TRUE(fixed) << fixed.error().message();
+  EXPECT_EQ(fixed->added.size(), 1u);
+
+  if (!give_away(incoming)) GTEST_SKIP() << "chown needs root";
+  fs::remove(path_);
+  auto foreign = import_directory(path_, incoming);
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().detail,
+            incoming.string() + " belongs to uid 54321, neither this user (uid " +
+                std::to_string(::geteuid()) + ") nor root; no key was imported");
+  EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(AuthorizedKeysFileTest, ImportSkipsKeyFilesOthersCouldWrite) {
+  const auto a = make_key("alice@host");
+  const auto b = make_key("bob@host");
+  const auto c = make_key("carol@host");
+  const auto d = make_key("dave@host");
+  const auto e = make_key("erin@host");
+  const fs::path incoming = dir_ / "incoming";
+  const fs::path elsewhere = dir_ / "elsewhere";
+  fs::create_directory(incoming);
+  fs::create_directory(elsewhere);
+  write_text(incoming / "alice.pub", a.line + "\n", 0666);
+  write_text(incoming / "bob.pub", b.line + "\n", 0620);
+  // A symlink is judged by the file it leads to.
+  write_text(elsewhere / "carol", c.line + "\n", 0666);
+  fs::create_symlink(elsewhere / "carol", incoming / "carol.pub");
+  write_text(elsewhere / "dave", d.line + "\n", 0644);
+  fs::create_symlink(elsewhere / "dave", incoming / "dave.pub");
+  write_text(incoming / "erin.pub", e.line + "\n", 0644);
+
+  auto report = import_directory(path_, incoming);
+  ASSERT_TRUE(report) << report.error().message();
+  ASSERT_EQ(report->added.size(), 2u);
+  EXPECT_EQ(report->added[0].file, "dave.pub");
+  EXPECT_EQ(report->added[1].file, "erin.pub");
+  ASSERT_EQ(report->bad.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string name = std::vector<std::string>{"alice.pub", "bob.pub", "carol.pub"}[i];
+    const fs::path shown = incoming / name;
+    EXPECT_EQ(report->bad[i].file, name);
+    EXPECT_EQ(report->bad[i].reason, shown.string() +
+                                         " is writable by group or others (run: chmod go-w " +
+                                         shown.string() + "); not imported");
+  }
+  EXPECT_EQ(read_text(path_), d.line + "\n" + e.line + "\n");
+
+  if (!give_away(elsewhere / "dave")) GTEST_SKIP() << "chown needs root";
+  give_away(incoming / "erin.pub");
+  fs::remove(path_);
+  auto foreign = import_directory(path_, incoming);
+  ASSERT_TRUE(foreign);
+  EXPECT_TRUE(foreign->added.empty());
+  ASSERT_EQ(foreign->bad.size(), 5u);
+  EXPECT_EQ(foreign->bad[3].file, "dave.pub");
+  EXPECT_NE(foreign->bad[3].reason.find("belongs to uid 54321, neither this user"),
+            std::string::npos);
+  EXPECT_NE(foreign->bad[4].reason.find("belongs to uid 54321"), std::string::npos);
+  EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(AuthorizedKeysFileTest, OwnedByAnotherUserAdmitsNobody) {
+  const auto a = make_key("a");
+  write_text(path_, a.line + "\n", 0644);
+  if (!give_away(path_)) GTEST_SKIP() << "chown needs root";
+  AuthorizedKeysFile file(path_);
+  auto s = file.current();
+  EXPECT_TRUE(s.keys->empty());
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_EQ(s.warnings[0], path_.string() + " belongs to uid 54321, neither this user (uid " +
+                               std::to_string(::geteuid()) + ") nor root; no key is admitted");
+}
+
 }  // namespace
 }  // namespace signet::keys
