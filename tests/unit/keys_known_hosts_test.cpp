@@ -57,6 +57,71 @@ TEST(KnownHosts, NormalizesHostPort) {
   EXPECT_FALSE(normalize_host_port(std::string_view("[::1\0junk]:7000", 15)));
 }
 
+// Every spelling the resolver reads as one address is that address's pin.
+TEST(KnownHosts, NumericHostsAreTheAddressTheConnectionGoesTo) {
+  for (const char* same : {"127.0.0.1:7000", "127.000.000.001:7000", "127.1:7000", "127.0.1:7000",
+                           "0x7f.1:7000", "0X7F.0.0.1:7000", "0177.0.0.1:7000", "2130706433:7000",
+                           "0x7f000001:7000", "[::ffff:127.0.0.1]:7000", "[::FFFF:7f00:1]:7000"}) {
+    auto r = normalize_host_port(same);
+    ASSERT_TRUE(r) << same << ": " << r.error().message();
+    EXPECT_EQ(*r, "127.0.0.1:7000") << same;
+  }
+  // Leading zeros are octal, as for inet_aton.
+  EXPECT_EQ(normalize_host_port("010.0.0.1:7").value(), "8.0.0.1:7");
+  EXPECT_EQ(normalize_host_port("10.0.0.010:7").value(), "10.0.0.8:7");
+  // What inet_aton refuses is a name, even when it starts with digits.
+  for (const char* name : {"1password.example", "08.0.0.1", "1.2.3.4.5", "256.1.1.1", "4294967296",
+                           "0x", "127.0.0.1a", "123", "1e3.example"}) {
+    const std::string hp = std::string(name) + ":7";
+    auto r = normalize_host_port(hp);
+    if (std::string_view(name) == "123") {
+      EXPECT_EQ(r.value(), "0.0.0.123:7");  // a plain number is an address too
+      continue;
+    }
+    ASSERT_TRUE(r) << name;
+    EXPECT_EQ(*r, hp) << name;
+  }
+  // One trailing dot is dropped from a name; a numeric address with one is
+  // refused, since the resolver looks that up as a name.
+  EXPECT_EQ(normalize_host_port("Example.COM.:7000").value(), "example.com:7000");
+  EXPECT_EQ(normalize_host_port("1password.example.:7000").value(), "1password.example:7000");
+  for (const char* bad : {"127.0.0.1.:7000", "127.1.:7000", "0x7f.1.:7000", "example.com..:7000",
+                          ".:7000", "..:7000"}) {
+    auto r = normalize_host_port(bad);
+    ASSERT_FALSE(r) << bad;
+    EXPECT_TRUE(r.error().is(Errc::config));
+  }
+  EXPECT_NE(normalize_host_port("127.0.0.1.:7000").error().detail.find("trailing dot"),
+            std::string::npos);
+  // Canonical forms are fixed points.
+  for (const char* hp : {"127.0.0.1:7000", "8.0.0.1:7", "example.com:7000", "[::1]:7"}) {
+    EXPECT_EQ(normalize_host_port(hp).value(), hp);
+  }
+}
+
+TEST(KnownHosts, APinHoldsForEverySpellingOfTheHost) {
+  TempDir dir;
+  KnownHosts hosts(dir / "known_hosts");
+  const auto pinned = fresh_key();
+  const auto other = fresh_key();
+  ASSERT_TRUE(hosts.add("127.0.0.1:7000", pinned));
+  ASSERT_TRUE(hosts.add("example.com:7000", pinned));
+  for (const char* spelling : {"127.000.000.001:7000", "127.1:7000", "0x7f.1:7000",
+                               "2130706433:7000", "[::ffff:127.0.0.1]:7000", "EXAMPLE.com.:7000"}) {
+    auto check = hosts.check(spelling, other);
+    ASSERT_TRUE(check) << spelling;
+    EXPECT_EQ(check->status, HostStatus::changed) << spelling;
+    // --accept-new cannot pin a second key under another spelling.
+    auto added = hosts.add(spelling, other);
+    ASSERT_FALSE(added) << spelling;
+    EXPECT_TRUE(added.error().is(Errc::host_key_changed));
+  }
+  // A pin written under another spelling by hand is found too.
+  const fs::path path = dir / "hand_written";
+  write_text(path, "0x7f.1:7000 " + crypto::format_public_key_line(pinned, "") + "\n");
+  EXPECT_EQ(KnownHosts(path).check("127.0.0.1:7000", pinned)->status, HostStatus::known);
+}
+
 TEST(KnownHosts, AddLookupCheckAndChangedKey) {
   TempDir dir;
   KnownHosts hosts(dir / "known_hosts");
