@@ -9,6 +9,7 @@
 
 #include "keys/files.hpp"
 #include "keys/ip_address.hpp"
+#include "keys/paths.hpp"
 #include "keys/public_key_line.hpp"
 #include "util/encoding.hpp"
 
@@ -146,11 +147,34 @@ struct FoundPin {
   std::size_t line;
 };
 
+// A pin is only as good as the file that holds it: like sshd with
+// authorized_keys, refuse one that anyone but this user or root could have
+// edited, or whose folders they could swap (before reading, and the file as
+// read: its stamp).
+Error untrusted(const fs::path& path, const Error& why) {
+  return Error(why.code,
+               why.detail + "; the pins in " + shown(path.string()) + " cannot be trusted");
+}
+
+Result<void> check_folders(const fs::path& path) {
+  if (auto safe = check_directories_of(path); !safe) return untrusted(path, safe.error());
+  return {};
+}
+
+Result<void> check_file(const fs::path& path, const FileStamp& stamp) {
+  if (!stamp.exists) return {};
+  if (auto safe = check_private_ownership(stamp, path); !safe) return untrusted(path, safe.error());
+  return {};
+}
+
 // The first pin for the normalised host `target`, nullopt if none.
 Result<std::optional<FoundPin>> find_pin(const fs::path& path, const std::string& target) {
-  auto text = read_text_file(path, kMaxKnownHostsSize);
+  if (auto safe = check_folders(path); !safe) return safe.error();
+  FileStamp stamp;
+  auto text = read_text_file(path, kMaxKnownHostsSize, &stamp);
   if (!text) return text.error();
   if (!*text) return std::optional<FoundPin>();
+  if (auto safe = check_file(path, stamp); !safe) return safe.error();
   std::size_t number = 0;
   for (std::string_view line : split_lines(**text)) {
     ++number;
@@ -201,11 +225,13 @@ Result<void> KnownHosts::add(std::string_view host_port, const crypto::PublicKey
                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     return Error(Errc::config, "a known_hosts comment must be one line of printable text");
   }
+  if (auto safe = check_folders(path_); !safe) return safe.error();
   auto lock = DirectoryLock::acquire(parent_dir(path_));
   if (!lock) return lock.error();
   FileStamp stamp;
   auto text = read_text_file(path_, kMaxKnownHostsSize, &stamp);
   if (!text) return text.error();
+  if (auto safe = check_file(path_, stamp); !safe) return safe.error();
 
   const std::string current = text->value_or("");
   std::vector<std::string> kept;

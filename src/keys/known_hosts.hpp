@@ -12,6 +12,11 @@
 //   KEYTYPE BASE64  as in a .pub file (ssh-ed25519, ecdsa-sha2-nistp256,
 //         ssh-rsa); the comment is free text.
 //
+// The file must pass check_private_ownership and the folders above it
+// check_private_directories (paths.hpp), as sshd requires of
+// authorized_keys: pins that someone else could have edited are refused
+// (config, naming the path and the fix), never used.
+//
 // Blank lines and lines starting with '#' are ignored. Unlike OpenSSH's
 // known_hosts there is no hashing, no host lists, wildcards or @markers. A
 // host should appear once; if it appears on several lines the first wins.
@@ -69,8 +74,9 @@ class KnownHosts {
   const std::filesystem::path& path() const noexcept { return path_; }
 
   // lookup returns the key pinned for host_port, or nullopt (also when the
-  // file does not exist). Fails with config on a bad host_port, malformed if
-  // the host's line is damaged, io if the file cannot be read.
+  // file does not exist). Fails with config on a bad host_port or a file or
+  // folder others can write (see above), malformed if the host's line is
+  // damaged, io if the file cannot be read.
   Result<std::optional<crypto::PublicKey>> lookup(std::string_view host_port) const;
 
   // check compares key with the pin; `changed` carries the pinned key so the
@@ -81,6 +87,7 @@ class KnownHosts {
   // missing; its directory must exist). Pinning the key already pinned does
   // nothing. If another key is pinned it fails with host_key_changed naming
   // both fingerprints, unless replace is yes, which drops the old pin.
+  // Otherwise fails like lookup.
   Result<void> add(std::string_view host_port, const crypto::PublicKey& key,
                    std::string_view comment = {}, Replace replace = Replace::no);
 
