@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
@@ -88,14 +89,18 @@ Result<std::optional<fs::path>> resolved(const fs::path& p) {
                "cannot resolve " + util::escape_for_display(p.string()) + ": " + ec.message());
 }
 
-Result<void> check_from(const fs::path& real) {
-  std::optional<fs::path> home;
+// Walks from `start` (absolute) up, as described at check_private_directories.
+Result<void> check_from(const fs::path& start) {
+  // The home directory as written and resolved, to end the walk whichever
+  // way it arrives there.
+  std::vector<fs::path> home;
   if (const auto h = home_dir()) {
+    home.push_back(h->lexically_normal());
     std::error_code ec;
     fs::path c = fs::canonical(*h, ec);
-    if (!ec) home = std::move(c);
+    if (!ec) home.push_back(std::move(c));
   }
-  for (fs::path p = real;; p = p.parent_path()) {
+  for (fs::path p = start;; p = p.parent_path()) {
     auto st = stat_file(p);
     if (!st) return st.error();
     if (!st->exists) {
@@ -106,7 +111,7 @@ Result<void> check_from(const fs::path& real) {
     // configuration there too.
     if (st->owner == 0 && (st->mode & S_ISVTX) != 0) return {};
     if (auto ok = check_private_ownership(*st, p); !ok) return ok;
-    if ((home && p == *home) || p == p.root_path()) return {};
+    if (std::find(home.begin(), home.end(), p) != home.end() || p == p.root_path()) return {};
   }
 }
 
@@ -116,16 +121,27 @@ Result<void> check_private_directories(const fs::path& dir) {
   auto real = resolved(dir);
   if (!real) return real.error();
   if (!*real) return {};
-  return check_from(**real);
+  if (auto ok = check_from(**real); !ok) return ok;
+  // A directory that holds a symlink on the way is not on the resolved
+  // path, yet whoever can write it can point the link elsewhere: walk the
+  // path as written too (stat follows each link to what it names).
+  std::error_code ec;
+  fs::path written = fs::absolute(dir, ec).lexically_normal();
+  if (ec) return Error(Errc::io, "cannot resolve " + util::escape_for_display(dir.string()));
+  if (written.has_parent_path() && !written.has_filename()) written = written.parent_path();
+  if (written == **real) return {};
+  return check_from(written);
 }
 
 Result<void> check_directories_of(const fs::path& file) {
+  // The folders it is reached through, then those of what it resolves to
+  // (a symlinked file's target may live elsewhere). A file that does not
+  // exist yet would be created in the first.
+  if (auto ok = check_private_directories(parent_dir(file)); !ok) return ok;
   auto real = resolved(file);
   if (!real) return real.error();
-  if (*real) return check_from((*real)->parent_path());
-  // Missing, or a dangling symlink: its own directory is where a new file
-  // would go.
-  return check_private_directories(parent_dir(file));
+  if (!*real) return {};
+  return check_from((*real)->parent_path());
 }
 
 Result<fs::path> config_dir_path() {

@@ -331,6 +331,21 @@ TEST(KnownHosts, RefusesAFileInAFolderOthersCanWrite) {
                                 " cannot be trusted");
   set_mode(shared, 0755);
   EXPECT_TRUE(**KnownHosts(file_link).lookup("server:7000") == k);
+  // The folder that holds a symlink counts too: whoever can write it can
+  // point the link elsewhere.
+  const fs::path safe = dir / "safe";
+  fs::create_directory(safe);
+  ASSERT_TRUE(fs::copy_file(path, safe / "known_hosts"));
+  fs::create_directory_symlink(safe, open / "to_safe");
+  fs::create_symlink(safe / "known_hosts", open / "hosts_link");
+  EXPECT_TRUE(**KnownHosts(open / "to_safe" / "known_hosts").lookup("server:7000") == k);
+  set_mode(open, 0777);
+  expect_refused(open / "to_safe" / "known_hosts", writable_by_others(open) + "; the pins in " +
+                                                       (open / "to_safe" / "known_hosts").string() +
+                                                       " cannot be trusted");
+  expect_refused(open / "hosts_link", writable_by_others(open) + "; the pins in " +
+                                          (open / "hosts_link").string() + " cannot be trusted");
+  set_mode(open, 0755);
 
   // A folder of another user.
   if (!give_away(open)) GTEST_SKIP() << "chown needs root";
