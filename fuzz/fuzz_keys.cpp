@@ -246,7 +246,9 @@ void authorized_keys(std::string_view text) {
   const auto lines = keys::split_lines(text);
   const auto candidates = static_cast<std::size_t>(
       std::count_if(lines.begin(), lines.end(), [](auto l) { return !is_comment_or_blank(l); }));
-  require(keys.entries().size() + keys.warnings().size() == candidates);
+  const auto skipped = static_cast<std::size_t>(std::count_if(
+      keys.warnings().begin(), keys.warnings().end(), [](const auto& w) { return w.skipped; }));
+  require(keys.entries().size() + skipped == candidates);
   for (const auto& w : keys.warnings()) require(w.line >= 1 && w.line <= lines.size());
 
   std::size_t previous = 0;

@@ -870,6 +870,16 @@ Result<PrivateKey> PrivateKey::load(const std::filesystem::path& path,
                                    "its owner (run: chmod 600 " +
                                    shown + ")");
   }
+  // A key file that belongs to someone else is theirs to replace with a key
+  // of their choosing; the mode check above cannot keep its owner out. (The
+  // keys layer's check_private_ownership is this rule for files others must
+  // not write; crypto sits below that layer.)
+  if (const uid_t me = ::geteuid(); st.st_uid != me && st.st_uid != 0) {
+    return Error(Errc::config, shown + " belongs to uid " + std::to_string(st.st_uid) +
+                                   ", neither this user (uid " + std::to_string(me) +
+                                   ") nor root; a private key must belong to the user who "
+                                   "uses it");
+  }
   if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileSize) {
     return Error(Errc::too_large, shown + " is too large to be a key file");
   }

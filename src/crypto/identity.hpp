@@ -115,7 +115,8 @@ class PrivateKey {
   static Result<PrivateKey> generate(KeyType type);
 
   // load reads a private key file. It refuses (config) a file that group or
-  // others may read or write, naming the file and the `chmod 600` fix. It
+  // others may read or write, naming the file and the `chmod 600` fix, and
+  // one that belongs to neither this user (effective uid) nor root. It
   // accepts PKCS#8 PEM, encrypted or not (passphrase asked only when needed;
   // a wrong one fails with config), traditional PEM, and unencrypted
   // openssh-key-v1 files; an encrypted OpenSSH file fails with config and

@@ -1,7 +1,5 @@
 #include "keys/authorized_keys.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <utility>
@@ -42,7 +40,8 @@ std::vector<std::string_view> split_commas(std::string_view s) {
   }
 }
 
-Result<std::vector<IpNetwork>> parse_from(std::string_view value) {
+Result<std::vector<IpNetwork>> parse_from(std::string_view value,
+                                          std::vector<std::string>* warnings) {
   std::vector<IpNetwork> nets;
   if (value.empty()) return Error(Errc::malformed, "from= lists no addresses");
   for (std::string_view item : split_commas(value)) {
@@ -56,9 +55,72 @@ Result<std::vector<IpNetwork>> parse_from(std::string_view value) {
       return Error(Errc::malformed,
                    "from= entry " + net.error().detail + " (host names are not supported)");
     }
-    nets.push_back(*net);
+    // Peers are compared as IPv4 addresses, so ::ffff:10.0.0.0/104 is
+    // taken to mean 10.0.0.0/8.
+    nets.push_back(net->unmapped());
+  }
+  // ::/0 looks like "anywhere" but holds no IPv4 peer, not even one that
+  // reached a dual-stack server as ::ffff:a.b.c.d (compared as IPv4).
+  const bool any_v4 =
+      std::any_of(nets.begin(), nets.end(), [](const IpNetwork& n) { return n.is_v4(); });
+  if (warnings == nullptr || any_v4) return nets;
+  const IpAddress lowest = IpAddress::parse("::ffff:0.0.0.0").value();
+  const IpAddress highest = IpAddress::parse("::ffff:255.255.255.255").value();
+  for (const IpNetwork& n : nets) {
+    if (n.contains(lowest) && n.contains(highest)) {
+      warnings->push_back("from= entry " + n.to_string() +
+                          " matches IPv6 clients only, not IPv4 ones; add 0.0.0.0/0 (or the "
+                          "IPv4 networks meant) to admit those too");
+      break;
+    }
   }
   return nets;
+}
+
+// sshd's authorized_keys options (sshd(8)) and signet's allow=, to recognise
+// one written after the key, where it would only be part of the comment.
+constexpr std::string_view kValueOptions[] = {"allow",        "command",    "environment",
+                                              "expiry-time",  "from",       "permitopen",
+                                              "permitlisten", "principals", "tunnel"};
+constexpr std::string_view kFlagOptions[] = {"agent-forwarding",
+                                             "cert-authority",
+                                             "no-agent-forwarding",
+                                             "no-port-forwarding",
+                                             "no-pty",
+                                             "no-touch-required",
+                                             "no-user-rc",
+                                             "no-x11-forwarding",
+                                             "port-forwarding",
+                                             "pty",
+                                             "restrict",
+                                             "touch-required",
+                                             "user-rc",
+                                             "verify-required",
+                                             "x11-forwarding"};
+
+// The first word of a comment that reads as an option (`from="..."`,
+// `no-pty`, `x,expiry-time=...`), if any.
+std::optional<std::string_view> option_in_comment(std::string_view comment) {
+  const auto is_one_of = [](std::string_view word, const auto& names) {
+    return std::any_of(std::begin(names), std::end(names), [&](std::string_view name) {
+      return word.size() == name.size() &&
+             std::equal(word.begin(), word.end(), name.begin(), [](char a, char b) {
+               return (a >= 'A' && a <= 'Z' ? static_cast<char>(a + 32) : a) == b;
+             });
+    });
+  };
+  while (!comment.empty()) {
+    const auto end = comment.find_first_of(" \t,");
+    const std::string_view word = comment.substr(0, end);
+    if (const auto eq = word.find('='); eq != std::string_view::npos) {
+      if (is_one_of(word.substr(0, eq), kValueOptions)) return word;
+    } else if (is_one_of(word, kFlagOptions)) {
+      return word;
+    }
+    if (end == std::string_view::npos) break;
+    comment.remove_prefix(end + 1);
+  }
+  return std::nullopt;
 }
 
 Result<OperationSet> parse_allow(std::string_view value) {
@@ -231,9 +293,19 @@ Result<void> AuthorizedKey::check(const IpAddress& peer, Clock::time_point now,
   return {};
 }
 
-Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t line) {
+Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t line,
+                                           std::vector<std::string>* warnings) {
   auto parsed = parse_public_key_line(text);
   if (!parsed) return parsed.error();
+  // `ssh-ed25519 AAAA... from="10.0.0.0/8"` is a key whose comment happens
+  // to read from=: admitting it would admit it from anywhere. Refused like
+  // any other option signet cannot honour.
+  if (const auto option = option_in_comment(parsed->comment)) {
+    return Error(Errc::malformed, shown(*option) +
+                                      " after the key reads as an option: options must come "
+                                      "before the key type (after it they are only a comment "
+                                      "and restrict nothing)");
+  }
   AuthorizedKey entry{std::move(parsed->key),
                       std::move(parsed->comment),
                       std::move(parsed->options),
@@ -264,7 +336,7 @@ Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t li
                      "expiry-time=\"" + shown(*opt.value) + "\" is not YYYYMMDD[HHMM[SS]] (UTC)");
       }
     } else if (opt.name == "from") {
-      auto nets = parse_from(*opt.value);
+      auto nets = parse_from(*opt.value, warnings);
       if (!nets) return nets.error();
       entry.from = std::move(*nets);
       entry.from_text = *opt.value;
@@ -285,7 +357,8 @@ AuthorizedKeys AuthorizedKeys::parse(std::string_view text) {
   for (std::string_view line : split_lines(text)) {
     ++number;
     if (is_comment_or_blank(line)) continue;
-    auto entry = parse_authorized_key(line, number);
+    std::vector<std::string> notes;
+    auto entry = parse_authorized_key(line, number, &notes);
     if (!entry) {
       keys.warnings_.push_back({number, entry.error().detail + "; line ignored"});
       continue;
@@ -298,6 +371,7 @@ AuthorizedKeys AuthorizedKeys::parse(std::string_view text) {
                        std::to_string(keys.entries_[it->second].line) + "; line ignored"});
       continue;
     }
+    for (std::string& note : notes) keys.warnings_.push_back({number, std::move(note), false});
     keys.entries_.push_back(std::move(*entry));
   }
   return keys;
@@ -364,17 +438,10 @@ AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
     parsed = AuthorizedKeys::refuse_all(text.error().detail + "; no key is admitted");
   } else if (!*text) {
     parsed = AuthorizedKeys::refuse_all(name + " does not exist; no key is admitted");
-  } else if ((read_stamp.mode & 022) != 0) {
+  } else if (auto safe = check_private_ownership(read_stamp, path_); !safe) {
     // As sshd's StrictModes: anyone else who can write the file can admit
     // themselves.
-    parsed = AuthorizedKeys::refuse_all(name +
-                                        " is writable by group or others; no key is admitted "
-                                        "until you run: chmod go-w " +
-                                        name);
-  } else if (read_stamp.owner != ::geteuid() && read_stamp.owner != 0) {
-    parsed =
-        AuthorizedKeys::refuse_all(name + " is owned by uid " + std::to_string(read_stamp.owner) +
-                                   ", not by this user or root; no key is admitted");
+    parsed = AuthorizedKeys::refuse_all(safe.error().detail + "; no key is admitted");
   } else {
     parsed = AuthorizedKeys::parse(**text);
   }
@@ -488,22 +555,37 @@ Result<AuthorizedKeys> read_authorized_keys(const fs::path& file) {
 }
 
 Result<ImportReport> import_directory(const fs::path& authorized_keys, const fs::path& dir) {
-  std::error_code ec;
-  std::vector<fs::path> files;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->path().extension() == ".pub") files.push_back(it->path());
+  // Held open and checked as opened: the keys read are the ones in the
+  // folder that passed the check, whatever happens to its path meanwhile.
+  auto folder = OpenDirectory::open(dir);
+  if (!folder) return folder.error();
+  // Whoever can add a file to the folder could admit themselves: refuse the
+  // whole import, as for authorized_keys itself.
+  if (auto safe = check_private_ownership(folder->stamp(), dir); !safe) {
+    return Error(Errc::config, safe.error().detail + "; no key was imported");
   }
-  if (ec) return Error(Errc::io, "cannot read directory " + shown_path(dir) + ": " + ec.message());
+  auto all = folder->names();
+  if (!all) return all.error();
+  std::vector<std::string> files;
+  for (std::string& name : *all) {
+    if (fs::path(name).extension() == ".pub") files.push_back(std::move(name));
+  }
   std::sort(files.begin(), files.end());
 
   ImportReport report;
   std::vector<std::string> entries;
   std::vector<std::string> names;
-  for (const fs::path& p : files) {
-    const std::string name = p.filename().string();
-    auto text = read_text_file(p, kMaxPubFileSize);
+  for (const std::string& name : files) {
+    FileStamp stamp;
+    auto text = folder->read_text_file(name, kMaxPubFileSize, &stamp);
     if (!text || !*text) {
       report.bad.push_back({name, text ? "vanished while reading" : text.error().detail});
+      continue;
+    }
+    // Judged by what was read (a symlink by its target): a key that others
+    // could have written must not end up in our own 0600 authorized_keys.
+    if (auto safe = check_private_ownership(stamp, dir / name); !safe) {
+      report.bad.push_back({name, safe.error().detail + "; not imported"});
       continue;
     }
     std::vector<std::string_view> keys;

@@ -10,15 +10,22 @@
 //       always read as UTC (unlike sshd, which uses local time unless a Z
 //       follows), so a file means the same on every machine.
 //   from="CIDR|ADDRESS,..."  the client's address must be in one of these
-//       IPv4/IPv6 networks or equal one of these addresses; an IPv4-mapped
-//       IPv6 client (::ffff:a.b.c.d) matches IPv4 entries. Host names,
-//       wildcards and negation are not supported (the line is refused).
+//       IPv4/IPv6 networks or equal one of these addresses. IPv4 clients are
+//       compared as IPv4 addresses, also when a dual-stack server sees them
+//       as ::ffff:a.b.c.d: so an IPv4-mapped entry (::ffff:10.0.0.0/104) is
+//       read as the IPv4 network (10.0.0.0/8), and an IPv6 entry such as
+//       ::/0 matches IPv6 clients only (a warning says so when the list has
+//       no IPv4 entry). Host names, wildcards and negation are not
+//       supported (the line is refused).
 //   allow="message,put,get,chat"  the operations the key may use; all of
 //       them when the option is absent.
 //
 // A line with any other option, a malformed option or a malformed key is
 // skipped with a warning naming its line: failing closed means an option
-// meant as a restriction is never silently ignored. When a key appears on
+// meant as a restriction is never silently ignored. So is a line whose
+// comment holds a word that reads as an option (`ssh-ed25519 AAAA...
+// from="10.0.0.0/8"`): options written after the key would otherwise be
+// only a comment, and the key admitted without them. When a key appears on
 // several lines, the first valid one wins and the others are warned about.
 #pragma once
 
@@ -101,21 +108,26 @@ struct AuthorizedKey {
 struct Warning {
   std::size_t line = 0;  // 0: about the whole file
   std::string message;
+  bool skipped = true;  // the line was ignored; false: a note on an admitted line
   // "line 3: <message>" or just the message.
   std::string to_string() const;
 };
 
 // parse_authorized_key parses one line into an entry (line number `line`).
 // Fails with malformed (or the key parser's error) with a reason; used both
-// for the file and to validate a line before adding it.
-Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t line = 0);
+// for the file and to validate a line before adding it. `warnings`, if
+// given, receives what is worth telling about a line that is admitted
+// (a from= list that admits no IPv4 client).
+Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t line = 0,
+                                           std::vector<std::string>* warnings = nullptr);
 
 // The parsed contents of an authorized_keys file. Immutable once built, so
 // snapshots can be shared between threads.
 class AuthorizedKeys {
  public:
   AuthorizedKeys() = default;
-  // Never fails: bad lines become warnings and are skipped.
+  // Never fails: bad lines become warnings and are skipped; an admitted
+  // line may bring a warning too (see parse_authorized_key).
   static AuthorizedKeys parse(std::string_view text);
   // An empty set with one whole-file warning (file missing or unsafe).
   static AuthorizedKeys refuse_all(std::string reason);
@@ -236,8 +248,12 @@ struct ImportReport {
 
 // import_directory adds the key of every `*.pub` file in dir (in name
 // order) to the authorized_keys file, in one atomic rewrite. A .pub file
-// must hold exactly one key line; others are reported in `bad` with a
-// reason. Fails only if dir cannot be read or the file cannot be written.
+// must hold exactly one key line and pass check_private_ownership (judged by
+// the file read, so a symlink by its target); others are reported in `bad`
+// with a reason. Fails with config, importing nothing, if dir itself fails
+// check_private_ownership (anyone who can add a file to it could admit
+// themselves); otherwise only if dir cannot be read or the file cannot be
+// written.
 Result<ImportReport> import_directory(const std::filesystem::path& authorized_keys,
                                       const std::filesystem::path& dir);
 

@@ -1,5 +1,6 @@
 #include "keys/files.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -49,16 +50,12 @@ Result<FileStamp> stat_file(const fs::path& path) {
   return stamp_of(st);
 }
 
-Result<std::optional<std::string>> read_text_file(const fs::path& path, std::size_t max_size,
-                                                  FileStamp* stamp) {
-  // O_NONBLOCK: a FIFO in place of the file must not hang us; it is
-  // refused as not a regular file. Reads of regular files ignore the flag.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return std::optional<std::string>();
-    return errno_error("cannot open", path, err);
-  }
+namespace {
+
+// The contents of the regular file open as fd (closed here), at most
+// max_size bytes; `path` only names it in messages.
+Result<std::optional<std::string>> read_open_file(int fd, const fs::path& path,
+                                                  std::size_t max_size, FileStamp* stamp) {
   struct Closer {
     int fd;
     ~Closer() { ::close(fd); }
@@ -89,6 +86,101 @@ Result<std::optional<std::string>> read_text_file(const fs::path& path, std::siz
   }
   if (stamp != nullptr) *stamp = stamp_of(st);
   return std::optional<std::string>(std::move(text));
+}
+
+// O_NONBLOCK: a FIFO in place of the file must not hang us; it is refused
+// as not a regular file. Reads of regular files ignore the flag.
+constexpr int kReadFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+
+}  // namespace
+
+Result<std::optional<std::string>> read_text_file(const fs::path& path, std::size_t max_size,
+                                                  FileStamp* stamp) {
+  const int fd = ::open(path.c_str(), kReadFlags);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return std::optional<std::string>();
+    return errno_error("cannot open", path, err);
+  }
+  return read_open_file(fd, path, max_size, stamp);
+}
+
+Result<void> check_private_ownership(const FileStamp& stamp, const fs::path& name) {
+  const std::string shown = util::escape_for_display(name.string());
+  if ((stamp.mode & 022) != 0) {
+    return Error(Errc::config,
+                 shown + " is writable by group or others (run: chmod go-w " + shown + ")");
+  }
+  const uid_t me = ::geteuid();
+  if (stamp.owner != me && stamp.owner != 0) {
+    return Error(Errc::config, shown + " belongs to uid " + std::to_string(stamp.owner) +
+                                   ", neither this user (uid " + std::to_string(me) + ") nor root");
+  }
+  return {};
+}
+
+Result<OpenDirectory> OpenDirectory::open(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOTDIR) {
+      return Error(Errc::config, util::escape_for_display(dir.string()) + " is not a directory");
+    }
+    return errno_error("cannot open directory", dir, err);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return errno_error("cannot stat", dir, err);
+  }
+  return OpenDirectory(fd, dir, stamp_of(st));
+}
+
+OpenDirectory::~OpenDirectory() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::vector<std::string>> OpenDirectory::names() const {
+  // fdopendir takes ownership of its descriptor: give it a copy.
+  const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) return errno_error("cannot read directory", path_, errno);
+  DIR* d = ::fdopendir(copy);
+  if (d == nullptr) {
+    const int err = errno;
+    ::close(copy);
+    return errno_error("cannot read directory", path_, err);
+  }
+  struct DirCloser {
+    DIR* d;
+    ~DirCloser() { ::closedir(d); }
+  } closer{d};
+  // The copy shares the original's position: start from the beginning.
+  ::rewinddir(d);
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    const dirent* e = ::readdir(d);
+    if (e == nullptr) {
+      if (errno != 0) return errno_error("cannot read directory", path_, errno);
+      return names;
+    }
+    const std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+}
+
+Result<std::optional<std::string>> OpenDirectory::read_text_file(const std::string& name,
+                                                                 std::size_t max_size,
+                                                                 FileStamp* stamp) const {
+  const fs::path shown = path_ / name;
+  const int fd = ::openat(fd_, name.c_str(), kReadFlags);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return std::optional<std::string>();
+    return errno_error("cannot open", shown, err);
+  }
+  return read_open_file(fd, shown, max_size, stamp);
 }
 
 std::vector<std::string_view> split_lines(std::string_view text) {

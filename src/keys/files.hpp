@@ -1,5 +1,6 @@
 // Small file helpers shared by the keys layer: bounded reads with the file's
-// identity, line splitting, and a lock that serialises edits of one directory.
+// identity, the ownership rule for files that decide whom to trust, line
+// splitting, and a lock that serialises edits of one directory.
 #pragma once
 
 #include <sys/types.h>
@@ -40,6 +41,50 @@ Result<FileStamp> stat_file(const std::filesystem::path& path);
 // was actually read (fstat of the open descriptor). io or too_large otherwise.
 Result<std::optional<std::string>> read_text_file(const std::filesystem::path& path,
                                                   std::size_t max_size, FileStamp* stamp = nullptr);
+
+// check_private_ownership applies sshd's StrictModes rule to a file or
+// directory that decides whom signet trusts (authorized_keys, known_hosts, a
+// key to import, the folders holding them): whoever else can write it can
+// admit themselves or pin their own key. Fails with config, naming `name` and
+// the fix, if group or others may write it or if it belongs to neither this
+// user (the effective uid) nor root. Give it the stamp of what was actually
+// opened (fstat of the descriptor), so a symlink is judged by its target.
+Result<void> check_private_ownership(const FileStamp& stamp, const std::filesystem::path& name);
+
+// A directory held open, whose files are read by name relative to it
+// (openat): what is read comes from the directory that was checked, even if
+// its path is renamed or replaced in the meantime.
+class OpenDirectory {
+ public:
+  // Opens dir, following symlinks. config if it is not a directory, io if it
+  // cannot be opened.
+  static Result<OpenDirectory> open(const std::filesystem::path& dir);
+  OpenDirectory(OpenDirectory&& o) noexcept
+      : fd_(o.fd_), path_(std::move(o.path_)), stamp_(o.stamp_) {
+    o.fd_ = -1;
+  }
+  OpenDirectory& operator=(OpenDirectory&&) = delete;
+  OpenDirectory(const OpenDirectory&) = delete;
+  ~OpenDirectory();
+
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // fstat of the open directory.
+  const FileStamp& stamp() const noexcept { return stamp_; }
+  // The names of its entries, without "." and "..", in no particular order.
+  // io on failure.
+  Result<std::vector<std::string>> names() const;
+  // read_text_file for the entry `name` (a symlink is followed); messages
+  // name path() / name.
+  Result<std::optional<std::string>> read_text_file(const std::string& name, std::size_t max_size,
+                                                    FileStamp* stamp = nullptr) const;
+
+ private:
+  OpenDirectory(int fd, std::filesystem::path path, const FileStamp& stamp)
+      : fd_(fd), path_(std::move(path)), stamp_(stamp) {}
+  int fd_ = -1;
+  std::filesystem::path path_;
+  FileStamp stamp_;
+};
 
 // Splits text at '\n' and drops one trailing '\r' per line; a final newline
 // does not start an extra empty line.

@@ -99,6 +99,17 @@ bool IpNetwork::contains(const IpAddress& peer) const noexcept {
   return prefix_equal(candidate.bytes(), base_.bytes(), prefix_);
 }
 
+IpNetwork IpNetwork::unmapped() const noexcept {
+  const IpAddress plain = base_.unmapped();
+  // A mapped base with a prefix shorter than 96 has host bits set, which
+  // parse refuses; checked anyway.
+  if (base_.is_v4() || !plain.is_v4() || prefix_ < 96) return *this;
+  IpNetwork net;
+  net.base_ = plain;
+  net.prefix_ = prefix_ - 96;
+  return net;
+}
+
 std::string IpNetwork::to_string() const {
   const unsigned max_prefix = base_.is_v4() ? 32 : 128;
   if (prefix_ == max_prefix) return base_.to_string();

@@ -48,6 +48,12 @@ class IpNetwork {
   // IPv4 networks match IPv4 peers and IPv4-mapped IPv6 peers; IPv6 networks
   // match IPv6 peers as they are.
   bool contains(const IpAddress& peer) const noexcept;
+  bool is_v4() const noexcept { return base_.is_v4(); }
+  // An IPv4-mapped network (::ffff:a.b.c.d/96+n, RFC 4291 section 2.5.5.2)
+  // as the IPv4 network a.b.c.d/n it stands for; any other network
+  // unchanged. Peers are compared in their IPv4 form, so the mapped form
+  // would match none of them.
+  IpNetwork unmapped() const noexcept;
   std::string to_string() const;
 
  private:

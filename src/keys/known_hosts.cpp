@@ -1,11 +1,15 @@
 #include "keys/known_hosts.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <charconv>
 #include <vector>
 
 #include "keys/files.hpp"
 #include "keys/ip_address.hpp"
+#include "keys/paths.hpp"
 #include "keys/public_key_line.hpp"
 #include "util/encoding.hpp"
 
@@ -22,6 +26,19 @@ std::string shown(std::string_view s) {
 
 Error bad_host(std::string_view host_port, const std::string& why) {
   return Error(Errc::config, "\"" + shown(host_port) + "\" is not HOST:PORT: " + why);
+}
+
+// The IPv4 address a numeric host connects to, or nullopt for a name. The
+// client dials with getaddrinfo(), which in glibc reads numeric hosts with
+// inet_aton(): besides dotted quads it takes "127.1", "0x7f.0.0.1",
+// "2130706433" and octal parts ("010.0.0.1" is 8.0.0.1). Asking inet_aton
+// itself keys the pin by exactly the address the connection goes to.
+// `name` holds only is_host_char characters (no NUL, no blanks).
+std::optional<IpAddress> dialled_ipv4(std::string_view name) {
+  const std::string z(name);
+  in_addr a{};
+  if (::inet_aton(z.c_str(), &a) == 0) return std::nullopt;
+  return IpAddress::from_bytes(util::ByteSpan(reinterpret_cast<const std::uint8_t*>(&a.s_addr), 4));
 }
 
 bool is_host_char(char c) {
@@ -78,7 +95,9 @@ Result<std::string> normalize_host_port(std::string_view host_port) {
     if (close + 1 >= host_port.size() || host_port[close + 1] != ':') {
       return bad_host(host_port, "missing :PORT");
     }
-    host = "[" + addr->to_string() + "]";
+    // A connection to ::ffff:a.b.c.d goes to the IPv4 address a.b.c.d.
+    const IpAddress plain = addr->unmapped();
+    host = plain.is_v4() ? plain.to_string() : "[" + plain.to_string() + "]";
     port_text = host_port.substr(close + 2);
   } else {
     const auto colon = host_port.rfind(':');
@@ -91,10 +110,21 @@ Result<std::string> normalize_host_port(std::string_view host_port) {
         !std::all_of(name.begin(), name.end(), is_host_char)) {
       return bad_host(host_port, "invalid host name");
     }
-    if (const auto v4 = IpAddress::parse(name)) {
+    if (const auto v4 = dialled_ipv4(name)) {
       host = v4->to_string();
     } else {
-      host.assign(name);
+      // "example.com." is the fully qualified spelling of "example.com".
+      std::string_view bare = name;
+      if (bare.back() == '.') bare.remove_suffix(1);
+      if (bare.empty() || bare.back() == '.') return bad_host(host_port, "invalid host name");
+      // The resolver reads "127.0.0.1." as a name, not as the address: the
+      // pin must not say otherwise.
+      if (bare != name && dialled_ipv4(bare)) {
+        return bad_host(host_port,
+                        "a numeric address with a trailing dot is looked up as a "
+                        "name; write the address without the dot");
+      }
+      host.assign(bare);
       std::transform(host.begin(), host.end(), host.begin(),
                      [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); });
     }
@@ -117,11 +147,34 @@ struct FoundPin {
   std::size_t line;
 };
 
+// A pin is only as good as the file that holds it: like sshd with
+// authorized_keys, refuse one that anyone but this user or root could have
+// edited, or whose folders they could swap (before reading, and the file as
+// read: its stamp).
+Error untrusted(const fs::path& path, const Error& why) {
+  return Error(why.code,
+               why.detail + "; the pins in " + shown(path.string()) + " cannot be trusted");
+}
+
+Result<void> check_folders(const fs::path& path) {
+  if (auto safe = check_directories_of(path); !safe) return untrusted(path, safe.error());
+  return {};
+}
+
+Result<void> check_file(const fs::path& path, const FileStamp& stamp) {
+  if (!stamp.exists) return {};
+  if (auto safe = check_private_ownership(stamp, path); !safe) return untrusted(path, safe.error());
+  return {};
+}
+
 // The first pin for the normalised host `target`, nullopt if none.
 Result<std::optional<FoundPin>> find_pin(const fs::path& path, const std::string& target) {
-  auto text = read_text_file(path, kMaxKnownHostsSize);
+  if (auto safe = check_folders(path); !safe) return safe.error();
+  FileStamp stamp;
+  auto text = read_text_file(path, kMaxKnownHostsSize, &stamp);
   if (!text) return text.error();
   if (!*text) return std::optional<FoundPin>();
+  if (auto safe = check_file(path, stamp); !safe) return safe.error();
   std::size_t number = 0;
   for (std::string_view line : split_lines(**text)) {
     ++number;
@@ -172,11 +225,13 @@ Result<void> KnownHosts::add(std::string_view host_port, const crypto::PublicKey
                   [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
     return Error(Errc::config, "a known_hosts comment must be one line of printable text");
   }
+  if (auto safe = check_folders(path_); !safe) return safe.error();
   auto lock = DirectoryLock::acquire(parent_dir(path_));
   if (!lock) return lock.error();
   FileStamp stamp;
   auto text = read_text_file(path_, kMaxKnownHostsSize, &stamp);
   if (!text) return text.error();
+  if (auto safe = check_file(path_, stamp); !safe) return safe.error();
 
   const std::string current = text->value_or("");
   std::vector<std::string> kept;

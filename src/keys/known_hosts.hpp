@@ -4,11 +4,18 @@
 //
 //   HOST:PORT KEYTYPE BASE64 [comment]
 //
-//   HOST  a DNS name (compared case-insensitively and stored in lower case),
-//         an IPv4 address, or an IPv6 address in brackets: [2001:db8::1]:7000.
+//   HOST  a DNS name (compared case-insensitively and stored in lower case,
+//         without a trailing dot), an IPv4 address, or an IPv6 address in
+//         brackets: [2001:db8::1]:7000. Numeric hosts are stored as the
+//         address the connection goes to (see normalize_host_port).
 //   PORT  decimal, 1-65535, always written: another port is another server.
 //   KEYTYPE BASE64  as in a .pub file (ssh-ed25519, ecdsa-sha2-nistp256,
 //         ssh-rsa); the comment is free text.
+//
+// The file must pass check_private_ownership and the folders above it
+// check_private_directories (paths.hpp), as sshd requires of
+// authorized_keys: pins that someone else could have edited are refused
+// (config, naming the path and the fix), never used.
 //
 // Blank lines and lines starting with '#' are ignored. Unlike OpenSSH's
 // known_hosts there is no hashing, no host lists, wildcards or @markers. A
@@ -32,8 +39,19 @@ constexpr std::size_t kMaxKnownHostsSize = 4 * 1024 * 1024;
 
 // normalize_host_port returns the canonical "host:port" used as the key of a
 // pin ("Example.COM:7000" -> "example.com:7000", "[0:0::1]:7000" ->
-// "[::1]:7000"). Fails with config, saying why, on a missing or bad port, an
-// unbracketed IPv6 address or a host name with invalid characters.
+// "[::1]:7000"), so that every spelling of one server finds its pin and
+// --accept-new cannot pin a second key for it:
+//   - a numeric IPv4 host is read as the resolver reads it (inet_aton, as
+//     glibc's getaddrinfo does) and stored as a dotted quad: "127.1",
+//     "127.000.000.001", "0x7f.0.0.1" and "2130706433" are all 127.0.0.1,
+//     and leading zeros mean octal ("010.0.0.1" is 8.0.0.1);
+//   - an IPv4-mapped IPv6 address ([::ffff:10.0.0.1]) is its IPv4 address;
+//   - a name loses one trailing dot ("example.com." is "example.com");
+//     anything inet_aton refuses is a name ("1password.example", "08.1.2.3").
+// Fails with config, saying why, on a missing or bad port, an unbracketed
+// IPv6 address, a host name with invalid characters or an empty label at
+// the end, or a numeric address with a trailing dot ("127.0.0.1."), which
+// the resolver looks up as a name.
 Result<std::string> normalize_host_port(std::string_view host_port);
 
 enum class HostStatus {
@@ -56,8 +74,9 @@ class KnownHosts {
   const std::filesystem::path& path() const noexcept { return path_; }
 
   // lookup returns the key pinned for host_port, or nullopt (also when the
-  // file does not exist). Fails with config on a bad host_port, malformed if
-  // the host's line is damaged, io if the file cannot be read.
+  // file does not exist). Fails with config on a bad host_port or a file or
+  // folder others can write (see above), malformed if the host's line is
+  // damaged, io if the file cannot be read.
   Result<std::optional<crypto::PublicKey>> lookup(std::string_view host_port) const;
 
   // check compares key with the pin; `changed` carries the pinned key so the
@@ -68,6 +87,7 @@ class KnownHosts {
   // missing; its directory must exist). Pinning the key already pinned does
   // nothing. If another key is pinned it fails with host_key_changed naming
   // both fingerprints, unless replace is yes, which drops the old pin.
+  // Otherwise fails like lookup.
   Result<void> add(std::string_view host_port, const crypto::PublicKey& key,
                    std::string_view comment = {}, Replace replace = Replace::no);
 

@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "keys/files.hpp"
 #include "util/encoding.hpp"
 
 namespace signet::keys {
@@ -48,9 +50,8 @@ Result<bool> make_private_dir(const fs::path& dir) {
   return false;
 }
 
-}  // namespace
-
-Result<fs::path> config_dir_path() {
+// The configuration directory's path, checked or not.
+Result<fs::path> unchecked_config_dir_path() {
   // The XDG Base Directory specification says relative paths are invalid
   // and must be ignored.
   if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg != nullptr && xdg[0] == '/') {
@@ -65,8 +66,93 @@ Result<fs::path> config_dir_path() {
   return *home / ".config" / kAppDir;
 }
 
+Result<void> check_config_dir(const fs::path& dir) {
+  auto safe = check_private_directories(dir);
+  if (!safe) {
+    return Error(safe.error().code, safe.error().detail +
+                                        "; not using the configuration directory " +
+                                        util::escape_for_display(dir.string()));
+  }
+  return {};
+}
+
+// Where the walk of check_private_directories begins: p with symlinks
+// resolved, or nullopt if p does not exist.
+Result<std::optional<fs::path>> resolved(const fs::path& p) {
+  std::error_code ec;
+  fs::path real = fs::canonical(p, ec);
+  if (!ec) return std::optional<fs::path>(std::move(real));
+  if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) {
+    return std::optional<fs::path>();
+  }
+  return Error(Errc::io,
+               "cannot resolve " + util::escape_for_display(p.string()) + ": " + ec.message());
+}
+
+// Walks from `start` (absolute) up, as described at check_private_directories.
+Result<void> check_from(const fs::path& start) {
+  // The home directory as written and resolved, to end the walk whichever
+  // way it arrives there.
+  std::vector<fs::path> home;
+  if (const auto h = home_dir()) {
+    home.push_back(h->lexically_normal());
+    std::error_code ec;
+    fs::path c = fs::canonical(*h, ec);
+    if (!ec) home.push_back(std::move(c));
+  }
+  for (fs::path p = start;; p = p.parent_path()) {
+    auto st = stat_file(p);
+    if (!st) return st.error();
+    if (!st->exists) {
+      return Error(Errc::io, "cannot check " + util::escape_for_display(p.string()) +
+                                 ": it vanished while being checked");
+    }
+    // /tmp and the like (see the header). The tests keep their
+    // configuration there too.
+    if (st->owner == 0 && (st->mode & S_ISVTX) != 0) return {};
+    if (auto ok = check_private_ownership(*st, p); !ok) return ok;
+    if (std::find(home.begin(), home.end(), p) != home.end() || p == p.root_path()) return {};
+  }
+}
+
+}  // namespace
+
+Result<void> check_private_directories(const fs::path& dir) {
+  auto real = resolved(dir);
+  if (!real) return real.error();
+  if (!*real) return {};
+  if (auto ok = check_from(**real); !ok) return ok;
+  // A directory that holds a symlink on the way is not on the resolved
+  // path, yet whoever can write it can point the link elsewhere: walk the
+  // path as written too (stat follows each link to what it names).
+  std::error_code ec;
+  fs::path written = fs::absolute(dir, ec).lexically_normal();
+  if (ec) return Error(Errc::io, "cannot resolve " + util::escape_for_display(dir.string()));
+  if (written.has_parent_path() && !written.has_filename()) written = written.parent_path();
+  if (written == **real) return {};
+  return check_from(written);
+}
+
+Result<void> check_directories_of(const fs::path& file) {
+  // The folders it is reached through, then those of what it resolves to
+  // (a symlinked file's target may live elsewhere). A file that does not
+  // exist yet would be created in the first.
+  if (auto ok = check_private_directories(parent_dir(file)); !ok) return ok;
+  auto real = resolved(file);
+  if (!real) return real.error();
+  if (!*real) return {};
+  return check_from((*real)->parent_path());
+}
+
+Result<fs::path> config_dir_path() {
+  auto dir = unchecked_config_dir_path();
+  if (!dir) return dir.error();
+  if (auto safe = check_config_dir(*dir); !safe) return safe.error();
+  return dir;
+}
+
 Result<ConfigDir> ensure_config_dir() {
-  auto dir = config_dir_path();
+  auto dir = unchecked_config_dir_path();
   if (!dir) return dir.error();
   // Create missing parents too (a fresh account may have no ~/.config),
   // each private to the user, as the XDG specification asks.
@@ -88,6 +174,7 @@ Result<ConfigDir> ensure_config_dir() {
                    util::escape_for_display(dir->string()) + " exists but is not a directory");
     }
   }
+  if (auto safe = check_config_dir(*dir); !safe) return safe.error();
   return ConfigDir{*dir, created};
 }
 

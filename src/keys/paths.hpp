@@ -18,7 +18,9 @@
 namespace signet::keys {
 
 // The configuration directory, without creating it. Fails with config if
-// neither XDG_CONFIG_HOME nor a home directory is known.
+// neither XDG_CONFIG_HOME nor a home directory is known, or if the directory
+// exists and fails check_private_directories (it holds the identity and the
+// pins, so no one else may be able to change it).
 Result<std::filesystem::path> config_dir_path();
 
 struct ConfigDir {
@@ -28,8 +30,26 @@ struct ConfigDir {
 
 // ensure_config_dir creates the directory (and a missing ~/.config) with
 // mode 0700 if needed. Fails with config if the path exists but is not a
-// directory, io if it cannot be created.
+// directory or fails check_private_directories, io if it cannot be created.
 Result<ConfigDir> ensure_config_dir();
+
+// check_private_directories applies check_private_ownership (files.hpp) to
+// dir and to each directory above it, as sshd's safe_path() does for
+// authorized_keys: whoever can write any of them can swap what lies below.
+// It walks the path with symlinks resolved, then as written (so that the
+// folder holding a symlink counts too). Each walk ends after the user's
+// home directory, or at "/". It also ends, unchecked, at a root-owned
+// directory with the sticky bit such as /tmp: that one is meant to be
+// writable by all, and the sticky bit keeps others from renaming or
+// removing what this user owns in it. Nothing is checked if dir does not
+// exist. Fails with config like check_private_ownership, io if a directory
+// cannot be examined.
+Result<void> check_private_directories(const std::filesystem::path& dir);
+
+// check_directories_of applies check_private_directories to the directory
+// that holds `file` (where a file that does not exist yet would be
+// created) and, when `file` is a symlink, to the one that holds its target.
+Result<void> check_directories_of(const std::filesystem::path& file);
 
 // <dir>/id_ed25519: the identity signet uses when none is named.
 std::filesystem::path default_identity_path(const std::filesystem::path& dir);

@@ -510,6 +510,25 @@ TEST(PrivateKey, LoadRefusesOpenPermissions) {
   EXPECT_NE(missing.error().detail.find("nope"), std::string::npos);
 }
 
+TEST(PrivateKey, LoadRefusesAKeyOfAnotherUser) {
+  TempDir dir;
+  auto key = PrivateKey::generate(KeyType::ed25519);
+  ASSERT_TRUE(key);
+  const fs::path path = dir / "id";
+  ASSERT_TRUE(key->save(path, ""));
+  // Only root can give a file away.
+  if (::geteuid() != 0) GTEST_SKIP() << "chown needs root";
+  ASSERT_EQ(::chown(path.c_str(), 54321, 54321), 0);
+  auto r = PrivateKey::load(path);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config));
+  EXPECT_EQ(r.error().detail, path.string() +
+                                  " belongs to uid 54321, neither this user (uid 0) nor root; a "
+                                  "private key must belong to the user who uses it");
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  EXPECT_TRUE(PrivateKey::load(path));
+}
+
 TEST(PrivateKey, PassphraseRoundTrip) {
   TempDir dir;
   for (KeyType t : {KeyType::ed25519, KeyType::ecdsa_p256}) {

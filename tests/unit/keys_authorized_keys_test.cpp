@@ -219,6 +219,106 @@ TEST(AuthorizedKeys, BadLinesAreReportedAndSkippedOthersStillWork) {
   }
 }
 
+// Options written after the key would only be its comment: the key would be
+// admitted without them. Such a line is refused like a bad option.
+TEST(AuthorizedKeys, OptionsAfterTheKeyRefuseTheLine) {
+  const auto k = make_key("");
+  const std::string bare = crypto::format_public_key_line(k.key, "");
+  for (const std::string comment :
+       {"from=\"10.0.0.0/8\"", "alice@laptop expiry-time=\"20200101\"", "no-pty", "restrict",
+        "RESTRICT", "restrict,command=\"true\"", "x,allow=\"get\"", "from=10.0.0.1",
+        "laptop\tFrom=\"10.0.0.1\"", "cert-authority", "no-x11-forwarding", "2024-01-01 from="}) {
+    const std::string line = bare + " " + comment;
+    const auto keys = AuthorizedKeys::parse("# keys\n" + line + "\n");
+    EXPECT_TRUE(keys.empty()) << comment;
+    ASSERT_EQ(keys.warnings().size(), 1u) << comment;
+    EXPECT_EQ(keys.warnings()[0].line, 2u);
+    EXPECT_TRUE(keys.warnings()[0].skipped);
+    EXPECT_NE(keys.warnings()[0].message.find(
+                  " after the key reads as an option: options must come before the key type "
+                  "(after it they are only a comment and restrict nothing); line ignored"),
+              std::string::npos)
+        << keys.warnings()[0].message;
+    EXPECT_FALSE(keys.authorize(k.key, ip("203.0.113.1"), kNow)) << comment;
+    EXPECT_FALSE(parse_authorized_key(line)) << comment;
+  }
+  EXPECT_EQ(AuthorizedKeys::parse(bare + " from=\"10.0.0.0/8\"\n").warnings()[0].message,
+            "from=\"10.0.0.0/8\" after the key reads as an option: options must come before "
+            "the key type (after it they are only a comment and restrict nothing); line "
+            "ignored");
+  // Comments that merely mention such words are comments.
+  for (const std::string comment :
+       {"alice@laptop", "from laptop", "key from the build box", "no-ptys", "restricted",
+        "fromage=brie", "x@from.example", "pty-less", "allow", ""}) {
+    const auto keys = AuthorizedKeys::parse(bare + " " + comment + "\n");
+    EXPECT_TRUE(keys.warnings().empty()) << comment << ": " << keys.warnings()[0].message;
+    EXPECT_TRUE(keys.authorize(k.key, ip("203.0.113.1"), kNow)) << comment;
+  }
+  // The option in its place works, comment and all.
+  const auto placed = AuthorizedKeys::parse("from=\"10.0.0.0/8\" " + bare + " alice@laptop\n");
+  EXPECT_TRUE(placed.warnings().empty());
+  EXPECT_TRUE(placed.authorize(k.key, ip("10.0.0.1"), kNow));
+  EXPECT_FALSE(placed.authorize(k.key, ip("203.0.113.1"), kNow));
+}
+
+// Peers are compared as IPv4 addresses (peer_address() unmaps them), so a
+// mapped from= entry is read as its IPv4 network, and an IPv6 entry that
+// looks like "anywhere" comes with a warning that it is not.
+TEST(AuthorizedKeys, MappedFromEntriesMatchIpv4Clients) {
+  const auto a = make_key("a");
+  const auto b = make_key("b");
+  const auto c = make_key("c");
+  const auto d = make_key("d");
+  const auto e = make_key("e");
+  const std::string text = "from=\"::ffff:10.0.0.0/104,::FFFF:192.168.1.7\" " + a.line +
+                           "\n" +                                                        // 1
+                           "from=\"::/0\" " + b.line + "\n" +                            // 2
+                           "from=\"::/0,0.0.0.0/0\" " + c.line + "\n" +                  // 3
+                           "from=\"2001:db8::/32,::/80\" " + d.line + "\n" +             // 4
+                           "from=\"2001:db8::/32,::ffff:0.0.0.0/96\" " + e.line + "\n";  // 5
+  const auto keys = AuthorizedKeys::parse(text);
+  ASSERT_EQ(keys.entries().size(), 5u);
+  ASSERT_EQ(keys.entries()[0].from.size(), 2u);
+  EXPECT_EQ(keys.entries()[0].from[0].to_string(), "10.0.0.0/8");
+  EXPECT_EQ(keys.entries()[0].from[1].to_string(), "192.168.1.7");
+  EXPECT_EQ(keys.entries()[4].from[1].to_string(), "0.0.0.0/0");
+  EXPECT_TRUE(keys.authorize(a.key, ip("10.1.2.3"), kNow));
+  EXPECT_TRUE(keys.authorize(a.key, ip("::ffff:10.1.2.3"), kNow));
+  EXPECT_TRUE(keys.authorize(a.key, ip("192.168.1.7"), kNow));
+  auto outside = keys.authorize(a.key, ip("11.0.0.1"), kNow);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().detail,
+            "address 11.0.0.1 not in from=\"::ffff:10.0.0.0/104,"
+            "::FFFF:192.168.1.7\" (key " +
+                a.key.fingerprint() + ")");
+  EXPECT_FALSE(keys.authorize(a.key, ip("::a00:1"), kNow));
+
+  // ::/0 admits IPv6 clients only; the warning says so (lines 2 and 4).
+  EXPECT_TRUE(keys.authorize(b.key, ip("2001:db8::1"), kNow));
+  EXPECT_FALSE(keys.authorize(b.key, ip("10.0.0.1"), kNow));
+  EXPECT_TRUE(keys.authorize(c.key, ip("10.0.0.1"), kNow));
+  EXPECT_TRUE(keys.authorize(e.key, ip("10.0.0.1"), kNow));
+  ASSERT_EQ(keys.warnings().size(), 2u);
+  EXPECT_EQ(keys.warnings()[0].to_string(),
+            "line 2: from= entry ::/0 matches IPv6 clients only, not IPv4 ones; add 0.0.0.0/0 "
+            "(or the IPv4 networks meant) to admit those too");
+  EXPECT_FALSE(keys.warnings()[0].skipped);
+  EXPECT_EQ(keys.warnings()[1].line, 4u);
+  EXPECT_NE(keys.warnings()[1].message.find("from= entry ::/80 matches IPv6 clients only"),
+            std::string::npos);
+
+  // The server logs them on each load.
+  TempDir dir;
+  write_text(dir / "authorized_keys", "from=\"::/0\" " + b.line + "\n");
+  AuthorizedKeysFile file(dir / "authorized_keys");
+  auto snap = file.current();
+  EXPECT_TRUE(snap.keys->find(b.key));
+  ASSERT_EQ(snap.warnings.size(), 1u);
+  EXPECT_TRUE(snap.warnings[0].starts_with((dir / "authorized_keys").string() +
+                                           ": line 1: from= entry ::/0 matches IPv6 clients only"))
+      << snap.warnings[0];
+}
+
 class AuthorizedKeysFileTest : public testing::Test {
  protected:
   TempDir dir_;
@@ -451,6 +551,111 @@ TEST_F(AuthorizedKeysFileTest, ImportDirectory) {
   EXPECT_EQ(read_text(path_), a.line + "\n" + b.line + "\n");
   EXPECT_FALSE(import_directory(path_, dir_ / "nope"));
   EXPECT_EQ(dir_names(dir_.path()), (std::vector<std::string>{"authorized_keys", "incoming"}));
+}
+
+// A uid that is neither ours nor root's, for chown (only root may give a file
+// away, so the tests that need one skip when not run as root).
+constexpr uid_t kOtherUid = 54321;
+
+bool give_away(const fs::path& p) {
+  return ::geteuid() == 0 && ::lchown(p.c_str(), kOtherUid, kOtherUid) == 0;
+}
+
+TEST_F(AuthorizedKeysFileTest, ImportRefusesAFolderOthersCanWrite) {
+  const auto a = make_key("alice@host");
+  const fs::path incoming = dir_ / "incoming";
+  fs::create_directory(incoming);
+  write_text(incoming / "alice.pub", a.line + "\n", 0644);
+  for (unsigned mode : {0777u, 0775u, 0757u, 01777u}) {
+    fs::permissions(incoming, static_cast<fs::perms>(mode));
+    auto report = import_directory(path_, incoming);
+    ASSERT_FALSE(report) << std::oct << mode;
+    EXPECT_TRUE(report.error().is(Errc::config));
+    EXPECT_EQ(report.error().detail, incoming.string() +
+                                         " is writable by group or others (run: chmod go-w " +
+                                         incoming.string() + "); no key was imported");
+    EXPECT_FALSE(fs::exists(path_));
+  }
+  // Through a symlink, the folder it points to is judged.
+  const fs::path link = dir_ / "link";
+  fs::create_directory_symlink(incoming, link);
+  EXPECT_FALSE(import_directory(path_, link));
+  EXPECT_FALSE(fs::exists(path_));
+
+  fs::permissions(incoming, static_cast<fs::perms>(0755));
+  auto fixed = import_directory(path_, link);
+  ASSERT_TRUE(fixed) << fixed.error().message();
+  EXPECT_EQ(fixed->added.size(), 1u);
+
+  if (!give_away(incoming)) GTEST_SKIP() << "chown needs root";
+  fs::remove(path_);
+  auto foreign = import_directory(path_, incoming);
+  ASSERT_FALSE(foreign);
+  EXPECT_EQ(foreign.error().detail,
+            incoming.string() + " belongs to uid 54321, neither this user (uid " +
+                std::to_string(::geteuid()) + ") nor root; no key was imported");
+  EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(AuthorizedKeysFileTest, ImportSkipsKeyFilesOthersCouldWrite) {
+  const auto a = make_key("alice@host");
+  const auto b = make_key("bob@host");
+  const auto c = make_key("carol@host");
+  const auto d = make_key("dave@host");
+  const auto e = make_key("erin@host");
+  const fs::path incoming = dir_ / "incoming";
+  const fs::path elsewhere = dir_ / "elsewhere";
+  fs::create_directory(incoming);
+  fs::create_directory(elsewhere);
+  write_text(incoming / "alice.pub", a.line + "\n", 0666);
+  write_text(incoming / "bob.pub", b.line + "\n", 0620);
+  // A symlink is judged by the file it leads to.
+  write_text(elsewhere / "carol", c.line + "\n", 0666);
+  fs::create_symlink(elsewhere / "carol", incoming / "carol.pub");
+  write_text(elsewhere / "dave", d.line + "\n", 0644);
+  fs::create_symlink(elsewhere / "dave", incoming / "dave.pub");
+  write_text(incoming / "erin.pub", e.line + "\n", 0644);
+
+  auto report = import_directory(path_, incoming);
+  ASSERT_TRUE(report) << report.error().message();
+  ASSERT_EQ(report->added.size(), 2u);
+  EXPECT_EQ(report->added[0].file, "dave.pub");
+  EXPECT_EQ(report->added[1].file, "erin.pub");
+  ASSERT_EQ(report->bad.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::string name = std::vector<std::string>{"alice.pub", "bob.pub", "carol.pub"}[i];
+    const fs::path shown = incoming / name;
+    EXPECT_EQ(report->bad[i].file, name);
+    EXPECT_EQ(report->bad[i].reason, shown.string() +
+                                         " is writable by group or others (run: chmod go-w " +
+                                         shown.string() + "); not imported");
+  }
+  EXPECT_EQ(read_text(path_), d.line + "\n" + e.line + "\n");
+
+  if (!give_away(elsewhere / "dave")) GTEST_SKIP() << "chown needs root";
+  give_away(incoming / "erin.pub");
+  fs::remove(path_);
+  auto foreign = import_directory(path_, incoming);
+  ASSERT_TRUE(foreign);
+  EXPECT_TRUE(foreign->added.empty());
+  ASSERT_EQ(foreign->bad.size(), 5u);
+  EXPECT_EQ(foreign->bad[3].file, "dave.pub");
+  EXPECT_NE(foreign->bad[3].reason.find("belongs to uid 54321, neither this user"),
+            std::string::npos);
+  EXPECT_NE(foreign->bad[4].reason.find("belongs to uid 54321"), std::string::npos);
+  EXPECT_FALSE(fs::exists(path_));
+}
+
+TEST_F(AuthorizedKeysFileTest, OwnedByAnotherUserAdmitsNobody) {
+  const auto a = make_key("a");
+  write_text(path_, a.line + "\n", 0644);
+  if (!give_away(path_)) GTEST_SKIP() << "chown needs root";
+  AuthorizedKeysFile file(path_);
+  auto s = file.current();
+  EXPECT_TRUE(s.keys->empty());
+  ASSERT_EQ(s.warnings.size(), 1u);
+  EXPECT_EQ(s.warnings[0], path_.string() + " belongs to uid 54321, neither this user (uid " +
+                               std::to_string(::geteuid()) + ") nor root; no key is admitted");
 }
 
 }  // namespace
