@@ -112,4 +112,17 @@ class RawConnection {
 
 std::string make_temp_dir(const std::string& test_name);
 
+// Runs the signet program to its end with stdout on a pseudo-terminal (no
+// output processing), stdin from /dev/null and stderr to a file, as a user at
+// a terminal would see it. status is the exit status, or 128 + the signal that
+// ended the program (SIGKILL after the timeout).
+struct TtyRun {
+  int status = -1;
+  std::string tty;  // what the program wrote to the terminal
+  std::string err;
+};
+TtyRun run_on_tty(const std::string& dir, const std::string& name, std::vector<std::string> args,
+                  std::map<std::string, std::optional<std::string>> env,
+                  std::chrono::milliseconds timeout = 20s);
+
 }  // namespace signet::testing
