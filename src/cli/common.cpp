@@ -1,7 +1,9 @@
 #include "cli/common.hpp"
 
 #include "api/signet.hpp"
+#include "crypto/secret_file.hpp"
 #include "util/bytes.hpp"
+#include "util/encoding.hpp"
 
 #include <pwd.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -14,9 +16,7 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
 #include <vector>
 
 namespace signet::cli {
@@ -100,29 +100,22 @@ Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_ke
   using Key = std::shared_ptr<const crypto::SecretBytes>;
   Key key;
   if (!psk_file.empty()) {
-    struct stat st {};
-    if (::stat(psk_file.c_str(), &st) != 0) {
-      return Error(Errc::config,
-                   "cannot read shared key file " + psk_file + ": " + std::strerror(errno));
+    // Bounded, and refused unless a regular file: /dev/zero or a FIFO given
+    // by mistake must fail at once rather than exhaust memory or block.
+    auto file = crypto::read_secret_file(psk_file, kMaxKeyFile);
+    if (!file) {
+      return Error(Errc::config, "cannot use the shared key file: " + file.error().detail);
     }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-      spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", psk_file);
+    const std::string shown = util::escape_for_display(psk_file);
+    if ((file->mode & (S_IRWXG | S_IRWXO)) != 0) {
+      spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", shown);
     }
-    std::ifstream in(psk_file, std::ios::binary);
-    if (!in) return Error(Errc::config, "cannot open shared key file " + psk_file);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (content.size() > kMaxKeyFile) {
-      crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
-      return Error(Errc::config, "shared key file " + psk_file + " is larger than 64 KiB");
-    }
-    std::size_t n = content.size();
+    auto content = file->contents.span();
     // One trailing newline is an artefact of editors and echo, not key material.
-    if (n > 0 && content[n - 1] == '\n') --n;
-    if (n > 0 && content[n - 1] == '\r') --n;
-    key = std::make_shared<const crypto::SecretBytes>(
-        util::ByteSpan(reinterpret_cast<const std::uint8_t*>(content.data()), n));
-    crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
-    if (key->empty()) return Error(Errc::config, "shared key file " + psk_file + " is empty");
+    if (!content.empty() && content.back() == '\n') content = content.first(content.size() - 1);
+    if (!content.empty() && content.back() == '\r') content = content.first(content.size() - 1);
+    if (content.empty()) return Error(Errc::config, "shared key file " + shown + " is empty");
+    key = std::make_shared<const crypto::SecretBytes>(content);
   } else {
     if (std::getenv("SHARED_SECRET_KEY") == nullptr) return std::optional<Key>{};
     // The library reads it, wipes it in place and removes it from the environment.

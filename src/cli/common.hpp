@@ -42,8 +42,9 @@ void harden_process();
 
 // The shared key, from --psk-file if given, else from SHARED_SECRET_KEY
 // (the variable is wiped and removed once read). nullopt when neither is set.
-// An empty key or an unreadable file is a config error. Warns (to the log) on
-// a key under 16 bytes or a key file that others can read.
+// An empty key, or a file that cannot be read, is not a regular file (a FIFO,
+// a directory, /dev/zero) or is larger than 64 KiB, is a config error. Warns
+// (to the log) on a key under 16 bytes or a key file that others can read.
 Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_key(
     const std::string& psk_file);
 
