@@ -26,7 +26,7 @@ struct ClientArgs {
 
 net::ClientOptions client_options(const ClientArgs& args) {
   net::ClientOptions o;
-  const auto t = std::chrono::milliseconds(static_cast<std::int64_t>(args.timeout * 1000));
+  const auto t = seconds_option(args.timeout);
   o.connect_timeout = t;
   o.handshake_timeout = t;
   o.reply_timeout = t;
@@ -192,7 +192,8 @@ void add_client_commands(CLI::App& app, Action& action) {
   auto* c = app.add_subcommand("client", "Interactive console: send each line you type");
   c->add_option("server", client->server, "Server address")->required()->type_name("HOST:PORT");
   add_channel_options(c, client->channel, false);
-  c->add_option("--timeout", client->timeout, "Seconds to wait for the server (default 30)");
+  add_seconds_option(c, "--timeout", client->timeout,
+                     "Seconds to wait for the server (default 30)");
   c->callback([client, &action] { action = [client] { return run_client(*client); }; });
 
   auto send = std::make_shared<ClientArgs>();
@@ -202,7 +203,7 @@ void add_client_commands(CLI::App& app, Action& action) {
       ->required()
       ->type_name("MESSAGE|-");
   add_channel_options(s, send->channel, false);
-  s->add_option("--timeout", send->timeout, "Seconds to wait for the server (default 30)");
+  add_seconds_option(s, "--timeout", send->timeout, "Seconds to wait for the server (default 30)");
   s->add_flag("--raw", send->raw,
               "Print the reply's bytes as they are even to a terminal (where control "
               "characters, bidirectional controls and invalid UTF-8 are otherwise escaped)");

@@ -13,7 +13,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -73,6 +77,31 @@ void setup_logging(const LogOptions& options) {
   messages->flush_on(spdlog::level::info);
   spdlog::set_default_logger(log);
   spdlog::register_logger(messages);
+}
+
+CLI::Option* add_seconds_option(CLI::App* cmd, const std::string& name, double& seconds,
+                                const std::string& description) {
+  static const std::string kRange = "(0 - " + std::to_string(static_cast<int>(kMaxSeconds)) + "]";
+  const CLI::Validator check(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        const char* end = text.data() + text.size();
+        const auto [rest, ec] = std::from_chars(text.data(), end, v);
+        if (ec == std::errc() && rest == end && std::isfinite(v) && v > 0 && v <= kMaxSeconds) {
+          return {};
+        }
+        return "'" + text + "' is not a number of seconds above 0 and at most " +
+               std::to_string(static_cast<int>(kMaxSeconds)) + " (one day)";
+      },
+      kRange, "SECONDS");
+  return cmd->add_option(name, seconds, description)->type_name("SECONDS")->check(check);
+}
+
+std::chrono::milliseconds seconds_option(double s) {
+  // NaN fails every comparison and ends up at the lower bound.
+  const double clamped = s > 0 ? std::min(s, kMaxSeconds) : 0.001;
+  const auto ms = static_cast<std::int64_t>(std::ceil(clamped * 1000));
+  return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
 }
 
 std::string default_comment() {

@@ -1,12 +1,18 @@
 // Pieces every signet subcommand shares: exit statuses, logging, the shared key.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "crypto/secret.hpp"
 #include "util/error.hpp"
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
 
 namespace signet::cli {
 
@@ -32,6 +38,21 @@ struct LogOptions {
 // Sets the default logger (stderr, timestamps) and the "messages" logger
 // (stdout, one line per verified message); both also go to --log-file.
 void setup_logging(const LogOptions& options);
+
+// Options in seconds (timeouts, --hold) take a finite number above 0 and at
+// most one day: a longer wait is a mistake, and a value near 1e30 would
+// overflow the conversion to milliseconds and time out at once.
+inline constexpr double kMaxSeconds = 86400;
+
+// Adds the option `name` in seconds to cmd. Anything outside (0, kMaxSeconds]
+// (negative, zero, NaN, infinity, not a number) is refused with a message
+// naming the option and the range, and exit status 2.
+CLI::Option* add_seconds_option(CLI::App* cmd, const std::string& name, double& seconds,
+                                const std::string& description);
+
+// s as milliseconds, rounded up to at least 1 ms. Defined for every double:
+// whatever slipped past the check above is clamped into (0, kMaxSeconds].
+std::chrono::milliseconds seconds_option(double s);
 
 // "user@host", the comment of a new identity (as ssh-keygen's default).
 std::string default_comment();

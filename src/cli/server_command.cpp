@@ -31,10 +31,6 @@ struct ServerArgs {
   std::size_t exec_max_output = std::size_t{1} << 20;
 };
 
-std::chrono::milliseconds seconds(double s) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
-}
-
 // The default handler: print one line per verified message, confirm it.
 wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message) {
   static const auto messages = spdlog::get("messages");
@@ -61,9 +57,9 @@ int run_server(const ServerArgs& args) {
   }
   net::ServerOptions options;
   options.listen = *listen;
-  options.handshake_timeout = seconds(args.handshake_timeout);
-  options.idle_timeout = seconds(args.idle_timeout);
-  options.frame_timeout = seconds(args.frame_timeout);
+  options.handshake_timeout = seconds_option(args.handshake_timeout);
+  options.idle_timeout = seconds_option(args.idle_timeout);
+  options.frame_timeout = seconds_option(args.frame_timeout);
   options.max_buffered_bytes = args.max_buffered_mib << 20;
   options.max_connections = args.max_connections;
   options.threads = args.threads;
@@ -71,8 +67,8 @@ int run_server(const ServerArgs& args) {
   if (!args.exec.empty()) {
     // The reply's status byte leaves max_message - 1 bytes for the text.
     const std::size_t room = std::size_t{args.channel.max_message} - 1;
-    handler = make_exec_handler(
-        ExecOptions{args.exec, seconds(args.exec_timeout), std::min(args.exec_max_output, room)});
+    handler = make_exec_handler(ExecOptions{args.exec, seconds_option(args.exec_timeout),
+                                            std::min(args.exec_max_output, room)});
   }
   net::Server server(options, mode->factory, std::move(handler));
   auto bound = server.listen();
@@ -111,12 +107,12 @@ void add_server_command(CLI::App& app, Action& action) {
   cmd->add_option("--listen,-l", args->listen, "Address to listen on (default 127.0.0.1:7878)")
       ->type_name("HOST:PORT");
   add_channel_options(cmd, args->channel, true);
-  cmd->add_option("--handshake-timeout", args->handshake_timeout,
-                  "Seconds a client has to finish the handshake (default 10)");
-  cmd->add_option("--idle-timeout", args->idle_timeout,
-                  "Seconds without traffic before a connection is closed (default 300)");
-  cmd->add_option("--frame-timeout", args->frame_timeout,
-                  "Seconds a started message has to arrive completely (default 30)");
+  add_seconds_option(cmd, "--handshake-timeout", args->handshake_timeout,
+                     "Seconds a client has to finish the handshake (default 10)");
+  add_seconds_option(cmd, "--idle-timeout", args->idle_timeout,
+                     "Seconds without traffic before a connection is closed (default 300)");
+  add_seconds_option(cmd, "--frame-timeout", args->frame_timeout,
+                     "Seconds a started message has to arrive completely (default 30)");
   cmd->add_option("--max-buffered", args->max_buffered_mib,
                   "MiB of incoming messages held for all connections together (default 256)");
   cmd->add_option("--max-connections", args->max_connections,
@@ -126,9 +122,8 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Answer each message by running CMD with /bin/sh -c: the message on its "
                   "stdin, its stdout as the reply text, its exit status as the reply status")
       ->type_name("CMD");
-  cmd->add_option("--exec-timeout", args->exec_timeout,
-                  "Seconds a --exec command may run before it is killed (default 10)")
-      ->check(CLI::PositiveNumber);
+  add_seconds_option(cmd, "--exec-timeout", args->exec_timeout,
+                     "Seconds a --exec command may run before it is killed (default 10)");
   cmd->add_option("--exec-max-output", args->exec_max_output,
                   "Bytes of a --exec command's output kept for the reply (default and most: "
                   "--max-message minus 1)")

@@ -82,5 +82,41 @@ TEST_F(CliOptionsTest, MissingPskFileIsAConfigurationError) {
   EXPECT_THAT(err, HasSubstr("No such file"));
 }
 
+// --- Options in seconds ----------------------------------------------------------------
+
+const std::vector<std::string> kBadSeconds = {"-1", "nan",  "1e30",  "inf",
+                                              "0",  "-inf", "86401", "5s"};
+
+TEST_F(CliOptionsTest, OutOfRangeSecondsAreRefusedNamingTheOption) {
+  const std::vector<std::vector<std::string>> commands = {
+      {"send", "127.0.0.1:9", "x", "--timeout"},
+      {"client", "127.0.0.1:9", "--timeout"},
+      {"server", "--listen", "127.0.0.1:0", "--handshake-timeout"},
+      {"server", "--listen", "127.0.0.1:0", "--idle-timeout"},
+      {"server", "--listen", "127.0.0.1:0", "--frame-timeout"},
+      {"server", "--listen", "127.0.0.1:0", "--exec", "cat", "--exec-timeout"},
+      {"bench", "127.0.0.1:9", "--idle-connections", "1", "--hold"},
+  };
+  for (const auto& command : commands) {
+    for (const auto& value : kBadSeconds) {
+      auto args = command;
+      args.push_back(value);
+      std::string err;
+      // A server given a value it should have refused would serve: 3 s is plenty.
+      EXPECT_EQ(run(args, &err, 3s), 2) << command.back() << " " << value;
+      EXPECT_THAT(err, HasSubstr(command.back() + ": '" + value + "' is not a number of seconds"));
+      EXPECT_THAT(err, HasSubstr("above 0 and at most 86400"));
+    }
+  }
+}
+
+TEST_F(CliOptionsTest, SecondsWithinTheRangeAreAccepted) {
+  for (const char* value : {"0.001", "0.5", "30", "86400", "1e3"}) {
+    std::string err;
+    // Nothing listens on port 9: the value was taken, the connection refused.
+    EXPECT_EQ(run({"send", "127.0.0.1:9", "x", "--timeout", value}, &err), 3) << value << err;
+  }
+}
+
 }  // namespace
 }  // namespace signet::testing
