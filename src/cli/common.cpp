@@ -5,8 +5,9 @@
 #include "util/bytes.hpp"
 #include "util/encoding.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -16,11 +17,14 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <mutex>
+#include <system_error>
 #include <vector>
 
 namespace signet::cli {
@@ -53,13 +57,69 @@ void print_error(const std::string& message) {
   std::cerr << "signet: " << message << std::endl;
 }
 
-void setup_logging(const LogOptions& options) {
+namespace {
+
+// Log lines to a descriptor signet opened itself: spdlog's file sink would
+// create the file with the umask's mode, and the log holds message bodies
+// that key mode kept confidential on the wire.
+class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit FdSink(int fd) noexcept : fd_(fd) {}
+  FdSink(const FdSink&) = delete;
+  FdSink& operator=(const FdSink&) = delete;
+  ~FdSink() override { ::close(fd_); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a full disk must not stop the server
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  // Each line is written with write(2) at once; nothing is buffered here.
+  void flush_() override {}
+
+ private:
+  int fd_;
+};
+
+// Opens (creating with mode 0600) the --log-file for appending. A symlink is
+// refused, so the path cannot be pointed at some other file. *too_open is set
+// when an existing regular file is accessible by group or others.
+Result<int> open_log_file(const std::string& path, bool* too_open) {
+  const std::string shown = util::escape_for_display(path);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    return Error(Errc::config, "cannot open --log-file " + shown + ": " +
+                                   (err == ELOOP ? std::string("it is a symbolic link")
+                                                 : std::generic_category().message(err)));
+  }
+  struct stat st {};
+  *too_open = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0;
+  return fd;
+}
+
+}  // namespace
+
+Result<void> setup_logging(const LogOptions& options) {
   auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto out_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   std::vector<spdlog::sink_ptr> log_sinks{err_sink};
   std::vector<spdlog::sink_ptr> message_sinks{out_sink};
+  bool too_open = false;
   if (!options.file.empty()) {
-    auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file);
+    auto fd = open_log_file(options.file, &too_open);
+    if (!fd) return fd.error();
+    auto file_sink = std::make_shared<FdSink>(*fd);
     log_sinks.push_back(file_sink);
     message_sinks.push_back(file_sink);
   }
@@ -77,6 +137,22 @@ void setup_logging(const LogOptions& options) {
   messages->flush_on(spdlog::level::info);
   spdlog::set_default_logger(log);
   spdlog::register_logger(messages);
+  if (too_open) {
+    // Warned, not changed: a group that may read the logs can be deliberate.
+    spdlog::warn(
+        "--log-file {} is accessible by group or others, and it holds message bodies; "
+        "chmod 600 it",
+        util::escape_for_display(options.file));
+  }
+  return {};
+}
+
+bool log_message_lines(const std::string& setting) {
+  if (setting == "yes") return true;
+  if (setting == "no") return false;
+  if (::isatty(STDOUT_FILENO) == 1) return true;
+  // systemd sets these for the processes it starts (systemd.exec(5)).
+  return std::getenv("INVOCATION_ID") == nullptr && std::getenv("JOURNAL_STREAM") == nullptr;
 }
 
 CLI::Option* add_seconds_option(CLI::App* cmd, const std::string& name, double& seconds,

@@ -36,8 +36,15 @@ struct LogOptions {
   std::string file;   // --log-file
 };
 // Sets the default logger (stderr, timestamps) and the "messages" logger
-// (stdout, one line per verified message); both also go to --log-file.
-void setup_logging(const LogOptions& options);
+// (stdout, one line per verified message); both also go to --log-file, which
+// is created with mode 0600 (a warning if it exists and others may read it).
+// Fails with config if --log-file cannot be opened or is a symbolic link.
+Result<void> setup_logging(const LogOptions& options);
+
+// The server's --log-messages: "yes", "no", or "auto": yes, except when
+// systemd started the process (INVOCATION_ID or JOURNAL_STREAM set) and stdout
+// is not a terminal, where every message body would land in the journal.
+bool log_message_lines(const std::string& setting);
 
 // Options in seconds (timeouts, --hold) take a finite number above 0 and at
 // most one day: a longer wait is a mistake, and a value near 1e30 would

@@ -19,6 +19,7 @@ namespace {
 
 struct ServerArgs {
   std::string listen = "127.0.0.1:7878";
+  std::string log_messages = "auto";  // --log-messages: auto, yes or no
   ChannelOptions channel;
   double handshake_timeout = 10;
   double idle_timeout = 300;
@@ -45,6 +46,7 @@ wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message)
 
 int run_server(const ServerArgs& args) {
   harden_process();
+  if (!log_message_lines(args.log_messages)) spdlog::get("messages")->set_level(spdlog::level::off);
   auto listen = net::parse_host_port(args.listen);
   if (!listen) {
     print_error(listen.error().message());
@@ -106,6 +108,12 @@ void add_server_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("server", "Serve clients: verify, print and confirm each message");
   cmd->add_option("--listen,-l", args->listen, "Address to listen on (default 127.0.0.1:7878)")
       ->type_name("HOST:PORT");
+  cmd->add_option("--log-messages", args->log_messages,
+                  "A line per verified message, its text included, on stdout and in --log-file: "
+                  "yes, no, or auto (default): yes, but no when systemd runs the server "
+                  "(INVOCATION_ID or JOURNAL_STREAM set) and stdout is not a terminal")
+      ->check(CLI::IsMember({"auto", "yes", "no"}).description(""))
+      ->type_name("auto|yes|no");
   add_channel_options(cmd, args->channel, true);
   add_seconds_option(cmd, "--handshake-timeout", args->handshake_timeout,
                      "Seconds a client has to finish the handshake (default 10)");

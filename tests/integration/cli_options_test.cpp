@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "harness.hpp"
 
@@ -14,6 +15,7 @@ namespace signet::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class CliOptionsTest : public ::testing::Test {
  protected:
@@ -80,6 +82,126 @@ TEST_F(CliOptionsTest, MissingPskFileIsAConfigurationError) {
   std::string err;
   EXPECT_EQ(run({"send", "127.0.0.1:9", "x", "--psk-file", dir_ + "/none"}, &err), 2);
   EXPECT_THAT(err, HasSubstr("No such file"));
+}
+
+// --- The server's log -------------------------------------------------------------------
+
+constexpr const char* kKey = "integration-test shared key, 40 bytes ok";
+
+class ServerLogTest : public CliOptionsTest {
+ protected:
+  std::map<std::string, std::optional<std::string>> env_with_key(
+      std::map<std::string, std::optional<std::string>> extra = {}) {
+    auto e = env();
+    e["SHARED_SECRET_KEY"] = kKey;
+    for (auto& [k, v] : extra) e[k] = v;
+    return e;
+  }
+  // Starts `signet [global] server [args]` on a port the kernel picks.
+  std::unique_ptr<Process> start_server(
+      std::vector<std::string> global, std::vector<std::string> args,
+      std::map<std::string, std::optional<std::string>> extra = {}) {
+    global.insert(global.end(), {"server", "--listen", "127.0.0.1:0"});
+    global.insert(global.end(), args.begin(), args.end());
+    auto p = std::make_unique<Process>(dir_, "server" + std::to_string(runs_++), global,
+                                       env_with_key(extra));
+    EXPECT_TRUE(p->wait_for_output("listening on 127.0.0.1:")) << p->err();
+    const auto out = p->out();
+    port_ = out.substr(out.find("listening on 127.0.0.1:") + 23);
+    port_ = port_.substr(0, port_.find('\n'));
+    return p;
+  }
+  // Starts a server, sends it "hello log" and stops it. Returns the server's stdout.
+  std::string serve_one_message(std::vector<std::string> global, std::vector<std::string> args,
+                                std::map<std::string, std::optional<std::string>> extra = {}) {
+    auto server = start_server(std::move(global), std::move(args), extra);
+    Process send(dir_, "send" + std::to_string(runs_++),
+                 {"send", "127.0.0.1:" + port_, "hello log"}, env_with_key());
+    EXPECT_EQ(send.wait(), 0) << send.err();
+    EXPECT_EQ(send.out(), "verified 9 bytes\n");
+    std::this_thread::sleep_for(100ms);
+    server->terminate();
+    return server->out();
+  }
+  std::string port_;
+  static mode_t mode_of(const std::string& path) {
+    struct stat st {};
+    EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+    return st.st_mode & 07777;
+  }
+};
+
+// Sets the umask for one test, so the file's mode shows what signet asked for.
+struct Umask {
+  explicit Umask(mode_t m) : old(::umask(m)) {}
+  ~Umask() { ::umask(old); }
+  mode_t old;
+};
+
+TEST_F(ServerLogTest, LogFileIsCreatedWithMode0600) {
+  const Umask umask(022);
+  const std::string log = dir_ + "/server.log";
+  serve_one_message({"--log-file", log}, {});
+  EXPECT_EQ(mode_of(log), 0600u);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("9 bytes verified"));
+  EXPECT_THAT(text, HasSubstr("hello log"));
+}
+
+TEST_F(ServerLogTest, ExistingLogFileOthersCanReadIsWarnedAbout) {
+  const std::string log = dir_ + "/server.log";
+  { std::ofstream(log) << "earlier line\n"; }
+  ::chmod(log.c_str(), 0644);
+  auto server = start_server({"--log-file", log}, {});
+  server->terminate();
+  EXPECT_THAT(server->err(), HasSubstr("is accessible by group or others"));
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, HasSubstr("earlier line\n"));  // appended to, not truncated
+  EXPECT_THAT(text, HasSubstr("shutting down"));
+}
+
+TEST_F(ServerLogTest, LogFileThatIsASymlinkIsRefused) {
+  const std::string target = dir_ + "/elsewhere";
+  { std::ofstream(target) << ""; }
+  const std::string log = dir_ + "/server.log";
+  ASSERT_EQ(::symlink(target.c_str(), log.c_str()), 0);
+  Process server(dir_, "server", {"--log-file", log, "server", "--listen", "127.0.0.1:0"},
+                 env_with_key());
+  EXPECT_EQ(server.wait(), 2);
+  EXPECT_THAT(server.err(), HasSubstr("it is a symbolic link"));
+}
+
+TEST_F(ServerLogTest, MessageLinesOnByDefaultOutsideSystemd) {
+  const std::string out = serve_one_message(
+      {}, {}, {{"INVOCATION_ID", std::nullopt}, {"JOURNAL_STREAM", std::nullopt}});
+  EXPECT_THAT(out, HasSubstr("9 bytes verified"));
+  EXPECT_THAT(out, HasSubstr("hello log"));
+}
+
+TEST_F(ServerLogTest, LogMessagesNoPrintsNoMessageLines) {
+  const std::string log = dir_ + "/server.log";
+  const std::string out = serve_one_message({"--log-file", log}, {"--log-messages", "no"});
+  EXPECT_THAT(out, Not(HasSubstr("hello log")));
+  EXPECT_THAT(out, HasSubstr("listening on"));
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(text, Not(HasSubstr("hello log")));
+  EXPECT_THAT(text, HasSubstr("stopped: 1 connection(s), 1 message(s) verified"));
+}
+
+TEST_F(ServerLogTest, LogMessagesAutoIsOffUnderSystemd) {
+  for (const char* var : {"INVOCATION_ID", "JOURNAL_STREAM"}) {
+    const std::string out = serve_one_message({}, {}, {{var, "8:12345"}});
+    EXPECT_THAT(out, Not(HasSubstr("hello log"))) << var;
+    const std::string explicit_auto = serve_one_message({}, {"--log-messages=auto"}, {{var, "1"}});
+    EXPECT_THAT(explicit_auto, Not(HasSubstr("hello log"))) << var;
+  }
+  // Asked for, the lines are printed under systemd too.
+  const std::string yes =
+      serve_one_message({}, {"--log-messages", "yes"}, {{"INVOCATION_ID", "1"}});
+  EXPECT_THAT(yes, HasSubstr("hello log"));
 }
 
 // --- Options in seconds ----------------------------------------------------------------

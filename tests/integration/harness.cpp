@@ -61,6 +61,10 @@ pid_t spawn_signet(const posix_spawn_file_actions_t& fa, std::vector<std::string
     const auto eq = kv.find('=');
     if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  // Tests run under systemd (a CI runner service) would otherwise turn the
+  // server's per-message lines off (--log-messages=auto); a test sets them itself.
+  vars.erase("INVOCATION_ID");
+  vars.erase("JOURNAL_STREAM");
   for (const auto& [k, v] : env) {
     if (v) {
       vars[k] = *v;

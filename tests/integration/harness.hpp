@@ -27,6 +27,7 @@ std::string signet_binary();
 class Process {
  public:
   // args excludes argv[0]. env: variables to set (value) or, with nullopt, remove.
+  // INVOCATION_ID and JOURNAL_STREAM (systemd's) are removed unless env sets them.
   Process(const std::string& dir, const std::string& name, std::vector<std::string> args,
           std::map<std::string, std::optional<std::string>> env = {}, bool pipe_stdin = false);
   ~Process();
