@@ -1,5 +1,7 @@
 #include "channel/psk_channel.hpp"
 
+#include "util/encoding.hpp"
+
 namespace signet::channel {
 
 void InputBuffer::append(ByteSpan in) {
@@ -41,10 +43,13 @@ constexpr std::string_view kPeerSays = "peer says: ";
 Error peer_error(const wire::ErrorRecord& r) {
   const Error e(wire::errc_for(r.code));
   // The reason usually repeats the code's own text; say it once.
-  std::string reason = r.reason;
+  std::string_view reason = r.reason;
   const std::string prefix = e.code.message() + ": ";
-  if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
-  return Error(e.code, std::string(kPeerSays) + reason);
+  if (reason.starts_with(prefix)) reason.remove_prefix(prefix.size());
+  // The peer's text, unauthenticated before the handshake, is escaped here,
+  // where it enters the Error: every later print to a terminal or a log is then
+  // safe, whatever the decoder let through.
+  return Error(e.code, std::string(kPeerSays) + util::escape_for_display(reason));
 }
 
 bool reported_by_peer(const Error& e) {

@@ -94,7 +94,7 @@ class PskClientChannel final : public PskChannel {
 Result<std::optional<ByteSpan>> take_record(ByteSpan in);
 
 // The Error for an error record the peer sent: its code mapped to Errc and
-// the detail "peer says: <reason>".
+// the detail "peer says: <reason>", the reason escaped for display.
 Error peer_error(const wire::ErrorRecord& r);
 // True for an Error made by peer_error(): it needs no answer to the peer.
 bool reported_by_peer(const Error& e);

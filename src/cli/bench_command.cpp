@@ -110,8 +110,7 @@ int hold_idle_connections(asio::io_context& ctx, const BenchArgs& args, const ne
       "holding them idle for %.0f s\n",
       held.size(), static_cast<double>(held.size()) / setup, args.hold_seconds);
   std::fflush(stdout);
-  std::this_thread::sleep_for(
-      std::chrono::milliseconds(static_cast<long>(args.hold_seconds * 1000)));
+  std::this_thread::sleep_for(seconds_option(args.hold_seconds));
   for (auto& c : held) c->close();
   return kExitOk;
 }
@@ -181,8 +180,8 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--idle-connections", args->idle_connections,
                   "Instead of measuring rates: open N connections (handshake and one message "
                   "each) and hold them idle, to measure the server's memory");
-  cmd->add_option("--hold", args->hold_seconds,
-                  "Seconds to hold --idle-connections open (default 10)");
+  add_seconds_option(cmd, "--hold", args->hold_seconds,
+                     "Seconds to hold --idle-connections open (default 10)");
   cmd->callback([args, &action] { action = [args] { return run_bench(*args); }; });
 }
 

@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <iterator>
@@ -20,11 +21,12 @@ struct ClientArgs {
   std::string message;
   ChannelOptions channel;
   double timeout = 30;
+  bool raw = false;  // send: print the reply's bytes even to a terminal
 };
 
 net::ClientOptions client_options(const ClientArgs& args) {
   net::ClientOptions o;
-  const auto t = std::chrono::milliseconds(static_cast<std::int64_t>(args.timeout * 1000));
+  const auto t = seconds_option(args.timeout);
   o.connect_timeout = t;
   o.handshake_timeout = t;
   o.reply_timeout = t;
@@ -38,9 +40,24 @@ Result<std::shared_ptr<net::Connection>> connect(asio::io_context& ctx, const ne
   return net::run_blocking(ctx, net::Connection::open(hp, mode.make_channel, options));
 }
 
-// Prints the server's reply; a refusal is an error.
-int show_reply(const wire::Reply& reply, std::ostream& out) {
-  out << reply.text << std::endl;
+// The reply for a terminal: the server (or its --exec command) chose these
+// bytes, and escape sequences in them could retitle the window, clear the
+// screen or reverse text. Line breaks are kept, since they cannot.
+std::string for_terminal(std::string_view text) {
+  std::string out;
+  for (;;) {
+    const auto nl = text.find('\n');
+    out += util::escape_for_display(text.substr(0, nl));
+    if (nl == std::string_view::npos) return out;
+    out += '\n';
+    text.remove_prefix(nl + 1);
+  }
+}
+
+// Prints the server's reply, as it is only for --raw or when stdout is not a
+// terminal; a refusal is an error.
+int show_reply(const wire::Reply& reply, bool raw, std::ostream& out) {
+  out << (raw || ::isatty(STDOUT_FILENO) != 1 ? reply.text : for_terminal(reply.text)) << std::endl;
   if (reply.status != 0) {
     print_error("refused by the server (status " + std::to_string(reply.status) + ")");
     return kExitRefused;
@@ -82,7 +99,7 @@ int run_send(const ClientArgs& args) {
     print_error(client_error_message(reply.error(), *mode));
     return exit_status_for(reply.error());
   }
-  return show_reply(*reply, std::cout);
+  return show_reply(*reply, args.raw, std::cout);
 }
 
 // Errors after which reconnecting cannot help.
@@ -175,7 +192,8 @@ void add_client_commands(CLI::App& app, Action& action) {
   auto* c = app.add_subcommand("client", "Interactive console: send each line you type");
   c->add_option("server", client->server, "Server address")->required()->type_name("HOST:PORT");
   add_channel_options(c, client->channel, false);
-  c->add_option("--timeout", client->timeout, "Seconds to wait for the server (default 30)");
+  add_seconds_option(c, "--timeout", client->timeout,
+                     "Seconds to wait for the server (default 30)");
   c->callback([client, &action] { action = [client] { return run_client(*client); }; });
 
   auto send = std::make_shared<ClientArgs>();
@@ -185,7 +203,10 @@ void add_client_commands(CLI::App& app, Action& action) {
       ->required()
       ->type_name("MESSAGE|-");
   add_channel_options(s, send->channel, false);
-  s->add_option("--timeout", send->timeout, "Seconds to wait for the server (default 30)");
+  add_seconds_option(s, "--timeout", send->timeout, "Seconds to wait for the server (default 30)");
+  s->add_flag("--raw", send->raw,
+              "Print the reply's bytes as they are even to a terminal (where control "
+              "characters, bidirectional controls and invalid UTF-8 are otherwise escaped)");
   s->callback([send, &action] { action = [send] { return run_send(*send); }; });
 }
 

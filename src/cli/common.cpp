@@ -1,22 +1,30 @@
 #include "cli/common.hpp"
 
 #include "api/signet.hpp"
+#include "crypto/secret_file.hpp"
 #include "util/bytes.hpp"
+#include "util/encoding.hpp"
 
+#include <fcntl.h>
 #include <pwd.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
-#include <iterator>
+#include <mutex>
+#include <system_error>
 #include <vector>
 
 namespace signet::cli {
@@ -49,13 +57,69 @@ void print_error(const std::string& message) {
   std::cerr << "signet: " << message << std::endl;
 }
 
-void setup_logging(const LogOptions& options) {
+namespace {
+
+// Log lines to a descriptor signet opened itself: spdlog's file sink would
+// create the file with the umask's mode, and the log holds message bodies
+// that key mode kept confidential on the wire.
+class FdSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit FdSink(int fd) noexcept : fd_(fd) {}
+  FdSink(const FdSink&) = delete;
+  FdSink& operator=(const FdSink&) = delete;
+  ~FdSink() override { ::close(fd_); }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t line;
+    formatter_->format(msg, line);
+    const char* p = line.data();
+    std::size_t left = line.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd_, p, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a full disk must not stop the server
+      p += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+  // Each line is written with write(2) at once; nothing is buffered here.
+  void flush_() override {}
+
+ private:
+  int fd_;
+};
+
+// Opens (creating with mode 0600) the --log-file for appending. A symlink is
+// refused, so the path cannot be pointed at some other file. *too_open is set
+// when an existing regular file is accessible by group or others.
+Result<int> open_log_file(const std::string& path, bool* too_open) {
+  const std::string shown = util::escape_for_display(path);
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    return Error(Errc::config, "cannot open --log-file " + shown + ": " +
+                                   (err == ELOOP ? std::string("it is a symbolic link")
+                                                 : std::generic_category().message(err)));
+  }
+  struct stat st {};
+  *too_open = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0;
+  return fd;
+}
+
+}  // namespace
+
+Result<void> setup_logging(const LogOptions& options) {
   auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto out_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
   std::vector<spdlog::sink_ptr> log_sinks{err_sink};
   std::vector<spdlog::sink_ptr> message_sinks{out_sink};
+  bool too_open = false;
   if (!options.file.empty()) {
-    auto file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(options.file);
+    auto fd = open_log_file(options.file, &too_open);
+    if (!fd) return fd.error();
+    auto file_sink = std::make_shared<FdSink>(*fd);
     log_sinks.push_back(file_sink);
     message_sinks.push_back(file_sink);
   }
@@ -73,6 +137,47 @@ void setup_logging(const LogOptions& options) {
   messages->flush_on(spdlog::level::info);
   spdlog::set_default_logger(log);
   spdlog::register_logger(messages);
+  if (too_open) {
+    // Warned, not changed: a group that may read the logs can be deliberate.
+    spdlog::warn(
+        "--log-file {} is accessible by group or others, and it holds message bodies; "
+        "chmod 600 it",
+        util::escape_for_display(options.file));
+  }
+  return {};
+}
+
+bool log_message_lines(const std::string& setting) {
+  if (setting == "yes") return true;
+  if (setting == "no") return false;
+  if (::isatty(STDOUT_FILENO) == 1) return true;
+  // systemd sets these for the processes it starts (systemd.exec(5)).
+  return std::getenv("INVOCATION_ID") == nullptr && std::getenv("JOURNAL_STREAM") == nullptr;
+}
+
+CLI::Option* add_seconds_option(CLI::App* cmd, const std::string& name, double& seconds,
+                                const std::string& description) {
+  static const std::string kRange = "(0 - " + std::to_string(static_cast<int>(kMaxSeconds)) + "]";
+  const CLI::Validator check(
+      [](std::string& text) -> std::string {
+        double v = 0;
+        const char* end = text.data() + text.size();
+        const auto [rest, ec] = std::from_chars(text.data(), end, v);
+        if (ec == std::errc() && rest == end && std::isfinite(v) && v > 0 && v <= kMaxSeconds) {
+          return {};
+        }
+        return "'" + text + "' is not a number of seconds above 0 and at most " +
+               std::to_string(static_cast<int>(kMaxSeconds)) + " (one day)";
+      },
+      kRange, "SECONDS");
+  return cmd->add_option(name, seconds, description)->type_name("SECONDS")->check(check);
+}
+
+std::chrono::milliseconds seconds_option(double s) {
+  // NaN fails every comparison and ends up at the lower bound.
+  const double clamped = s > 0 ? std::min(s, kMaxSeconds) : 0.001;
+  const auto ms = static_cast<std::int64_t>(std::ceil(clamped * 1000));
+  return std::chrono::milliseconds(std::max<std::int64_t>(ms, 1));
 }
 
 std::string default_comment() {
@@ -100,29 +205,22 @@ Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_ke
   using Key = std::shared_ptr<const crypto::SecretBytes>;
   Key key;
   if (!psk_file.empty()) {
-    struct stat st {};
-    if (::stat(psk_file.c_str(), &st) != 0) {
-      return Error(Errc::config,
-                   "cannot read shared key file " + psk_file + ": " + std::strerror(errno));
+    // Bounded, and refused unless a regular file: /dev/zero or a FIFO given
+    // by mistake must fail at once rather than exhaust memory or block.
+    auto file = crypto::read_secret_file(psk_file, kMaxKeyFile);
+    if (!file) {
+      return Error(Errc::config, "cannot use the shared key file: " + file.error().detail);
     }
-    if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-      spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", psk_file);
+    const std::string shown = util::escape_for_display(psk_file);
+    if ((file->mode & (S_IRWXG | S_IRWXO)) != 0) {
+      spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", shown);
     }
-    std::ifstream in(psk_file, std::ios::binary);
-    if (!in) return Error(Errc::config, "cannot open shared key file " + psk_file);
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (content.size() > kMaxKeyFile) {
-      crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
-      return Error(Errc::config, "shared key file " + psk_file + " is larger than 64 KiB");
-    }
-    std::size_t n = content.size();
+    auto content = file->contents.span();
     // One trailing newline is an artefact of editors and echo, not key material.
-    if (n > 0 && content[n - 1] == '\n') --n;
-    if (n > 0 && content[n - 1] == '\r') --n;
-    key = std::make_shared<const crypto::SecretBytes>(
-        util::ByteSpan(reinterpret_cast<const std::uint8_t*>(content.data()), n));
-    crypto::cleanse({reinterpret_cast<std::uint8_t*>(content.data()), content.size()});
-    if (key->empty()) return Error(Errc::config, "shared key file " + psk_file + " is empty");
+    if (!content.empty() && content.back() == '\n') content = content.first(content.size() - 1);
+    if (!content.empty() && content.back() == '\r') content = content.first(content.size() - 1);
+    if (content.empty()) return Error(Errc::config, "shared key file " + shown + " is empty");
+    key = std::make_shared<const crypto::SecretBytes>(content);
   } else {
     if (std::getenv("SHARED_SECRET_KEY") == nullptr) return std::optional<Key>{};
     // The library reads it, wipes it in place and removes it from the environment.

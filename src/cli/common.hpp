@@ -1,12 +1,18 @@
 // Pieces every signet subcommand shares: exit statuses, logging, the shared key.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "crypto/secret.hpp"
 #include "util/error.hpp"
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
 
 namespace signet::cli {
 
@@ -30,8 +36,30 @@ struct LogOptions {
   std::string file;   // --log-file
 };
 // Sets the default logger (stderr, timestamps) and the "messages" logger
-// (stdout, one line per verified message); both also go to --log-file.
-void setup_logging(const LogOptions& options);
+// (stdout, one line per verified message); both also go to --log-file, which
+// is created with mode 0600 (a warning if it exists and others may read it).
+// Fails with config if --log-file cannot be opened or is a symbolic link.
+Result<void> setup_logging(const LogOptions& options);
+
+// The server's --log-messages: "yes", "no", or "auto": yes, except when
+// systemd started the process (INVOCATION_ID or JOURNAL_STREAM set) and stdout
+// is not a terminal, where every message body would land in the journal.
+bool log_message_lines(const std::string& setting);
+
+// Options in seconds (timeouts, --hold) take a finite number above 0 and at
+// most one day: a longer wait is a mistake, and a value near 1e30 would
+// overflow the conversion to milliseconds and time out at once.
+inline constexpr double kMaxSeconds = 86400;
+
+// Adds the option `name` in seconds to cmd. Anything outside (0, kMaxSeconds]
+// (negative, zero, NaN, infinity, not a number) is refused with a message
+// naming the option and the range, and exit status 2.
+CLI::Option* add_seconds_option(CLI::App* cmd, const std::string& name, double& seconds,
+                                const std::string& description);
+
+// s as milliseconds, rounded up to at least 1 ms. Defined for every double:
+// whatever slipped past the check above is clamped into (0, kMaxSeconds].
+std::chrono::milliseconds seconds_option(double s);
 
 // "user@host", the comment of a new identity (as ssh-keygen's default).
 std::string default_comment();
@@ -42,8 +70,9 @@ void harden_process();
 
 // The shared key, from --psk-file if given, else from SHARED_SECRET_KEY
 // (the variable is wiped and removed once read). nullopt when neither is set.
-// An empty key or an unreadable file is a config error. Warns (to the log) on
-// a key under 16 bytes or a key file that others can read.
+// An empty key, or a file that cannot be read, is not a regular file (a FIFO,
+// a directory, /dev/zero) or is larger than 64 KiB, is a config error. Warns
+// (to the log) on a key under 16 bytes or a key file that others can read.
 Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_key(
     const std::string& psk_file);
 

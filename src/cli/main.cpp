@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
   app.add_flag_function(
       "-q,--quiet", [&](std::int64_t) { log.verbosity = -1; },
       "Log only warnings and errors (the server then prints no per-message lines)");
-  app.add_option("--log-file", log.file, "Also write the log to FILE")->type_name("FILE");
+  app.add_option("--log-file", log.file,
+                 "Also write the log to FILE (created with mode 0600; not a symbolic link)")
+      ->type_name("FILE");
 
   Action action;
   int key_exit = 0;
@@ -64,7 +66,10 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : kExitUsage;
   }
   try {
-    setup_logging(log);
+    if (auto ok = setup_logging(log); !ok) {
+      print_error(ok.error().message());
+      return kExitUsage;
+    }
   } catch (const std::exception& e) {
     print_error(std::string("cannot set up logging: ") + e.what());
     return kExitUsage;

@@ -20,6 +20,7 @@ namespace {
 
 struct ServerArgs {
   std::string listen = "127.0.0.1:7878";
+  std::string log_messages = "auto";  // --log-messages: auto, yes or no
   ChannelOptions channel;
   double handshake_timeout = 10;
   double idle_timeout = 300;
@@ -58,10 +59,6 @@ void raise_descriptor_limit(std::size_t max_connections) {
   }
 }
 
-std::chrono::milliseconds seconds(double s) {
-  return std::chrono::milliseconds(static_cast<std::int64_t>(s * 1000));
-}
-
 // The default handler: print one line per verified message, confirm it.
 wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message) {
   static const auto messages = spdlog::get("messages");
@@ -76,6 +73,7 @@ wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message)
 
 int run_server(const ServerArgs& args) {
   harden_process();
+  if (!log_message_lines(args.log_messages)) spdlog::get("messages")->set_level(spdlog::level::off);
   auto listen = net::parse_host_port(args.listen);
   if (!listen) {
     print_error(listen.error().message());
@@ -88,9 +86,9 @@ int run_server(const ServerArgs& args) {
   }
   net::ServerOptions options;
   options.listen = *listen;
-  options.handshake_timeout = seconds(args.handshake_timeout);
-  options.idle_timeout = seconds(args.idle_timeout);
-  options.frame_timeout = seconds(args.frame_timeout);
+  options.handshake_timeout = seconds_option(args.handshake_timeout);
+  options.idle_timeout = seconds_option(args.idle_timeout);
+  options.frame_timeout = seconds_option(args.frame_timeout);
   options.max_buffered_bytes = args.max_buffered_mib << 20;
   options.max_connections = args.max_connections;
   auto startups = net::parse_startup_limits(args.max_startups);
@@ -111,8 +109,8 @@ int run_server(const ServerArgs& args) {
         args.exec_queue != 0 ? args.exec_queue : 16 * options.max_concurrent_handlers;
     // The reply's status byte leaves max_message - 1 bytes for the text.
     const std::size_t room = std::size_t{args.channel.max_message} - 1;
-    handler = make_exec_handler(
-        ExecOptions{args.exec, seconds(args.exec_timeout), std::min(args.exec_max_output, room)});
+    handler = make_exec_handler(ExecOptions{args.exec, seconds_option(args.exec_timeout),
+                                            std::min(args.exec_max_output, room)});
   }
   net::Server server(options, mode->factory, std::move(handler));
   auto bound = server.listen();
@@ -150,13 +148,19 @@ void add_server_command(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("server", "Serve clients: verify, print and confirm each message");
   cmd->add_option("--listen,-l", args->listen, "Address to listen on (default 127.0.0.1:7878)")
       ->type_name("HOST:PORT");
+  cmd->add_option("--log-messages", args->log_messages,
+                  "A line per verified message, its text included, on stdout and in --log-file: "
+                  "yes, no, or auto (default): yes, but no when systemd runs the server "
+                  "(INVOCATION_ID or JOURNAL_STREAM set) and stdout is not a terminal")
+      ->check(CLI::IsMember({"auto", "yes", "no"}).description(""))
+      ->type_name("auto|yes|no");
   add_channel_options(cmd, args->channel, true);
-  cmd->add_option("--handshake-timeout", args->handshake_timeout,
-                  "Seconds a client has to finish the handshake (default 10)");
-  cmd->add_option("--idle-timeout", args->idle_timeout,
-                  "Seconds without traffic before a connection is closed (default 300)");
-  cmd->add_option("--frame-timeout", args->frame_timeout,
-                  "Seconds a started message has to arrive completely (default 30)");
+  add_seconds_option(cmd, "--handshake-timeout", args->handshake_timeout,
+                     "Seconds a client has to finish the handshake (default 10)");
+  add_seconds_option(cmd, "--idle-timeout", args->idle_timeout,
+                     "Seconds without traffic before a connection is closed (default 300)");
+  add_seconds_option(cmd, "--frame-timeout", args->frame_timeout,
+                     "Seconds a started message has to arrive completely (default 30)");
   cmd->add_option("--max-buffered", args->max_buffered_mib,
                   "MiB of incoming messages held for all connections together (default 256)");
   cmd->add_option("--max-connections", args->max_connections,
@@ -174,9 +178,8 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Answer each message by running CMD with /bin/sh -c: the message on its "
                   "stdin, its stdout as the reply text, its exit status as the reply status")
       ->type_name("CMD");
-  cmd->add_option("--exec-timeout", args->exec_timeout,
-                  "Seconds a --exec command may run before it is killed (default 10)")
-      ->check(CLI::PositiveNumber);
+  add_seconds_option(cmd, "--exec-timeout", args->exec_timeout,
+                     "Seconds a --exec command may run before it is killed (default 10)");
   cmd->add_option("--exec-concurrency", args->exec_concurrency,
                   "--exec commands running at once (default: 4 per core)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 16));

@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "crypto/primitives.hpp"
+#include "crypto/secret_file.hpp"
 #include "util/encoding.hpp"
 
 namespace signet::crypto {
@@ -852,20 +853,11 @@ Result<PrivateKey> PrivateKey::parse(util::ByteSpan contents, const PassphrasePr
 
 Result<PrivateKey> PrivateKey::load(const std::filesystem::path& path,
                                     const PassphraseProvider& passphrase) {
-  const std::string shown = display(path.string());
-  // O_NONBLOCK: a FIFO in place of the file must not hang us; it is
-  // refused as not a regular file. Reads of regular files ignore the flag.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (fd.get() < 0) {
-    const int err = errno;
-    return errno_error(err == ENOENT ? Errc::config : Errc::io, "cannot open " + shown, err);
-  }
-  // Checked on the open descriptor, so the file cannot be swapped in between.
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error(Errc::io, "cannot stat " + shown, errno);
-  if (!S_ISREG(st.st_mode)) return Error(Errc::config, shown + " is not a regular file");
-  if ((st.st_mode & 077) != 0) {
-    return Error(Errc::config, shown + ": permissions " + mode_string(st.st_mode) +
+  auto file = read_secret_file(path, kMaxKeyFileSize);
+  if (!file) return file.error();
+  if ((file->mode & 077) != 0) {
+    const std::string shown = display(path.string());
+    return Error(Errc::config, shown + ": permissions " + mode_string(file->mode) +
                                    " are too open; a private key must be accessible only by "
                                    "its owner (run: chmod 600 " +
                                    shown + ")");
@@ -874,25 +866,14 @@ Result<PrivateKey> PrivateKey::load(const std::filesystem::path& path,
   // of their choosing; the mode check above cannot keep its owner out. (The
   // keys layer's check_private_ownership is this rule for files others must
   // not write; crypto sits below that layer.)
-  if (const uid_t me = ::geteuid(); st.st_uid != me && st.st_uid != 0) {
-    return Error(Errc::config, shown + " belongs to uid " + std::to_string(st.st_uid) +
+  if (const uid_t me = ::geteuid(); file->owner != me && file->owner != 0) {
+    const std::string shown = display(path.string());
+    return Error(Errc::config, shown + " belongs to uid " + std::to_string(file->owner) +
                                    ", neither this user (uid " + std::to_string(me) +
                                    ") nor root; a private key must belong to the user who "
                                    "uses it");
   }
-  if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > kMaxKeyFileSize) {
-    return Error(Errc::too_large, shown + " is too large to be a key file");
-  }
-  SecretBytes contents(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  while (got < contents.size()) {
-    const ssize_t n = ::read(fd.get(), contents.mutable_span().data() + got, contents.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno_error(Errc::io, "cannot read " + shown, errno);
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  return parse(contents.span().first(got), passphrase, path);
+  return parse(file->contents.span(), passphrase, path);
 }
 
 Result<void> PrivateKey::save(const std::filesystem::path& path, std::string_view comment,

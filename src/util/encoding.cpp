@@ -23,11 +23,11 @@ constexpr std::array<std::int8_t, 256> make_b64_table() {
 }
 constexpr auto kB64Table = make_b64_table();
 
-// Length in bytes of a valid UTF-8 sequence starting at s[i], or 0 if invalid.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+// Length in bytes of the well-formed UTF-8 sequence (RFC 3629) starting at
+// s[i], with its code point in cp; 0 if the bytes there are not one.
+std::size_t decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp) {
   const auto c = static_cast<unsigned char>(s[i]);
   std::size_t n = 0;
-  std::uint32_t cp = 0;
   if (c >= 0xC2 && c <= 0xDF) {
     n = 2;
     cp = c & 0x1Fu;
@@ -51,12 +51,24 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
       (cp >= 0xD800 && cp <= 0xDFFF)) {
     return 0;
   }
-  // C1 controls and bidirectional overrides could still mislead a terminal.
-  if ((cp >= 0x80 && cp <= 0x9F) || (cp >= 0x202A && cp <= 0x202E) ||
-      (cp >= 0x2066 && cp <= 0x2069)) {
-    return 0;
-  }
   return n;
+}
+
+// Characters above ASCII that change how the text around them is shown:
+// C1 controls (U+009B is CSI, an escape sequence without ESC), the
+// bidirectional formatting characters of Unicode UAX #9 (U+202E reverses
+// what follows, so "exe.txt" can be shown for "txt.exe"), and the line and
+// paragraph separators that some log viewers break lines at.
+bool unsafe_code_point(std::uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E || cp == 0x200F ||
+         (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// Length of the safe, well-formed UTF-8 sequence at s[i] (a byte >= 0x80), or 0.
+std::size_t safe_sequence_length(std::string_view s, std::size_t i) {
+  std::uint32_t cp = 0;
+  const std::size_t n = decode_utf8(s, i, cp);
+  return n != 0 && !unsafe_code_point(cp) ? n : 0;
 }
 
 }  // namespace
@@ -150,6 +162,21 @@ std::optional<Bytes> base64_decode(std::string_view s) {
   return out;
 }
 
+bool is_display_safe_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
+      ++i;
+      continue;
+    }
+    const std::size_t n = safe_sequence_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
 std::string escape_for_display(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -181,7 +208,7 @@ std::string escape_for_display(std::string_view s) {
         break;
     }
     if (c >= 0x80) {
-      if (const std::size_t n = utf8_sequence_length(s, i); n != 0) {
+      if (const std::size_t n = safe_sequence_length(s, i); n != 0) {
         out.append(s.substr(i, n));
         i += n;
         continue;

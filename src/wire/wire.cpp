@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/encoding.hpp"
+
 namespace signet::wire {
 namespace {
 
@@ -40,12 +42,24 @@ Result<void> finished(const Reader& r, const char* what) {
   return {};
 }
 
+// Reasons come from a peer, maybe before it is authenticated, and end up on
+// a terminal and in logs: only well-formed UTF-8 without controls (tab
+// aside) or bidirectional formatting characters is accepted.
 bool valid_utf8_text(std::string_view s) {
-  // Reasons are short UTF-8 text; control characters other than tab are refused.
-  return std::none_of(s.begin(), s.end(), [](char c) {
-    const auto u = static_cast<unsigned char>(c);
-    return (u < 0x20 && u != '\t') || u == 0x7F;
-  });
+  return util::is_display_safe_utf8(s);
+}
+
+// The reason as sent: the rules above hold for whatever text the local error
+// carries, and the cut at kMaxReasonSize never splits a UTF-8 sequence.
+std::string sendable_reason(std::string_view reason) {
+  std::string text =
+      valid_utf8_text(reason) ? std::string(reason) : util::escape_for_display(reason);
+  if (text.size() > kMaxReasonSize) {
+    std::size_t n = kMaxReasonSize;
+    while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0u) == 0x80u) --n;
+    text.resize(n);
+  }
+  return text;
 }
 
 }  // namespace
@@ -282,11 +296,11 @@ Result<Reply> decode_reply_payload(ByteSpan payload) {
 }
 
 Bytes encode_error_payload(const ErrorRecord& e) {
+  const std::string reason = sendable_reason(e.reason);
   Bytes out;
-  const std::size_t n = std::min(e.reason.size(), kMaxReasonSize);
-  out.reserve(1 + n);
+  out.reserve(1 + reason.size());
   out.push_back(static_cast<std::uint8_t>(e.code));
-  out.insert(out.end(), e.reason.begin(), e.reason.begin() + static_cast<std::ptrdiff_t>(n));
+  out.insert(out.end(), reason.begin(), reason.end());
   return out;
 }
 
@@ -299,8 +313,10 @@ Result<ErrorRecord> decode_error_payload(ByteSpan payload) {
   if (code == 0x00) return Error(Errc::malformed, "error code 0");
   if (r.remaining() > kMaxReasonSize) return Error(Errc::too_large, "error reason");
   ErrorRecord e{static_cast<ErrorCode>(code), std::string(util::as_chars(r.rest()))};
-  if (!valid_utf8_text(e.reason))
-    return Error(Errc::malformed, "control character in error reason");
+  if (!valid_utf8_text(e.reason)) {
+    return Error(Errc::malformed,
+                 "error reason is not UTF-8 text without control or bidirectional characters");
+  }
   return e;
 }
 

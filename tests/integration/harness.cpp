@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -59,6 +60,47 @@ int connect_loopback(std::uint16_t port, const char* source = nullptr) {
   return fd;
 }
 
+// Starts the signet program with the file actions fa and this process's
+// environment changed by env (a value sets, nullopt removes).
+pid_t spawn_signet(const posix_spawn_file_actions_t& fa, std::vector<std::string> args,
+                   const std::map<std::string, std::optional<std::string>>& env,
+                   const std::vector<std::string>& wrapper = {}) {
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  // Tests run under systemd (a CI runner service) would otherwise turn the
+  // server's per-message lines off (--log-messages=auto); a test sets them itself.
+  vars.erase("INVOCATION_ID");
+  vars.erase("JOURNAL_STREAM");
+  for (const auto& [k, v] : env) {
+    if (v) {
+      vars[k] = *v;
+    } else {
+      vars.erase(k);
+    }
+  }
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : vars) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+
+  args.insert(args.begin(), signet_binary());
+  args.insert(args.begin(), wrapper.begin(), wrapper.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) {
+    throw std::runtime_error("cannot start " + args[0]);
+  }
+  return pid;
+}
+
 }  // namespace
 
 std::string signet_binary() {
@@ -90,34 +132,7 @@ Process::Process(const std::string& dir, const std::string& name, std::vector<st
   posix_spawn_file_actions_addopen(&fa, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv(*e);
-    const auto eq = kv.find('=');
-    if (eq != std::string::npos) vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  for (const auto& [k, v] : env) {
-    if (v) {
-      vars[k] = *v;
-    } else {
-      vars.erase(k);
-    }
-  }
-  std::vector<std::string> env_strings;
-  for (const auto& [k, v] : vars) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-
-  args.insert(args.begin(), signet_binary());
-  args.insert(args.begin(), wrapper.begin(), wrapper.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-
-  if (posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), envp.data()) != 0) {
-    throw std::runtime_error("cannot start " + args[0]);
-  }
+  pid_ = spawn_signet(fa, std::move(args), env, wrapper);
   posix_spawn_file_actions_destroy(&fa);
   if (pipe_stdin) {
     ::close(in_pipe[0]);
@@ -492,6 +507,62 @@ std::optional<int> Terminal::exit_status() const {
   const auto at = s.rfind(kExitMarker);
   if (at == std::string::npos) return std::nullopt;
   return std::atoi(s.c_str() + at + std::strlen(kExitMarker));
+}
+
+TtyRun run_on_tty(const std::string& dir, const std::string& name, std::vector<std::string> args,
+                  std::map<std::string, std::optional<std::string>> env,
+                  std::chrono::milliseconds timeout) {
+  struct Fd {
+    int fd;
+    ~Fd() {
+      if (fd >= 0) ::close(fd);
+    }
+  };
+  Fd master{::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)};
+  if (master.fd < 0 || ::grantpt(master.fd) != 0 || ::unlockpt(master.fd) != 0) {
+    throw std::runtime_error("cannot open a pseudo-terminal");
+  }
+  char slave_name[128] = {};
+  if (::ptsname_r(master.fd, slave_name, sizeof slave_name) != 0) {
+    throw std::runtime_error("ptsname_r failed");
+  }
+  Fd slave{::open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC)};
+  if (slave.fd < 0) throw std::runtime_error("cannot open " + std::string(slave_name));
+  // No output processing (ONLCR would turn "\n" into "\r\n"): the test sees
+  // exactly the bytes the program wrote.
+  termios t{};
+  if (::tcgetattr(slave.fd, &t) == 0) {
+    t.c_oflag &= ~static_cast<tcflag_t>(OPOST);
+    ::tcsetattr(slave.fd, TCSANOW, &t);
+  }
+  const std::string err_path = dir + "/" + name + ".err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, slave.fd, 1);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const pid_t pid = spawn_signet(fa, std::move(args), env);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(slave.fd);
+  slave.fd = -1;
+
+  // Read until the last holder of the terminal's other end is gone (EIO).
+  TtyRun run;
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{master.fd, POLLIN, 0};
+    if (::poll(&p, 1, 20) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::read(master.fd, buf, sizeof buf);
+    if (n <= 0) break;
+    run.tty.append(buf, static_cast<std::size_t>(n));
+  }
+  if (std::chrono::steady_clock::now() >= end) ::kill(pid, SIGKILL);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  run.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  run.err = read_file(err_path);
+  return run;
 }
 
 }  // namespace signet::testing

@@ -30,6 +30,7 @@ class Process {
  public:
   // args excludes argv[0]. env: variables to set (value) or, with nullopt, remove.
   // wrapper: a program that execs signet with args after it (e.g. prlimit).
+  // INVOCATION_ID and JOURNAL_STREAM (systemd's) are removed unless env sets them.
   Process(const std::string& dir, const std::string& name, std::vector<std::string> args,
           std::map<std::string, std::optional<std::string>> env = {}, bool pipe_stdin = false,
           std::vector<std::string> wrapper = {});
@@ -191,5 +192,18 @@ class Terminal {
 };
 
 std::string make_temp_dir(const std::string& test_name);
+
+// Runs the signet program to its end with stdout on a pseudo-terminal (no
+// output processing), stdin from /dev/null and stderr to a file, as a user at
+// a terminal would see it. status is the exit status, or 128 + the signal that
+// ended the program (SIGKILL after the timeout).
+struct TtyRun {
+  int status = -1;
+  std::string tty;  // what the program wrote to the terminal
+  std::string err;
+};
+TtyRun run_on_tty(const std::string& dir, const std::string& name, std::vector<std::string> args,
+                  std::map<std::string, std::optional<std::string>> env,
+                  std::chrono::milliseconds timeout = 20s);
 
 }  // namespace signet::testing

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "channel/frame_codec.hpp"
+#include "channel/psk_channel.hpp"
 #include "channel/psk_handshake.hpp"
 #include "crypto/mac.hpp"
 #include "util/encoding.hpp"
@@ -589,6 +590,42 @@ TEST(FrameCodecTest, PlainCodecRoundTrips) {
   EXPECT_TRUE((*f)->payload.empty());
   EXPECT_EQ((*f)->consumed, in.size());
   EXPECT_EQ(rx.frames_received(), 3u);
+}
+
+// --- The peer's error reasons -------------------------------------------------------------
+
+TEST(PeerError, ReasonIsEscapedWhereItEntersTheError) {
+  // Whatever a decoder lets through, the Error's detail is safe to print.
+  const Error e =
+      peer_error(wire::ErrorRecord{wire::ErrorCode::protocol_violation,
+                                   "tab\there, back\\slash, esc \x1b[2J, bidi \xe2\x80\xae"
+                                   "x, c1 \xc2\x9b, bad \xff"});
+  EXPECT_TRUE(e.is(Errc::peer_error));
+  EXPECT_TRUE(reported_by_peer(e));
+  EXPECT_EQ(e.detail,
+            "peer says: tab\\there, back\\\\slash, esc \\x1b[2J, bidi \\xe2\\x80\\xaex, "
+            "c1 \\xc2\\x9b, bad \\xff");
+  EXPECT_TRUE(util::is_display_safe_utf8(e.message()));
+  // The code's own text is said once.
+  EXPECT_EQ(peer_error({wire::ErrorCode::key_mismatch, "shared key mismatch: proof wrong"}).detail,
+            "peer says: proof wrong");
+}
+
+TEST(PeerError, HostileErrorRecordBeforeTheHandshakeIsMalformed) {
+  PskClientChannel client(PskSettings{std::make_shared<const crypto::SecretBytes>(key_of(kPsk))});
+  Bytes out;
+  client.start(out);
+  const std::string reason =
+      "c1 \xc2\x9b"
+      "2J, bidi \xe2\x80\xae"
+      "x";
+  Bytes record = {'S', 'G', 'N', 'T', wire::kVersion, 0x0F, 0, 0, 0x01};
+  record.insert(record.end(), reason.begin(), reason.end());
+  util::store_u16(record.data() + 6, static_cast<std::uint16_t>(record.size() - 8));
+  out.clear();
+  auto r = client.receive(record, out);
+  expect_error(r, Errc::malformed, "C1 and bidi in a pre-handshake reason");
+  EXPECT_TRUE(util::is_display_safe_utf8(r.error().message())) << r.error().message();
 }
 
 // --- Random garbage --------------------------------------------------------------------

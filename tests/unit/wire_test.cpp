@@ -310,6 +310,60 @@ TEST(WireRecords, ErrorRecordFieldLimits) {
   EXPECT_EQ(e->reason.size(), kMaxReasonSize);
 }
 
+TEST(WireRecords, ErrorReasonMustBeSafeUtf8Text) {
+  const auto record_with_reason = [](const std::string& reason) {
+    Bytes rec = {'S', 'G', 'N', 'T', kVersion, 0x0F, 0, 0, 0x01};
+    rec.insert(rec.end(), reason.begin(), reason.end());
+    util::store_u16(rec.data() + 6, static_cast<std::uint16_t>(rec.size() - 8));
+    return rec;
+  };
+  const std::pair<const char*, std::string> bad[] = {
+      {"C1 CSI as UTF-8",
+       "a\xc2\x9b"
+       "2J"},
+      {"raw 8-bit CSI",
+       "a\x9b"
+       "2J"},
+      {"U+202E",
+       "a\xe2\x80\xae"
+       "b"},
+      {"U+2066",
+       "a\xe2\x81\xa6"
+       "b"},
+      {"U+200F", "\xe2\x80\x8f"},
+      {"U+061C", "\xd8\x9c"},
+      {"invalid UTF-8", "a\xff"},
+      {"overlong", "\xc0\xaf"},
+      {"surrogate", "\xed\xa0\x80"},
+      {"cut sequence", "caf\xc3"},
+      {"ESC", "\x1b[2J"},
+  };
+  for (const auto& [what, reason] : bad) {
+    expect_error(decode_error_record(record_with_reason(reason)), Errc::malformed, what);
+    Bytes payload = {0x01};
+    payload.insert(payload.end(), reason.begin(), reason.end());
+    expect_error(decode_error_payload(payload), Errc::malformed, std::string(what) + " (frame)");
+  }
+  const std::string good = "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80\tok";
+  auto e = decode_error_record(record_with_reason(good));
+  ASSERT_TRUE(e.ok()) << e.error().message();
+  EXPECT_EQ(e->reason, good);
+}
+
+TEST(WireRecords, EncodedReasonsAlwaysDecode) {
+  // A local error's text is escaped where it breaks the rules...
+  auto escaped = decode_error_record(encode(ErrorRecord{ErrorCode::internal, "a\nb\xc2\x9b"}));
+  ASSERT_TRUE(escaped.ok()) << escaped.error().message();
+  EXPECT_EQ(escaped->reason, "a\\nb\\xc2\\x9b");
+  // ... and cut at the limit without splitting a character.
+  std::string long_reason = "x";
+  while (long_reason.size() < 2 * kMaxReasonSize) long_reason += "\xc3\xa9";
+  auto cut = decode_error_record(encode(ErrorRecord{ErrorCode::internal, long_reason}));
+  ASSERT_TRUE(cut.ok()) << cut.error().message();
+  EXPECT_EQ(cut->reason.size(), kMaxReasonSize - 1);
+  EXPECT_EQ(cut->reason, long_reason.substr(0, kMaxReasonSize - 1));
+}
+
 TEST(WireRecords, ErrorCodesMapBothWays) {
   for (Errc e : {Errc::bad_version, Errc::wrong_mode, Errc::unsupported_mac, Errc::key_mismatch,
                  Errc::bad_tag, Errc::too_large, Errc::not_authorized}) {
