@@ -24,13 +24,6 @@ extern char** environ;
 namespace signet::testing {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 sockaddr_in loopback(std::uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -57,6 +50,20 @@ int connect_loopback(std::uint16_t port, const char* source = nullptr) {
   }
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// A listening socket on 127.0.0.1 at a port the kernel picks.
+int listen_loopback(std::uint16_t& port, const char* who) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto a = loopback(0);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+    ::close(fd);
+    throw std::runtime_error(std::string(who) + " cannot listen");
+  }
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  port = ntohs(a.sin_port);
   return fd;
 }
 
@@ -102,6 +109,13 @@ pid_t spawn_signet(const posix_spawn_file_actions_t& fa, std::vector<std::string
 }
 
 }  // namespace
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
 
 std::string signet_binary() {
   return SIGNET_BINARY;
@@ -236,15 +250,7 @@ std::vector<std::string> ServerProcess::verified_lines() const {
 }
 
 Proxy::Proxy(std::uint16_t target_port, Options options) : target_(target_port), options_(options) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto a = loopback(0);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::listen(listen_fd_, 16) != 0) {
-    throw std::runtime_error("proxy cannot listen");
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
+  listen_fd_ = listen_loopback(port_, "proxy");
   thread_ = std::thread([this] { serve(); });
 }
 
@@ -377,15 +383,7 @@ void HandshakenConnection::seal_message(const std::string& message, std::string&
 }
 
 FakeServer::FakeServer(Serve serve) : serve_(std::move(serve)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  auto a = loopback(0);
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::listen(listen_fd_, 16) != 0) {
-    throw std::runtime_error("fake server cannot listen");
-  }
-  socklen_t len = sizeof a;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
+  listen_fd_ = listen_loopback(port_, "fake server");
   thread_ = std::thread([this] { run(); });
 }
 

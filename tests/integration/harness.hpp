@@ -25,6 +25,8 @@ namespace signet::testing {
 using namespace std::chrono_literals;
 
 std::string signet_binary();
+// The whole file, or "" if it cannot be read.
+std::string read_file(const std::string& path);
 
 class Process {
  public:

@@ -22,13 +22,6 @@ using ::testing::Not;
 
 constexpr const char* kSharedKey = "integration-test shared key, 40 bytes ok";
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void write_file(const std::string& path, const std::string& text) {
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -398,6 +398,14 @@ struct DeferredTrust {
   }
 };
 
+// A client context whose server key check is `trust`'s.
+std::shared_ptr<const TlsClientContext> deferring_context(const crypto::PrivateKey& key,
+                                                          DeferredTrust& trust) {
+  auto ctx = TlsClientContext::create(key, trust.settings());
+  if (!ctx) throw std::runtime_error(ctx.error().message());
+  return *ctx;
+}
+
 // The TLS records (RFC 8446 section 5.1) in a byte stream: offset and length of each.
 std::vector<std::pair<std::size_t, std::size_t>> tls_records(const Bytes& stream) {
   std::vector<std::pair<std::size_t, std::size_t>> records;
@@ -413,9 +421,7 @@ TEST_F(TlsChannelTest, ANewServerKeyIsConfirmedOnlyAfterTheServerProvedIt) {
   auto sctx = server_context(key_line(client_key_));
   TlsServerChannel server(sctx, ip("127.0.0.1"));
   DeferredTrust trust;
-  auto cctx = TlsClientContext::create(client_key_, trust.settings());
-  ASSERT_TRUE(cctx);
-  TlsClientChannel client(*cctx);
+  TlsClientChannel client(deferring_context(client_key_, trust));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
   ASSERT_TRUE(link.client_result) << link.client_result.error().message();
@@ -431,9 +437,7 @@ TEST_F(TlsChannelTest, ConfirmedKeyCarriesFramesAndARefusalEndsTheChannel) {
     TlsServerChannel server(sctx, ip("127.0.0.1"));
     DeferredTrust trust;
     trust.refuse = refuse;
-    auto cctx = TlsClientContext::create(client_key_, trust.settings());
-    ASSERT_TRUE(cctx);
-    TlsClientChannel client(*cctx);
+    TlsClientChannel client(deferring_context(client_key_, trust));
     Link link{client, server, {}, {}, {}, {}};
     link.handshake();
     ASSERT_TRUE(link.client_result);
@@ -462,9 +466,7 @@ TEST_F(TlsChannelTest, AServerThatFailsCertificateVerifyIsNeverConfirmed) {
   auto sctx = server_context(key_line(client_key_));
   TlsServerChannel server(sctx, ip("127.0.0.1"));
   DeferredTrust trust;
-  auto cctx = TlsClientContext::create(client_key_, trust.settings());
-  ASSERT_TRUE(cctx);
-  TlsClientChannel client(*cctx);
+  TlsClientChannel client(deferring_context(client_key_, trust));
   Bytes to_server, to_client;
   client.start(to_server);
   ASSERT_TRUE(server.receive(to_server, to_client));
