@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "harness.hpp"
@@ -93,6 +94,7 @@ TEST_F(ServerLimitsTest, RepliesAClientDoesNotReadDoNotPileUpInMemory) {
   greedy.raw.send(pipelined);
   std::this_thread::sleep_for(4s);
   const long peak = status_kb(server->process().pid(), "VmHWM");
+  std::cout << "server RSS " << before << " kB before, peak " << peak << " kB\n";
   EXPECT_LT(peak - before, 48 * 1024) << "peak " << peak << " kB, before " << before << " kB";
   expect_served(*server);
 }
