@@ -4,6 +4,7 @@
 #include "channel/frame_codec.hpp"
 #include "channel/psk_handshake.hpp"
 #include "crypto/mac.hpp"
+#include "crypto/suite.hpp"
 
 namespace {
 
@@ -30,16 +31,17 @@ BENCHMARK_CAPTURE(BM_Mac, hmac_sha256, crypto::MacAlgorithm::hmac_sha256)->Arg(7
 BENCHMARK_CAPTURE(BM_Mac, hmac_sha512, crypto::MacAlgorithm::hmac_sha512)->Arg(78)->Arg(65550);
 BENCHMARK_CAPTURE(BM_Mac, blake2b_256, crypto::MacAlgorithm::blake2b_256)->Arg(78)->Arg(65550);
 
-// Seal on one side and open on the other: two MACs, what each message costs
-// one direction.
-void BM_SealOpen(benchmark::State& state) {
+// Seal on one side and open on the other: what each message costs one
+// direction (two MACs, or one encryption and one decryption).
+void BM_SealOpen(benchmark::State& state, crypto::Suite suite) {
   const auto a = key32();
   auto b = key32();
   b.mutable_span()[0] ^= 1;
-  channel::FrameCodec tx(crypto::MacAlgorithm::hmac_sha256, a, b,
-                         channel::Direction::client_to_server, 1 << 20);
-  channel::FrameCodec rx(crypto::MacAlgorithm::hmac_sha256, b, a,
-                         channel::Direction::server_to_client, 1 << 20);
+  crypto::SecretBytes iv_a(crypto::suite_iv_size(suite)), iv_b(crypto::suite_iv_size(suite));
+  channel::FrameCodec tx(suite, {a, iv_a}, {b, iv_b}, channel::Direction::client_to_server,
+                         1 << 20);
+  channel::FrameCodec rx(suite, {b, iv_b}, {a, iv_a}, channel::Direction::server_to_client,
+                         1 << 20);
   const util::Bytes payload(static_cast<std::size_t>(state.range(0)), 'x');
   util::Bytes wire;
   for (auto _ : state) {
@@ -50,13 +52,17 @@ void BM_SealOpen(benchmark::State& state) {
   }
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
-BENCHMARK(BM_SealOpen)->Arg(64)->Arg(65536);
+BENCHMARK_CAPTURE(BM_SealOpen, hmac_sha256, crypto::Suite::hmac_sha256)->Arg(64)->Arg(65536);
+BENCHMARK_CAPTURE(BM_SealOpen, aes_256_gcm, crypto::Suite::aes_256_gcm)->Arg(64)->Arg(65536);
+BENCHMARK_CAPTURE(BM_SealOpen, chacha20_poly1305, crypto::Suite::chacha20_poly1305)
+    ->Arg(64)
+    ->Arg(65536);
 
 void BM_Handshake(benchmark::State& state) {
   const auto psk = key32();
   for (auto _ : state) {
-    channel::PskClientHandshake client(psk, {crypto::MacAlgorithm::hmac_sha256});
-    channel::PskServerHandshake server(psk, {crypto::MacAlgorithm::hmac_sha256});
+    channel::PskClientHandshake client(psk, {crypto::Suite::hmac_sha256});
+    channel::PskServerHandshake server(psk, {crypto::Suite::hmac_sha256});
     auto sh = server.on_client_hello(client.client_hello());
     auto cf = client.on_server_hello(*sh);
     auto ok = server.on_client_finish(*cf);

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -22,9 +23,8 @@ inline constexpr std::uint32_t kFuzzMaxPayload = 4096;
 
 inline constexpr std::string_view kPsk = "correct horse battery staple 2026";
 
-inline const std::vector<crypto::MacAlgorithm> kAllMacs = {crypto::MacAlgorithm::hmac_sha256,
-                                                           crypto::MacAlgorithm::hmac_sha512,
-                                                           crypto::MacAlgorithm::blake2b_256};
+inline const std::vector<crypto::Suite> kAllSuites(std::begin(crypto::kAllSuites),
+                                                   std::end(crypto::kAllSuites));
 
 inline wire::Nonce nonce_from(std::uint8_t first) {
   wire::Nonce n{};
@@ -43,19 +43,32 @@ inline const crypto::SecretBytes& psk() {
   return k;
 }
 
-// Fixed direction keys (not derived: the frame fuzzer does not run a handshake).
-inline crypto::SecretBytes fixed_key(crypto::MacAlgorithm alg, std::uint8_t fill) {
-  return crypto::SecretBytes(std::vector<std::uint8_t>(crypto::mac_key_size(alg), fill));
+// Fixed direction keys and IVs (not derived: the frame fuzzer does not run a handshake).
+inline const crypto::SecretBytes& fixed_key(crypto::Suite suite, std::uint8_t fill) {
+  static std::map<std::pair<std::size_t, std::uint8_t>, crypto::SecretBytes> keys;
+  const std::size_t n = crypto::suite_key_size(suite);
+  auto [it, added] = keys.try_emplace({n, fill});
+  if (added) it->second = crypto::SecretBytes(std::vector<std::uint8_t>(n, fill));
+  return it->second;
+}
+inline const crypto::SecretBytes& fixed_iv(crypto::Suite suite, std::uint8_t fill) {
+  static std::map<std::pair<std::size_t, std::uint8_t>, crypto::SecretBytes> ivs;
+  const std::size_t n = crypto::suite_iv_size(suite);
+  auto [it, added] = ivs.try_emplace({n, fill});
+  if (added) it->second = crypto::SecretBytes(std::vector<std::uint8_t>(n, fill));
+  return it->second;
 }
 
 // The server's codec: receives client->server frames.
-inline channel::FrameCodec server_codec(crypto::MacAlgorithm alg) {
-  return channel::FrameCodec(alg, fixed_key(alg, 0x53), fixed_key(alg, 0x43),
+inline channel::FrameCodec server_codec(crypto::Suite suite) {
+  return channel::FrameCodec(suite, {fixed_key(suite, 0x53), fixed_iv(suite, 0x73)},
+                             {fixed_key(suite, 0x43), fixed_iv(suite, 0x63)},
                              channel::Direction::server_to_client, kFuzzMaxPayload);
 }
 // The client's codec: sends the frames the server codec accepts.
-inline channel::FrameCodec client_codec(crypto::MacAlgorithm alg) {
-  return channel::FrameCodec(alg, fixed_key(alg, 0x43), fixed_key(alg, 0x53),
+inline channel::FrameCodec client_codec(crypto::Suite suite) {
+  return channel::FrameCodec(suite, {fixed_key(suite, 0x43), fixed_iv(suite, 0x63)},
+                             {fixed_key(suite, 0x53), fixed_iv(suite, 0x73)},
                              channel::Direction::client_to_server, kFuzzMaxPayload);
 }
 

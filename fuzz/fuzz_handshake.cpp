@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Server: the first record as ClientHello, the rest as ClientFinish.
   {
     const auto [hello, finish] = split_first_record(in);
-    channel::PskServerHandshake server(fuzz::psk(), fuzz::kAllMacs, fuzz::server_nonce());
+    channel::PskServerHandshake server(fuzz::psk(), fuzz::kAllSuites, fuzz::server_nonce());
     if (auto sh = server.on_client_hello(hello)) {
       fuzz::require(wire::decode_server_hello(*sh, server.proof_size()).ok());
       (void)server.on_client_finish(finish);
@@ -56,9 +56,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Client: the whole input as the ServerHello answering a fixed ClientHello.
   {
-    channel::PskClientHandshake client(fuzz::psk(), fuzz::kAllMacs, fuzz::client_nonce());
+    channel::PskClientHandshake client(fuzz::psk(), fuzz::kAllSuites, fuzz::client_nonce());
     if (auto fin = client.on_server_hello(in)) {
-      fuzz::require(wire::decode_client_finish(*fin, crypto::mac_tag_size(client.mac())).ok());
+      fuzz::require(
+          wire::decode_client_finish(*fin, crypto::mac_tag_size(crypto::proof_mac(client.suite())))
+              .ok());
     }
   }
   return 0;

@@ -52,14 +52,14 @@ void frames(const std::string& dir) {
     write(dir + "/plain_three_frames", out);
   }
   // Tagged frames for each MAC: the same stream the server codec accepts.
-  for (auto alg : fuzz::kAllMacs) {
+  for (auto alg : fuzz::kAllSuites) {
     auto tx = fuzz::client_codec(alg);
     Bytes out;
     tx.seal(wire::FrameType::message, {text}, out);
     tx.seal(wire::FrameType::message, {}, out);
     tx.seal(wire::FrameType::error,
             {wire::encode_error_payload({wire::ErrorCode::timeout, "idle"})}, out);
-    write(dir + "/tagged_" + std::string(crypto::mac_name(alg)), out);
+    write(dir + "/tagged_" + std::string(crypto::suite_name(alg)), out);
   }
   // A header announcing more than the limit, with no payload.
   Bytes big(wire::kFrameHeaderSize);
@@ -68,17 +68,17 @@ void frames(const std::string& dir) {
 }
 
 void handshakes(const std::string& dir) {
-  for (auto alg : fuzz::kAllMacs) {
-    const std::string name(crypto::mac_name(alg));
+  for (auto alg : fuzz::kAllSuites) {
+    const std::string name(crypto::suite_name(alg));
     // Client side of the fuzzer: a ServerHello answering the fixed ClientHello.
-    channel::PskClientHandshake client(fuzz::psk(), fuzz::kAllMacs, fuzz::client_nonce());
+    channel::PskClientHandshake client(fuzz::psk(), fuzz::kAllSuites, fuzz::client_nonce());
     channel::PskServerHandshake server(fuzz::psk(), {alg}, fuzz::server_nonce());
     auto sh = server.on_client_hello(client.client_hello());
     auto fin = client.on_server_hello(*sh);
     write(dir + "/server_hello_" + name, *sh);
     // Server side: a ClientHello offering only alg, then its ClientFinish.
     channel::PskClientHandshake c2(fuzz::psk(), {alg}, fuzz::client_nonce());
-    channel::PskServerHandshake s2(fuzz::psk(), fuzz::kAllMacs, fuzz::server_nonce());
+    channel::PskServerHandshake s2(fuzz::psk(), fuzz::kAllSuites, fuzz::server_nonce());
     auto sh2 = s2.on_client_hello(c2.client_hello());
     auto fin2 = c2.on_server_hello(*sh2);
     write(dir + "/hello_finish_" + name, cat(c2.client_hello(), *fin2));

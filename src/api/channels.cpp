@@ -11,7 +11,7 @@ namespace {
 
 channel::PskSettings psk_settings(crypto::SecretBytes key, SharedKeyOptions options) {
   return channel::PskSettings{std::make_shared<const crypto::SecretBytes>(std::move(key)),
-                              std::move(options.macs), options.max_message};
+                              std::move(options.algorithms), options.max_message};
 }
 
 // A TLS record starts with content type 22 (handshake), RFC 8446 section 5.1.

@@ -53,6 +53,7 @@
 #include "crypto/identity.hpp"
 #include "crypto/mac.hpp"
 #include "crypto/secret.hpp"
+#include "crypto/suite.hpp"
 #include "keys/authorized_keys.hpp"
 #include "keys/ip_address.hpp"
 #include "net/address.hpp"
@@ -67,7 +68,9 @@ namespace signet {
 
 struct SharedKeyOptions {
   // Server: allowed, preferred first. Client: offered, preferred first.
-  std::vector<crypto::MacAlgorithm> macs = {crypto::MacAlgorithm::hmac_sha256};
+  // AEADs encrypt and authenticate; MACs only authenticate (crypto/suite.hpp).
+  std::vector<crypto::Suite> algorithms{std::begin(crypto::kDefaultSuites),
+                                        std::end(crypto::kDefaultSuites)};
   // Largest message (and reply) in bytes; both ends must agree.
   std::uint32_t max_message = wire::kDefaultMaxPayload;
 };

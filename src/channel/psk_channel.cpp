@@ -82,7 +82,7 @@ void send_error_frame(FrameCodec& codec, const Error& e, Bytes& out) {
 
 // Shared by both sides once established.
 Result<std::optional<Frame>> next_verified(FrameCodec& codec, InputBuffer& in) {
-  auto f = codec.open(in.data());
+  auto f = codec.open(in.mutable_data());
   if (!f) return f.error();
   if (!f->has_value()) {
     in.compact();
@@ -104,7 +104,7 @@ Result<std::optional<Frame>> next_verified(FrameCodec& codec, InputBuffer& in) {
 
 std::string PskChannel::description() const {
   std::string d = "shared-key";
-  if (codec_) d += " " + std::string(crypto::mac_name(*codec_->algorithm()));
+  if (codec_) d += " " + crypto::suite_description(*codec_->suite());
   return d;
 }
 
@@ -128,7 +128,7 @@ void PskChannel::notify(const Error& e, Bytes& out) {
 // --- server -----------------------------------------------------------------------
 
 PskServerChannel::PskServerChannel(PskSettings settings)
-    : PskChannel(std::move(settings)), handshake_(*settings_.key, settings_.macs) {}
+    : PskChannel(std::move(settings)), handshake_(*settings_.key, settings_.suites) {}
 
 Error PskServerChannel::fail(Error e, Bytes& out) {
   notify(e, out);
@@ -175,7 +175,7 @@ Result<std::optional<Frame>> PskServerChannel::next_frame(Bytes& out) {
 // --- client -----------------------------------------------------------------------
 
 PskClientChannel::PskClientChannel(PskSettings settings)
-    : PskChannel(std::move(settings)), handshake_(*settings_.key, settings_.macs) {}
+    : PskChannel(std::move(settings)), handshake_(*settings_.key, settings_.suites) {}
 
 void PskClientChannel::start(Bytes& out) {
   const auto& hello = handshake_.client_hello();

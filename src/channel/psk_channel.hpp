@@ -9,13 +9,15 @@
 #include "channel/psk_handshake.hpp"
 #include "crypto/mac.hpp"
 #include "crypto/secret.hpp"
+#include "crypto/suite.hpp"
 
 namespace signet::channel {
 
 struct PskSettings {
   std::shared_ptr<const crypto::SecretBytes> key;
   // Server: allowed, in preference order. Client: offered, in preference order.
-  std::vector<crypto::MacAlgorithm> macs = {crypto::MacAlgorithm::hmac_sha256};
+  std::vector<crypto::Suite> suites{std::begin(crypto::kDefaultSuites),
+                                    std::end(crypto::kDefaultSuites)};
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
 };
 
@@ -24,6 +26,10 @@ class InputBuffer {
  public:
   void append(ByteSpan in);
   ByteSpan data() const noexcept { return ByteSpan(buf_).subspan(pos_); }
+  // The same bytes, writable: AEAD frames are decrypted where they lie.
+  std::span<std::uint8_t> mutable_data() noexcept {
+    return std::span<std::uint8_t>(buf_).subspan(pos_);
+  }
   void consume(std::size_t n) noexcept { pos_ += n; }
   // Drops consumed bytes; frees the memory when nothing is left, so an idle
   // connection holds no buffer.

@@ -31,7 +31,7 @@ bool proof_ok(crypto::MacAlgorithm alg, const crypto::SecretBytes& key, std::str
 
 }  // namespace
 
-SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::MacAlgorithm mac,
+SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::Suite suite,
                                 const wire::Nonce& client_nonce, const wire::Nonce& server_nonce,
                                 ByteSpan client_hello, ByteSpan server_hello_without_proof) {
   const auto transcript = crypto::sha256({client_hello, server_hello_without_proof});
@@ -40,17 +40,20 @@ SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::MacAlgor
   Bytes info(kKeyInfoLabel.begin(), kKeyInfoLabel.end());
   info.insert(info.end(), transcript.begin(), transcript.end());
 
-  const std::size_t k = crypto::mac_key_size(mac);
-  crypto::SecretBytes okm(4 * k);
+  // Four K-byte keys, then (AEAD suites only) two 12-byte IVs.
+  const std::size_t k = crypto::suite_key_size(suite);
+  const std::size_t n = crypto::suite_iv_size(suite);
+  crypto::SecretBytes okm(4 * k + 2 * n);
   crypto::hkdf_sha256(salt, psk.span(), info, okm.mutable_span());
-  const auto part = [&](std::size_t i) {
-    return crypto::SecretBytes(okm.span().subspan(i * k, k));
+  const auto part = [&](std::size_t offset, std::size_t size) {
+    return crypto::SecretBytes(okm.span().subspan(offset, size));
   };
-  return SessionKeys{mac, part(0), part(1), part(2), part(3)};
+  return SessionKeys{suite,          part(0, k),     part(k, k),        part(2 * k, k),
+                     part(3 * k, k), part(4 * k, n), part(4 * k + n, n)};
 }
 
 PskClientHandshake::PskClientHandshake(const crypto::SecretBytes& psk,
-                                       std::vector<crypto::MacAlgorithm> offer,
+                                       std::vector<crypto::Suite> offer,
                                        std::optional<wire::Nonce> nonce)
     : psk_(psk), offer_(std::move(offer)), nonce_(fresh_nonce(nonce)) {
   wire::ClientHello hello;
@@ -62,37 +65,39 @@ PskClientHandshake::PskClientHandshake(const crypto::SecretBytes& psk,
 Result<Bytes> PskClientHandshake::on_server_hello(ByteSpan record) {
   auto id = wire::peek_server_hello_mac(record);
   if (!id) return id.error();
-  const auto alg = crypto::mac_from_wire(*id);
-  if (!alg || std::find(offer_.begin(), offer_.end(), *alg) == offer_.end()) {
+  const auto suite = crypto::suite_from_wire(*id);
+  if (!suite || std::find(offer_.begin(), offer_.end(), *suite) == offer_.end()) {
     return Error(Errc::unsupported_mac,
-                 "server chose MAC " + std::to_string(*id) + ", not offered");
+                 "server chose algorithm " + std::to_string(*id) + ", not offered");
   }
-  const std::size_t proof_size = crypto::mac_tag_size(*alg);
+  const auto mac = crypto::proof_mac(*suite);
+  const std::size_t proof_size = crypto::mac_tag_size(mac);
   auto hello = wire::decode_server_hello(record, proof_size);
   if (!hello) return hello.error();
 
-  keys_ = derive_session_keys(psk_, *alg, nonce_, hello->nonce, client_hello_,
+  keys_ = derive_session_keys(psk_, *suite, nonce_, hello->nonce, client_hello_,
                               record.first(record.size() - proof_size));
-  if (!proof_ok(*alg, keys_.server_proof_key, kServerProofLabel, hello->proof)) {
+  if (!proof_ok(mac, keys_.server_proof_key, kServerProofLabel, hello->proof)) {
     return Error(Errc::key_mismatch, "the server's proof does not verify with the client's key");
   }
-  return wire::encode(wire::ClientFinish{proof(*alg, keys_.client_proof_key, kClientProofLabel)});
+  return wire::encode(wire::ClientFinish{proof(mac, keys_.client_proof_key, kClientProofLabel)});
 }
 
 FrameCodec PskClientHandshake::make_codec(std::uint32_t max_payload) const {
-  return FrameCodec(keys_.mac, keys_.client_to_server, keys_.server_to_client,
+  return FrameCodec(keys_.suite, {keys_.client_to_server, keys_.client_to_server_iv},
+                    {keys_.server_to_client, keys_.server_to_client_iv},
                     Direction::client_to_server, max_payload);
 }
 
 PskServerHandshake::PskServerHandshake(const crypto::SecretBytes& psk,
-                                       std::vector<crypto::MacAlgorithm> accept,
+                                       std::vector<crypto::Suite> accept,
                                        std::optional<wire::Nonce> nonce)
     : psk_(psk), accept_(std::move(accept)), nonce_(fresh_nonce(nonce)) {}
 
 Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
   auto hello = wire::decode_client_hello(record);
   if (!hello) return hello.error();
-  std::optional<crypto::MacAlgorithm> chosen;
+  std::optional<crypto::Suite> chosen;
   for (auto a : accept_) {
     const auto id = static_cast<std::uint8_t>(a);
     if (std::find(hello->mac_ids.begin(), hello->mac_ids.end(), id) != hello->mac_ids.end()) {
@@ -100,20 +105,20 @@ Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
       break;
     }
   }
-  if (!chosen)
-    return Error(Errc::unsupported_mac, "none of the client's MAC algorithms is enabled");
+  if (!chosen) {
+    return Error(Errc::unsupported_mac, "none of the client's algorithms is enabled");
+  }
 
   wire::ServerHello reply;
   reply.mac_id = static_cast<std::uint8_t>(*chosen);
   reply.nonce = nonce_;
   Bytes without_proof = wire::encode(reply);
   // The length field must already count the proof that follows.
-  const std::size_t proof_size = crypto::mac_tag_size(*chosen);
-  util::store_u16(
-      without_proof.data() + 6,
-      static_cast<std::uint16_t>(without_proof.size() - wire::kRecordHeaderSize + proof_size));
+  util::store_u16(without_proof.data() + 6,
+                  static_cast<std::uint16_t>(without_proof.size() - wire::kRecordHeaderSize +
+                                             crypto::mac_tag_size(crypto::proof_mac(*chosen))));
   keys_ = derive_session_keys(psk_, *chosen, hello->nonce, nonce_, record, without_proof);
-  const Bytes p = proof(*chosen, keys_.server_proof_key, kServerProofLabel);
+  const Bytes p = proof(crypto::proof_mac(*chosen), keys_.server_proof_key, kServerProofLabel);
   without_proof.insert(without_proof.end(), p.begin(), p.end());
   return without_proof;
 }
@@ -121,7 +126,8 @@ Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
 Result<void> PskServerHandshake::on_client_finish(ByteSpan record) {
   auto fin = wire::decode_client_finish(record, proof_size());
   if (!fin) return fin.error();
-  if (!proof_ok(keys_.mac, keys_.client_proof_key, kClientProofLabel, fin->proof)) {
+  if (!proof_ok(crypto::proof_mac(keys_.suite), keys_.client_proof_key, kClientProofLabel,
+                fin->proof)) {
     return Error(Errc::key_mismatch,
                  "the client's proof does not verify with the server's key (different keys, or a "
                  "replayed handshake)");
@@ -130,7 +136,8 @@ Result<void> PskServerHandshake::on_client_finish(ByteSpan record) {
 }
 
 FrameCodec PskServerHandshake::make_codec(std::uint32_t max_payload) const {
-  return FrameCodec(keys_.mac, keys_.server_to_client, keys_.client_to_server,
+  return FrameCodec(keys_.suite, {keys_.server_to_client, keys_.server_to_client_iv},
+                    {keys_.client_to_server, keys_.client_to_server_iv},
                     Direction::server_to_client, max_payload);
 }
 

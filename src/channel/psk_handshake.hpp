@@ -1,7 +1,7 @@
 // The shared-key handshake (docs/PROTOCOL.md, "Shared-key handshake"), without I/O.
 //
-//   client -> server  ClientHello   mode, client nonce, MAC algorithms offered
-//   server -> client  ServerHello   chosen MAC, server nonce, server proof
+//   client -> server  ClientHello   mode, client nonce, algorithms (suites) offered
+//   server -> client  ServerHello   chosen suite, server nonce, server proof
 //   client -> server  ClientFinish  client proof
 //
 // Both nonces and the transcript feed HKDF, so every session has fresh keys and
@@ -21,18 +21,21 @@
 
 namespace signet::channel {
 
-// Keys derived by the handshake (each the MAC's key size).
+// Keys derived by the handshake: four of the suite's key size, and for an
+// AEAD suite two 12-byte IVs (empty for a MAC suite).
 struct SessionKeys {
-  crypto::MacAlgorithm mac{};
+  crypto::Suite suite{};
   crypto::SecretBytes client_proof_key;
   crypto::SecretBytes server_proof_key;
   crypto::SecretBytes client_to_server;
   crypto::SecretBytes server_to_client;
+  crypto::SecretBytes client_to_server_iv;
+  crypto::SecretBytes server_to_client_iv;
 };
 
 // HKDF-SHA256(salt = client nonce || server nonce, IKM = psk,
 //             info = "signet/1 shared-key" || SHA-256(ClientHello || ServerHello without proof)).
-SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::MacAlgorithm mac,
+SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::Suite suite,
                                 const wire::Nonce& client_nonce, const wire::Nonce& server_nonce,
                                 ByteSpan client_hello, ByteSpan server_hello_without_proof);
 
@@ -41,8 +44,8 @@ inline constexpr std::string_view kClientProofLabel = "signet/1 client proof";
 
 class PskClientHandshake {
  public:
-  // offer: MAC algorithms in preference order (1..8). nonce: for tests only.
-  PskClientHandshake(const crypto::SecretBytes& psk, std::vector<crypto::MacAlgorithm> offer,
+  // offer: suites in preference order (1..8). nonce: for tests only.
+  PskClientHandshake(const crypto::SecretBytes& psk, std::vector<crypto::Suite> offer,
                      std::optional<wire::Nonce> nonce = std::nullopt);
 
   const Bytes& client_hello() const noexcept { return client_hello_; }
@@ -51,13 +54,13 @@ class PskClientHandshake {
   // send; key_mismatch if the proof is wrong; protocol errors otherwise.
   Result<Bytes> on_server_hello(ByteSpan record);
 
-  crypto::MacAlgorithm mac() const noexcept { return keys_.mac; }
+  crypto::Suite suite() const noexcept { return keys_.suite; }
   // The codec for application frames; call once, after on_server_hello succeeded.
   FrameCodec make_codec(std::uint32_t max_payload) const;
 
  private:
   const crypto::SecretBytes& psk_;
-  std::vector<crypto::MacAlgorithm> offer_;
+  std::vector<crypto::Suite> offer_;
   wire::Nonce nonce_{};
   Bytes client_hello_;
   SessionKeys keys_;
@@ -65,9 +68,9 @@ class PskClientHandshake {
 
 class PskServerHandshake {
  public:
-  // accept: MAC algorithms this server allows, in its preference order. The
-  // server picks its most preferred algorithm that the client offered.
-  PskServerHandshake(const crypto::SecretBytes& psk, std::vector<crypto::MacAlgorithm> accept,
+  // accept: suites this server allows, in its preference order. The server
+  // picks its most preferred suite that the client offered.
+  PskServerHandshake(const crypto::SecretBytes& psk, std::vector<crypto::Suite> accept,
                      std::optional<wire::Nonce> nonce = std::nullopt);
 
   // Returns the ServerHello record to send; unsupported_mac or a protocol error.
@@ -76,13 +79,15 @@ class PskServerHandshake {
   // handshake, which carries a proof for an older server nonce).
   Result<void> on_client_finish(ByteSpan record);
 
-  crypto::MacAlgorithm mac() const noexcept { return keys_.mac; }
-  std::size_t proof_size() const noexcept { return crypto::mac_tag_size(keys_.mac); }
+  crypto::Suite suite() const noexcept { return keys_.suite; }
+  std::size_t proof_size() const noexcept {
+    return crypto::mac_tag_size(crypto::proof_mac(keys_.suite));
+  }
   FrameCodec make_codec(std::uint32_t max_payload) const;
 
  private:
   const crypto::SecretBytes& psk_;
-  std::vector<crypto::MacAlgorithm> accept_;
+  std::vector<crypto::Suite> accept_;
   wire::Nonce nonce_{};
   SessionKeys keys_;
 };

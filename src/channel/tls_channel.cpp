@@ -479,7 +479,7 @@ Result<std::optional<Frame>> TlsChannel::next_frame(Bytes& out) {
     binding_checked_ = true;
   }
   for (;;) {
-    auto f = codec_.open(plain_.data());
+    auto f = codec_.open(plain_.mutable_data());
     if (!f) return fail(f.error(), out);
     if (f->has_value()) {
       const OpenedFrame opened = **f;

@@ -93,6 +93,8 @@ int run_send(const ClientArgs& args) {
     print_error(client_error_message(conn.error(), *mode));
     return exit_status_for(conn.error());
   }
+  // What the handshake settled on: in shared-key mode, whether it encrypts.
+  spdlog::info("connected ({})", (*conn)->description());
   auto reply = net::run_blocking(ctx, (*conn)->request(util::as_bytes(message)));
   (*conn)->close();
   if (!reply) {

@@ -29,32 +29,49 @@ std::string shown(const fs::path& p) {
   return util::escape_for_display(p.string());
 }
 
-Result<std::vector<crypto::MacAlgorithm>> parse_macs(const std::vector<std::string>& names) {
-  std::vector<crypto::MacAlgorithm> out;
+Result<std::vector<crypto::Suite>> parse_suites(const std::vector<std::string>& names) {
+  std::vector<crypto::Suite> out;
   for (const auto& n : names) {
-    auto a = crypto::mac_from_name(n);
+    auto a = crypto::suite_from_name(n);
     if (!a) {
-      return Error(Errc::config,
-                   "unknown MAC '" + n + "' (choose hmac-sha256, hmac-sha512 or blake2b-256)");
+      return Error(Errc::config, "unknown algorithm '" + util::escape_for_display(n) +
+                                     "' (choose from aes-256-gcm, chacha20-poly1305, "
+                                     "hmac-sha256, hmac-sha512, blake2b-256)");
     }
-    out.push_back(*a);
+    if (std::find(out.begin(), out.end(), *a) == out.end()) out.push_back(*a);
   }
-  if (out.empty()) out.push_back(crypto::MacAlgorithm::hmac_sha256);
+  if (out.size() > wire::kMaxMacOffers) {
+    return Error(Errc::config, "at most " + std::to_string(wire::kMaxMacOffers) + " algorithms");
+  }
+  if (out.empty()) out.assign(std::begin(crypto::kDefaultSuites), std::end(crypto::kDefaultSuites));
   return out;
 }
 
-std::string mac_list(const std::vector<crypto::MacAlgorithm>& macs) {
-  std::string s;
-  for (auto m : macs) s += (s.empty() ? "" : ",") + std::string(crypto::mac_name(m));
-  return s;
+// "aes-256-gcm, chacha20-poly1305, hmac-sha256; encrypted unless the client
+// offers only hmac-sha256": what a first line says before any handshake.
+// unless: how the peer could make it a MAC ("the client offers only").
+std::string suite_list(const std::vector<crypto::Suite>& suites, const char* unless) {
+  std::string names, clear;
+  bool any_aead = false;
+  for (auto a : suites) {
+    names += (names.empty() ? "" : ", ") + std::string(crypto::suite_name(a));
+    if (crypto::encrypts(a)) {
+      any_aead = true;
+    } else {
+      clear += (clear.empty() ? "" : ", ") + std::string(crypto::suite_name(a));
+    }
+  }
+  if (!any_aead) return names + "; not encrypted";
+  if (clear.empty()) return names + "; encrypted";
+  return names + "; encrypted unless " + unless + " " + clear;
 }
 
 using SharedKey = std::shared_ptr<const crypto::SecretBytes>;
 
 Result<channel::PskSettings> psk_settings(SharedKey key, const ChannelOptions& options) {
-  auto macs = parse_macs(options.macs);
-  if (!macs) return macs.error();
-  return channel::PskSettings{std::move(key), std::move(*macs), options.max_message};
+  auto suites = parse_suites(options.algorithms);
+  if (!suites) return suites.error();
+  return channel::PskSettings{std::move(key), std::move(*suites), options.max_message};
 }
 
 // The configuration directory, created (with a notice) if missing.
@@ -254,10 +271,12 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   cmd->add_option("--psk-file", options.psk_file,
                   "Read the shared key from FILE instead of SHARED_SECRET_KEY")
       ->type_name("FILE");
-  cmd->add_option("--mac", options.macs,
-                  server ? "MAC algorithms to allow, preferred first "
-                           "(hmac-sha256, hmac-sha512, blake2b-256; default hmac-sha256)"
-                         : "MAC algorithms to offer, preferred first (default hmac-sha256)")
+  cmd->add_option(
+         "--algorithms,--mac", options.algorithms,
+         std::string(server ? "Shared-key algorithms to allow" : "Shared-key algorithms to offer") +
+             ", preferred first: aes-256-gcm, chacha20-poly1305 (encrypted), "
+             "hmac-sha256, hmac-sha512, blake2b-256 (authenticated, not encrypted); "
+             "default aes-256-gcm,chacha20-poly1305,hmac-sha256")
       ->delimiter(',')
       ->type_name("LIST");
   cmd->add_option("--max-message", options.max_message,
@@ -319,7 +338,8 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
   if (shared_key_mode) {
     auto settings = psk_settings(psk, options);
     if (!settings) return settings.error();
-    shared_description = "shared-key mode (" + mac_list(settings->macs) + ")";
+    shared_description =
+        "shared-key mode (" + suite_list(settings->suites, "the client offers only") + ")";
     shared = std::move(*settings);
   }
   if (tls && shared) {
@@ -365,7 +385,8 @@ Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::Ho
   if (psk && options.identity.empty()) {
     auto settings = psk_settings(psk, options);
     if (!settings) return settings.error();
-    mode.description = "shared-key mode (" + mac_list(settings->macs) + ")";
+    mode.description =
+        "shared-key mode (" + suite_list(settings->suites, "the server allows only") + ")";
     mode.make_channel = [s = std::move(*settings)]() -> std::unique_ptr<channel::Channel> {
       return std::make_unique<channel::PskClientChannel>(s);
     };

@@ -26,7 +26,7 @@ namespace signet::cli {
 struct ChannelOptions {
   // Shared-key mode.
   std::string psk_file;
-  std::vector<std::string> macs;  // names, preference order
+  std::vector<std::string> algorithms;  // suite names, preference order (--algorithms, --mac)
   std::uint32_t max_message = wire::kDefaultMaxPayload;
   // Key mode, both sides.
   std::string identity;  // empty: the default identity

@@ -356,9 +356,8 @@ bool RawConnection::closed_by_peer(std::chrono::milliseconds timeout) {
 
 HandshakenConnection::HandshakenConnection(std::uint16_t port, const std::string& key)
     : raw(port),
-      channel(channel::PskSettings{std::make_shared<const crypto::SecretBytes>(util::as_bytes(key)),
-                                   {crypto::MacAlgorithm::hmac_sha256},
-                                   wire::kDefaultMaxPayload}) {
+      channel(
+          channel::PskSettings{std::make_shared<const crypto::SecretBytes>(util::as_bytes(key))}) {
   util::Bytes out;
   channel.start(out);
   raw.send(std::string(util::as_chars(out)));

@@ -461,7 +461,8 @@ TEST_F(KeyModeTest, SharedKeyClientAgainstAKeyModeServerGetsAClearError) {
 TEST_F(KeyModeTest, KeyModeClientAgainstASharedKeyServerIsToldWhy) {
   Process server(dir_, "psk-server", {"server", "--listen", "127.0.0.1:0", "--threads", "1"},
                  env("server", kSharedKey));
-  ASSERT_TRUE(server.wait_for_output("shared-key mode (hmac-sha256), listening on"));
+  ASSERT_TRUE(
+      server.wait_for_output("encrypted unless the client offers only hmac-sha256), listening on"));
   const auto out = server.out();
   auto port = out.substr(out.find("listening on 127.0.0.1:") + 23);
   port = port.substr(0, port.find('\n'));
@@ -517,7 +518,7 @@ TEST_F(KeyModeTest, ServerWithBothModesServesBothClientsOnOnePort) {
   auto server = start_server({}, kSharedKey);
   EXPECT_THAT(server->process().out(),
               HasSubstr("key mode (TLS 1.3, identity " + server_key_.fingerprint +
-                        ") and shared-key mode (hmac-sha256)"));
+                        ") and shared-key mode (aes-256-gcm, chacha20-poly1305, hmac-sha256"));
   // Documented, and said at start: the shared key alone admits a client.
   EXPECT_THAT(server->process().err(), HasSubstr("without any key in authorized_keys"));
   auto key_client = send(server->address(), "by key", {"--accept-new"});

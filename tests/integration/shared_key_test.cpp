@@ -19,9 +19,10 @@ using ::testing::Not;
 constexpr const char* kKey = "integration-test shared key, 40 bytes ok";
 constexpr const char* kOtherKey = "a different key that is long enough too";
 
-// Byte offsets in the client's stream (docs/PROTOCOL.md): ClientHello with one
-// MAC is 8+1+32+1+1 = 43 bytes, ClientFinish with HMAC-SHA256 is 8+32 = 40.
-constexpr std::size_t kFirstFrameOffset = 43 + 40;
+// Byte offsets in the client's stream (docs/PROTOCOL.md): ClientHello with the
+// default offer of three algorithms is 8+1+32+1+3 = 45 bytes, ClientFinish
+// (HMAC-SHA256 proof) is 8+32 = 40.
+constexpr std::size_t kFirstFrameOffset = 45 + 40;
 // In the server's stream: ServerHello is 8+1+32+32 = 73 bytes.
 constexpr std::size_t kFirstReplyOffset = 73;
 
@@ -71,15 +72,18 @@ class SharedKeyTest : public ::testing::Test {
 
 TEST_F(SharedKeyTest, VerifiedMessageArrivesAndIsConfirmed) {
   auto server = start_server();
-  EXPECT_THAT(server->process().out(), HasSubstr("shared-key mode (hmac-sha256)"));
+  EXPECT_THAT(server->process().out(),
+              HasSubstr("shared-key mode (aes-256-gcm, chacha20-poly1305, hmac-sha256; encrypted "
+                        "unless the client offers only hmac-sha256)"));
   std::string out, err;
   ASSERT_EQ(send(server->address(), "deploy done", kKey, {}, &out, &err), 0) << err;
   EXPECT_EQ(out, "verified 11 bytes\n");
+  EXPECT_THAT(err, HasSubstr("connected (shared-key aes-256-gcm, encrypted)"));
   ASSERT_TRUE(server->process().wait_for_output("deploy done"));
   const auto lines = server->verified_lines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_THAT(lines[0], HasSubstr("127.0.0.1:"));
-  EXPECT_THAT(lines[0], HasSubstr("11 bytes verified"));
+  EXPECT_THAT(lines[0], HasSubstr("11 bytes verified (shared-key aes-256-gcm, encrypted)"));
   EXPECT_THAT(server->process().err(), Not(HasSubstr(kKey)));
 }
 
@@ -90,15 +94,67 @@ TEST_F(SharedKeyTest, ControlCharactersAreEscapedInTheServerLine) {
   EXPECT_THAT(server->process().out(), HasSubstr("line1\\nline2\\x1b[31m"));
 }
 
-TEST_F(SharedKeyTest, EachMacAlgorithmWorks) {
-  auto server = start_server({"--mac", "blake2b-256,hmac-sha512,hmac-sha256"});
-  for (const char* mac : {"hmac-sha256", "hmac-sha512", "blake2b-256"}) {
-    std::string out;
-    EXPECT_EQ(send(server->address(), "hi", kKey, {"--mac", mac}, &out), 0) << mac;
+TEST_F(SharedKeyTest, EachAlgorithmWorks) {
+  auto server = start_server(
+      {"--algorithms", "chacha20-poly1305,aes-256-gcm,blake2b-256,hmac-sha512,hmac-sha256"});
+  for (const char* alg :
+       {"aes-256-gcm", "chacha20-poly1305", "hmac-sha256", "hmac-sha512", "blake2b-256"}) {
+    std::string out, err;
+    EXPECT_EQ(send(server->address(), "hi", kKey, {"--algorithms", alg}, &out, &err), 0) << alg;
     EXPECT_EQ(out, "verified 2 bytes\n");
+    const bool aead = std::string(alg).find("hmac") == std::string::npos &&
+                      std::string(alg).find("blake") == std::string::npos;
+    EXPECT_THAT(err, HasSubstr(std::string("connected (shared-key ") + alg +
+                               (aead ? ", encrypted)" : ", not encrypted)")));
   }
-  ASSERT_TRUE(server->process().wait_for_output("hmac-sha512"));
-  EXPECT_THAT(server->process().out(), HasSubstr("blake2b-256"));
+  ASSERT_TRUE(server->process().wait_for_output("(shared-key blake2b-256, not encrypted)"));
+  EXPECT_THAT(server->process().out(), HasSubstr("(shared-key chacha20-poly1305, encrypted)"));
+  // --mac is the old name of --algorithms.
+  std::string out;
+  EXPECT_EQ(send(server->address(), "hi", kKey, {"--mac", "hmac-sha512"}, &out), 0);
+}
+
+TEST_F(SharedKeyTest, EncryptedSessionRecordingHoldsNeitherMessageNorReply) {
+  auto server = start_server();
+  Proxy recorder(server->port(), {});
+  std::string out, err;
+  ASSERT_EQ(send(recorder.address(), "the launch code is 0000", kKey, {}, &out, &err), 0) << err;
+  EXPECT_EQ(out, "verified 23 bytes\n");
+  const std::string up = recorder.recorded_client_bytes(), down = recorder.recorded_server_bytes();
+  EXPECT_FALSE(up.empty());
+  EXPECT_EQ(up.find("launch code"), std::string::npos);
+  EXPECT_EQ(down.find("verified"), std::string::npos);
+  // With a MAC suite the same exchange is readable on the wire.
+  Proxy clear(server->port(), {});
+  ASSERT_EQ(send(clear.address(), "the launch code is 0000", kKey, {"--mac", "hmac-sha256"}), 0);
+  EXPECT_NE(clear.recorded_client_bytes().find("launch code"), std::string::npos);
+  EXPECT_NE(clear.recorded_server_bytes().find("verified 23 bytes"), std::string::npos);
+}
+
+TEST_F(SharedKeyTest, PeersThatKnowOnlyMacsAreServedInClearAndSaySo) {
+  // A client or server from before the AEADs offers or allows hmac-sha256
+  // only: exactly what --algorithms hmac-sha256 sends and accepts.
+  auto old_server = start_server({"--algorithms", "hmac-sha256"});
+  EXPECT_THAT(old_server->process().out(), HasSubstr("(hmac-sha256; not encrypted)"));
+  std::string out, err;
+  ASSERT_EQ(send(old_server->address(), "to an old server", kKey, {}, &out, &err), 0) << err;
+  EXPECT_THAT(err, HasSubstr("encrypted unless the server allows only hmac-sha256"));
+  EXPECT_THAT(err, HasSubstr("connected (shared-key hmac-sha256, not encrypted)"));
+
+  auto new_server = start_server();
+  ASSERT_EQ(send(new_server->address(), "from an old client", kKey, {"--mac", "hmac-sha256"}), 0);
+  ASSERT_TRUE(new_server->process().wait_for_output("from an old client"));
+  EXPECT_THAT(new_server->verified_lines().at(0),
+              HasSubstr("(shared-key hmac-sha256, not encrypted)"));
+}
+
+TEST_F(SharedKeyTest, AServerThatRequiresEncryptionRefusesMacOnlyClients) {
+  auto server = start_server({"--algorithms", "aes-256-gcm,chacha20-poly1305"});
+  std::string err;
+  EXPECT_EQ(send(server->address(), "in clear?", kKey, {"--mac", "hmac-sha256"}, nullptr, &err), 5);
+  EXPECT_THAT(err, HasSubstr("none of the client's algorithms is enabled"));
+  EXPECT_TRUE(server->verified_lines().empty());
+  expect_server_still_works(*server);
 }
 
 TEST_F(SharedKeyTest, WrongKeyIsRefusedOnBothSidesAndNothingIsDelivered) {

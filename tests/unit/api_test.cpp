@@ -168,7 +168,7 @@ TEST(Api, HandlersSeeTheVerifiedPeer) {
     ASSERT_TRUE(reply) << reply.error().message();
     // Shared-key mode proves the key, not a key identity: no fingerprint.
     EXPECT_EQ(reply->text.rfind("127.0.0.1:", 0), 0u) << reply->text;
-    EXPECT_NE(reply->text.find("|shared-key hmac-sha256||"), std::string::npos) << reply->text;
+    EXPECT_NE(reply->text.find("|shared-key aes-256-gcm, encrypted||"), std::string::npos) << reply->text;
   }
 }
 
@@ -410,7 +410,7 @@ TEST(Api, WrongKeyIsAnAuthenticationErrorAndIsNotRetried) {
 TEST(Api, FactoryConstructorsAndAnOversizeMessageFailsAlone) {
   SharedKeyOptions small;
   small.max_message = 1024;
-  small.macs = {crypto::MacAlgorithm::hmac_sha512};
+  small.algorithms = {crypto::Suite::hmac_sha512};
   Server server(local_server(), shared_key_server(key_of(kKey), small), upper_handler);
   ASSERT_TRUE(server.start());
   Client client(client_for(server.port()), shared_key_client(key_of(kKey), small));

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -18,12 +21,12 @@
 namespace signet::channel {
 namespace {
 
-using crypto::MacAlgorithm;
+using crypto::Suite;
+using MutableSpan = std::span<std::uint8_t>;
 using util::Bytes;
 using util::ByteSpan;
 
-const std::vector<MacAlgorithm> kAllMacs = {MacAlgorithm::hmac_sha256, MacAlgorithm::hmac_sha512,
-                                            MacAlgorithm::blake2b_256};
+const std::vector<Suite> kAllSuites(std::begin(crypto::kAllSuites), std::end(crypto::kAllSuites));
 
 crypto::SecretBytes key_of(std::string_view s) {
   return crypto::SecretBytes(util::as_bytes(s));
@@ -42,8 +45,11 @@ void expect_error(const Result<T>& r, Errc e, const std::string& what) {
 }
 
 // Expects open() to refuse the input outright (not "need more", not a frame).
+// Opens a copy of `in`: an AEAD frame is decrypted where it lies, and the
+// callers' frames are often reused.
 void expect_refused(FrameCodec& rx, ByteSpan in, Errc e, const std::string& what) {
-  auto f = rx.open(in);
+  Bytes copy(in.begin(), in.end());
+  auto f = rx.open(copy);
   ASSERT_FALSE(f.ok()) << what << ": accepted (" << (f->has_value() ? "a frame" : "need more")
                        << ")";
   EXPECT_TRUE(f.error().is(e)) << what << ": got \"" << f.error().message() << "\"";
@@ -51,7 +57,8 @@ void expect_refused(FrameCodec& rx, ByteSpan in, Errc e, const std::string& what
 
 // Opens one complete frame and returns its payload as a string.
 std::string open_text(FrameCodec& rx, ByteSpan in, wire::FrameType want_type) {
-  auto f = rx.open(in);
+  Bytes copy(in.begin(), in.end());
+  auto f = rx.open(copy);
   if (!f) {
     ADD_FAILURE() << "open failed: " << f.error().message();
     return {};
@@ -79,7 +86,7 @@ struct Session {
   PskServerHandshake server;
   Bytes client_hello, server_hello, client_finish;
 
-  Session(std::string_view psk, std::vector<MacAlgorithm> offer, std::vector<MacAlgorithm> accept,
+  Session(std::string_view psk, std::vector<Suite> offer, std::vector<Suite> accept,
           std::optional<wire::Nonce> cn = std::nullopt,
           std::optional<wire::Nonce> sn = std::nullopt)
       : client_psk(key_of(psk)),
@@ -106,14 +113,15 @@ constexpr std::uint32_t kMax = 64 * 1024;
 // --- Handshake ---------------------------------------------------------------------
 
 TEST(PskHandshake, SucceedsForEachMac) {
-  for (auto alg : kAllMacs) {
-    SCOPED_TRACE(std::string(crypto::mac_name(alg)));
+  for (auto alg : kAllSuites) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
     Session s(kPsk, {alg}, {alg});
     auto r = s.run();
     ASSERT_TRUE(r.ok()) << r.error().message();
-    EXPECT_EQ(s.client.mac(), alg);
-    EXPECT_EQ(s.server.mac(), alg);
-    const std::size_t t = crypto::mac_tag_size(alg);
+    EXPECT_EQ(s.client.suite(), alg);
+    EXPECT_EQ(s.server.suite(), alg);
+    // Proofs are the suite's MAC, HMAC-SHA256 for an AEAD suite.
+    const std::size_t t = crypto::mac_tag_size(crypto::proof_mac(alg));
     EXPECT_EQ(s.server_hello.size(), wire::kRecordHeaderSize + 33 + t);
     EXPECT_EQ(s.client_finish.size(), wire::kRecordHeaderSize + t);
     // The ServerHello length field counts the proof.
@@ -122,8 +130,8 @@ TEST(PskHandshake, SucceedsForEachMac) {
     // Frames flow both ways with the derived keys.
     FrameCodec c = s.client.make_codec(kMax);
     FrameCodec srv = s.server.make_codec(kMax);
-    EXPECT_EQ(c.algorithm(), alg);
-    EXPECT_EQ(c.tag_size(), t);
+    EXPECT_EQ(c.suite(), alg);
+    EXPECT_EQ(c.tag_size(), crypto::suite_tag_size(alg));
     EXPECT_EQ(
         open_text(srv, seal_text(c, wire::FrameType::message, "ping"), wire::FrameType::message),
         "ping");
@@ -133,8 +141,8 @@ TEST(PskHandshake, SucceedsForEachMac) {
 }
 
 TEST(PskHandshake, FreshNoncesGiveFreshKeys) {
-  Session a(kPsk, {MacAlgorithm::hmac_sha256}, {MacAlgorithm::hmac_sha256});
-  Session b(kPsk, {MacAlgorithm::hmac_sha256}, {MacAlgorithm::hmac_sha256});
+  Session a(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256});
+  Session b(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256});
   ASSERT_TRUE(a.run().ok());
   ASSERT_TRUE(b.run().ok());
   EXPECT_NE(a.client_hello, b.client_hello);
@@ -144,24 +152,24 @@ TEST(PskHandshake, FreshNoncesGiveFreshKeys) {
 
 TEST(PskHandshake, ServerPreferenceWinsAmongClientOffers) {
   struct Case {
-    std::vector<MacAlgorithm> offer, accept;
-    MacAlgorithm chosen;
+    std::vector<Suite> offer, accept;
+    Suite chosen;
   };
   const Case cases[] = {
-      {kAllMacs, {MacAlgorithm::blake2b_256, MacAlgorithm::hmac_sha512}, MacAlgorithm::blake2b_256},
-      {{MacAlgorithm::hmac_sha512, MacAlgorithm::hmac_sha256},
-       {MacAlgorithm::hmac_sha256, MacAlgorithm::hmac_sha512},
-       MacAlgorithm::hmac_sha256},
-      {{MacAlgorithm::hmac_sha256, MacAlgorithm::hmac_sha512},
-       {MacAlgorithm::blake2b_256, MacAlgorithm::hmac_sha512, MacAlgorithm::hmac_sha256},
-       MacAlgorithm::hmac_sha512},
+      {kAllSuites, {Suite::blake2b_256, Suite::hmac_sha512}, Suite::blake2b_256},
+      {{Suite::hmac_sha512, Suite::hmac_sha256},
+       {Suite::hmac_sha256, Suite::hmac_sha512},
+       Suite::hmac_sha256},
+      {{Suite::hmac_sha256, Suite::hmac_sha512},
+       {Suite::blake2b_256, Suite::hmac_sha512, Suite::hmac_sha256},
+       Suite::hmac_sha512},
   };
   for (const auto& c : cases) {
     Session s(kPsk, c.offer, c.accept);
     auto r = s.run();
     ASSERT_TRUE(r.ok()) << r.error().message();
-    EXPECT_EQ(s.server.mac(), c.chosen);
-    EXPECT_EQ(s.client.mac(), c.chosen);
+    EXPECT_EQ(s.server.suite(), c.chosen);
+    EXPECT_EQ(s.client.suite(), c.chosen);
     EXPECT_EQ(s.server_hello[wire::kRecordHeaderSize], static_cast<std::uint8_t>(c.chosen));
   }
 }
@@ -172,14 +180,13 @@ TEST(PskHandshake, ServerIgnoresUnknownOffers) {
   hello.nonce = counting_nonce(0);
   hello.mac_ids = {0x7f, 0x03};
   const auto psk = key_of(kPsk);
-  PskServerHandshake server(psk, kAllMacs);
+  PskServerHandshake server(psk, kAllSuites);
   ASSERT_TRUE(server.on_client_hello(wire::encode(hello)).ok());
-  EXPECT_EQ(server.mac(), MacAlgorithm::blake2b_256);
+  EXPECT_EQ(server.suite(), Suite::blake2b_256);
 }
 
 TEST(PskHandshake, NoCommonMacIsUnsupportedMac) {
-  Session s(kPsk, {MacAlgorithm::hmac_sha512},
-            {MacAlgorithm::hmac_sha256, MacAlgorithm::blake2b_256});
+  Session s(kPsk, {Suite::hmac_sha512}, {Suite::hmac_sha256, Suite::blake2b_256});
   auto r = s.run();
   expect_error(r, Errc::unsupported_mac, "no common MAC");
   EXPECT_EQ(wire::error_code_for(r.error()), wire::ErrorCode::unsupported_mac);
@@ -187,7 +194,7 @@ TEST(PskHandshake, NoCommonMacIsUnsupportedMac) {
 
 TEST(PskHandshake, ClientRefusesAMacItDidNotOffer) {
   const auto psk = key_of(kPsk);
-  PskClientHandshake client(psk, {MacAlgorithm::hmac_sha256}, counting_nonce(0));
+  PskClientHandshake client(psk, {Suite::hmac_sha256}, counting_nonce(0));
   for (std::uint8_t id :
        {std::uint8_t{0x02}, std::uint8_t{0x03}, std::uint8_t{0x00}, std::uint8_t{0x7f}}) {
     wire::ServerHello sh;
@@ -200,7 +207,7 @@ TEST(PskHandshake, ClientRefusesAMacItDidNotOffer) {
 }
 
 TEST(PskHandshake, WrongKeyIsKeyMismatchOnTheClient) {
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     const auto client_psk = key_of(kPsk);
     const auto server_psk = key_of("correct horse battery staple 2025");
     PskClientHandshake client(client_psk, {alg});
@@ -208,7 +215,7 @@ TEST(PskHandshake, WrongKeyIsKeyMismatchOnTheClient) {
     auto sh = server.on_client_hello(client.client_hello());
     ASSERT_TRUE(sh.ok());
     auto fin = client.on_server_hello(*sh);
-    expect_error(fin, Errc::key_mismatch, std::string(crypto::mac_name(alg)));
+    expect_error(fin, Errc::key_mismatch, std::string(crypto::suite_name(alg)));
     EXPECT_EQ(wire::error_code_for(fin.error()), wire::ErrorCode::key_mismatch);
   }
 }
@@ -216,7 +223,7 @@ TEST(PskHandshake, WrongKeyIsKeyMismatchOnTheClient) {
 TEST(PskHandshake, WrongKeyIsKeyMismatchOnTheServer) {
   // A client holding key A answers a ServerHello made with key A; the real
   // server holds key B (same nonces, so only the key differs).
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     const auto key_a = key_of(kPsk);
     const auto key_b = key_of("another key entirely");
     PskClientHandshake client(key_a, {alg}, counting_nonce(0));
@@ -229,26 +236,26 @@ TEST(PskHandshake, WrongKeyIsKeyMismatchOnTheServer) {
     ASSERT_TRUE(fin.ok());
     ASSERT_TRUE(server_a.on_client_finish(*fin).ok());
     expect_error(server_b.on_client_finish(*fin), Errc::key_mismatch,
-                 std::string(crypto::mac_name(alg)));
+                 std::string(crypto::suite_name(alg)));
   }
 }
 
 TEST(PskHandshake, AlteredProofsAreKeyMismatch) {
-  Session s(kPsk, {MacAlgorithm::hmac_sha256}, {MacAlgorithm::hmac_sha256}, counting_nonce(0),
+  Session s(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256}, counting_nonce(0),
             counting_nonce(0x20));
   ASSERT_TRUE(s.run().ok());
   {
     Bytes sh = s.server_hello;
     sh.back() ^= 0x01;
     const auto psk = key_of(kPsk);
-    PskClientHandshake client(psk, {MacAlgorithm::hmac_sha256}, counting_nonce(0));
+    PskClientHandshake client(psk, {Suite::hmac_sha256}, counting_nonce(0));
     expect_error(client.on_server_hello(sh), Errc::key_mismatch, "server proof");
   }
   {
     Bytes fin = s.client_finish;
     fin.back() ^= 0x80;
     const auto psk = key_of(kPsk);
-    PskServerHandshake server(psk, {MacAlgorithm::hmac_sha256}, counting_nonce(0x20));
+    PskServerHandshake server(psk, {Suite::hmac_sha256}, counting_nonce(0x20));
     ASSERT_TRUE(server.on_client_hello(s.client_hello).ok());
     expect_error(server.on_client_finish(fin), Errc::key_mismatch, "client proof");
   }
@@ -258,18 +265,18 @@ TEST(PskHandshake, DowngradedOfferIsKeyMismatch) {
   // An attacker strips the client's offer down to hmac-sha256; the server's
   // transcript differs from the client's, so the client rejects the proof.
   const auto psk = key_of(kPsk);
-  PskClientHandshake client(psk, {MacAlgorithm::hmac_sha512, MacAlgorithm::hmac_sha256});
-  PskServerHandshake server(psk, kAllMacs);
+  PskClientHandshake client(psk, {Suite::hmac_sha512, Suite::hmac_sha256});
+  PskServerHandshake server(psk, kAllSuites);
   auto hello = wire::decode_client_hello(client.client_hello());
   ASSERT_TRUE(hello.ok());
-  hello->mac_ids = {static_cast<std::uint8_t>(MacAlgorithm::hmac_sha256)};
+  hello->mac_ids = {static_cast<std::uint8_t>(Suite::hmac_sha256)};
   auto sh = server.on_client_hello(wire::encode(*hello));
   ASSERT_TRUE(sh.ok());
   expect_error(client.on_server_hello(*sh), Errc::key_mismatch, "downgraded offer");
 }
 
 TEST(PskHandshake, ReplayedHandshakeFailsOnAFreshServer) {
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     Session recorded(kPsk, {alg}, {alg});
     ASSERT_TRUE(recorded.run().ok());
     // A new connection: the server picks a new nonce.
@@ -279,22 +286,22 @@ TEST(PskHandshake, ReplayedHandshakeFailsOnAFreshServer) {
     ASSERT_TRUE(sh.ok());
     EXPECT_NE(*sh, recorded.server_hello);
     expect_error(fresh.on_client_finish(recorded.client_finish), Errc::key_mismatch,
-                 "replayed " + std::string(crypto::mac_name(alg)));
+                 "replayed " + std::string(crypto::suite_name(alg)));
   }
 }
 
 TEST(PskHandshake, ReplayedServerHelloFailsOnAFreshClient) {
-  Session recorded(kPsk, {MacAlgorithm::hmac_sha256}, {MacAlgorithm::hmac_sha256});
+  Session recorded(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256});
   ASSERT_TRUE(recorded.run().ok());
   const auto psk = key_of(kPsk);
-  PskClientHandshake fresh(psk, {MacAlgorithm::hmac_sha256});
+  PskClientHandshake fresh(psk, {Suite::hmac_sha256});
   expect_error(fresh.on_server_hello(recorded.server_hello), Errc::key_mismatch,
                "replayed server hello");
 }
 
 TEST(PskHandshake, TruncatedRecordsFailCleanly) {
-  for (auto alg : kAllMacs) {
-    SCOPED_TRACE(std::string(crypto::mac_name(alg)));
+  for (auto alg : kAllSuites) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
     Session s(kPsk, {alg}, {alg}, counting_nonce(0), counting_nonce(0x20));
     ASSERT_TRUE(s.run().ok());
     const auto psk = key_of(kPsk);
@@ -321,11 +328,11 @@ TEST(PskHandshake, TruncatedRecordsFailCleanly) {
 }
 
 TEST(PskHandshake, WrongRecordsAreRefused) {
-  Session s(kPsk, {MacAlgorithm::hmac_sha256}, {MacAlgorithm::hmac_sha256}, counting_nonce(0),
+  Session s(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256}, counting_nonce(0),
             counting_nonce(0x20));
   ASSERT_TRUE(s.run().ok());
   const auto psk = key_of(kPsk);
-  PskServerHandshake server(psk, {MacAlgorithm::hmac_sha256});
+  PskServerHandshake server(psk, {Suite::hmac_sha256});
   expect_error(server.on_client_hello(s.server_hello), Errc::unexpected_frame, "server hello");
   const Bytes tls = {0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03};
   expect_error(server.on_client_hello(tls), Errc::wrong_mode, "TLS");
@@ -348,7 +355,7 @@ struct Codecs {
   FrameCodec client;
   FrameCodec server;
 
-  explicit Codecs(MacAlgorithm alg, std::optional<wire::Nonce> sn = std::nullopt)
+  explicit Codecs(Suite alg, std::optional<wire::Nonce> sn = std::nullopt)
       : session(kPsk, {alg}, {alg}, std::nullopt, sn),
         client(establish(session, kMax)),
         server(session.server.make_codec(kMax)) {}
@@ -365,15 +372,15 @@ struct Codecs {
 };
 
 TEST(FrameCodecTest, PipelinedFramesOpenInOrder) {
-  for (auto alg : kAllMacs) {
-    SCOPED_TRACE(std::string(crypto::mac_name(alg)));
+  for (auto alg : kAllSuites) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
     Codecs c(alg);
     Bytes stream;
     const std::vector<std::string> texts = {"one", "", "three", std::string(1000, 'x')};
     for (const auto& t : texts)
       c.client.seal(wire::FrameType::message, {util::as_bytes(t)}, stream);
     EXPECT_EQ(c.client.frames_sent(), texts.size());
-    ByteSpan in(stream);
+    MutableSpan in(stream);
     for (const auto& t : texts) {
       auto f = c.server.open(in);
       ASSERT_TRUE(f.ok() && f->has_value());
@@ -387,7 +394,7 @@ TEST(FrameCodecTest, PipelinedFramesOpenInOrder) {
 }
 
 TEST(FrameCodecTest, PayloadInSeveralPartsEqualsOnePart) {
-  Codecs a(MacAlgorithm::hmac_sha256);
+  Codecs a(Suite::hmac_sha256);
   Bytes one, two;
   const auto hello = util::as_bytes("hello, signet");
   a.client.seal(wire::FrameType::message, {hello}, one);
@@ -398,12 +405,12 @@ TEST(FrameCodecTest, PayloadInSeveralPartsEqualsOnePart) {
 }
 
 TEST(FrameCodecTest, EveryTruncationWaitsThenCompletes) {
-  for (auto alg : kAllMacs) {
-    SCOPED_TRACE(std::string(crypto::mac_name(alg)));
+  for (auto alg : kAllSuites) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
     Codecs c(alg);
-    const Bytes frame = seal_text(c.client, wire::FrameType::message, "hello, signet");
+    Bytes frame = seal_text(c.client, wire::FrameType::message, "hello, signet");
     for (std::size_t len = 0; len < frame.size(); ++len) {
-      auto f = c.server.open(ByteSpan(frame).first(len));
+      auto f = c.server.open(MutableSpan(frame).first(len));
       ASSERT_TRUE(f.ok()) << len << ": " << f.error().message();
       EXPECT_FALSE(f->has_value()) << len;
     }
@@ -411,9 +418,9 @@ TEST(FrameCodecTest, EveryTruncationWaitsThenCompletes) {
     // Feeding the rest completes it.
     EXPECT_EQ(open_text(c.server, frame, wire::FrameType::message), "hello, signet");
     // And the reply direction.
-    const Bytes reply = seal_text(c.server, wire::FrameType::reply, "ok");
+    Bytes reply = seal_text(c.server, wire::FrameType::reply, "ok");
     for (std::size_t len = 0; len < reply.size(); ++len) {
-      auto f = c.client.open(ByteSpan(reply).first(len));
+      auto f = c.client.open(MutableSpan(reply).first(len));
       ASSERT_TRUE(f.ok() && !f->has_value()) << len;
     }
     EXPECT_EQ(open_text(c.client, reply, wire::FrameType::reply), "ok");
@@ -421,7 +428,7 @@ TEST(FrameCodecTest, EveryTruncationWaitsThenCompletes) {
 }
 
 TEST(FrameCodecTest, OversizeLengthRefusedFromTheHeaderAlone) {
-  Codecs c(MacAlgorithm::hmac_sha256);
+  Codecs c(Suite::hmac_sha256);
   for (std::uint32_t len : {kMax + 1, 0xFFFFFFFFu}) {
     std::uint8_t header[wire::kFrameHeaderSize];
     wire::encode_frame_header(wire::FrameType::message, len, header);
@@ -440,7 +447,7 @@ TEST(FrameCodecTest, OversizeLengthRefusedFromTheHeaderAlone) {
 }
 
 TEST(FrameCodecTest, UnknownTypeRefused) {
-  Codecs c(MacAlgorithm::hmac_sha256);
+  Codecs c(Suite::hmac_sha256);
   Bytes frame = seal_text(c.client, wire::FrameType::message, "x");
   for (std::uint8_t t : {std::uint8_t{0x00}, std::uint8_t{0x04}, std::uint8_t{0x53}}) {
     frame[0] = t;
@@ -454,8 +461,8 @@ TEST(FrameCodecTest, UnknownTypeRefused) {
 }
 
 TEST(FrameCodecTest, EverySingleBitFlipIsRejected) {
-  for (auto alg : kAllMacs) {
-    SCOPED_TRACE(std::string(crypto::mac_name(alg)));
+  for (auto alg : kAllSuites) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
     Codecs c(alg);
     const Bytes frame = seal_text(c.client, wire::FrameType::message, "hello, signet");
     for (std::size_t bit = 0; bit < frame.size() * 8; ++bit) {
@@ -487,7 +494,7 @@ TEST(FrameCodecTest, EverySingleBitFlipIsRejected) {
 }
 
 TEST(FrameCodecTest, ReplayedFrameIsBadTag) {
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     Codecs c(alg);
     const Bytes f0 = seal_text(c.client, wire::FrameType::message, "pay 10");
     EXPECT_EQ(open_text(c.server, f0, wire::FrameType::message), "pay 10");
@@ -496,7 +503,7 @@ TEST(FrameCodecTest, ReplayedFrameIsBadTag) {
 }
 
 TEST(FrameCodecTest, DroppedFrameIsBadTag) {
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     Codecs c(alg);
     (void)seal_text(c.client, wire::FrameType::message, "first");
     const Bytes f1 = seal_text(c.client, wire::FrameType::message, "second");
@@ -505,7 +512,7 @@ TEST(FrameCodecTest, DroppedFrameIsBadTag) {
 }
 
 TEST(FrameCodecTest, SwappedFramesAreBadTag) {
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     Codecs c(alg);
     const Bytes f0 = seal_text(c.client, wire::FrameType::message, "first");
     const Bytes f1 = seal_text(c.client, wire::FrameType::message, "second");
@@ -516,7 +523,7 @@ TEST(FrameCodecTest, SwappedFramesAreBadTag) {
 }
 
 TEST(FrameCodecTest, ReflectedFrameIsBadTag) {
-  for (auto alg : kAllMacs) {
+  for (auto alg : kAllSuites) {
     Codecs c(alg);
     // The server's own frame fed back to it.
     const Bytes s0 = seal_text(c.server, wire::FrameType::reply, "verified 4 bytes");
@@ -527,15 +534,85 @@ TEST(FrameCodecTest, ReflectedFrameIsBadTag) {
   }
 }
 
+TEST(FrameCodecTest, AeadFramesCarryNoPlaintext) {
+  for (auto alg : {Suite::aes_256_gcm, Suite::chacha20_poly1305}) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
+    Codecs c(alg);
+    const std::string secret = "the launch code is 0000, tell nobody";
+    const Bytes frame = seal_text(c.client, wire::FrameType::message, secret);
+    EXPECT_EQ(frame.size(), wire::kFrameHeaderSize + secret.size() + crypto::kAeadTagSize);
+    const std::string on_the_wire(util::as_chars(frame));
+    EXPECT_EQ(on_the_wire.find("launch"), std::string::npos);
+    EXPECT_EQ(on_the_wire.find(secret.substr(0, 4)), std::string::npos);
+    EXPECT_EQ(open_text(c.server, frame, wire::FrameType::message), secret);
+    // A MAC suite, by contrast, sends it as it is.
+    Codecs clear(Suite::hmac_sha256);
+    const Bytes plain = seal_text(clear.client, wire::FrameType::message, secret);
+    EXPECT_NE(std::string(util::as_chars(plain)).find(secret), std::string::npos);
+  }
+}
+
+TEST(FrameCodecTest, AeadNoncesNeverRepeatOverAMillionFrames) {
+  // The same plaintext under the same key gives the same tag only if the
+  // nonce repeats: 2^20 frames, 2^20 different tags, and each opens in turn.
+  for (auto alg : {Suite::aes_256_gcm, Suite::chacha20_poly1305}) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
+    Codecs c(alg);
+    constexpr std::size_t kFrames = std::size_t{1} << 20;
+    std::vector<std::array<std::uint8_t, crypto::kAeadTagSize>> tags(kFrames);
+    const Bytes payload(8, 0x5a);
+    Bytes frame;
+    for (std::size_t i = 0; i < kFrames; ++i) {
+      frame.clear();
+      c.client.seal(wire::FrameType::message, {payload}, frame);
+      std::copy(frame.end() - crypto::kAeadTagSize, frame.end(), tags[i].begin());
+      auto f = c.server.open(frame);
+      ASSERT_TRUE(f.ok() && f->has_value()) << "frame " << i;
+      ASSERT_TRUE(std::equal(payload.begin(), payload.end(), (*f)->payload.begin()));
+    }
+    std::sort(tags.begin(), tags.end());
+    EXPECT_EQ(std::adjacent_find(tags.begin(), tags.end()), tags.end());
+    EXPECT_EQ(c.server.frames_received(), kFrames);
+  }
+}
+
+TEST(FrameCodecTest, AesGcmStopsAtItsLimitOnBothSides) {
+  Codecs c(Suite::aes_256_gcm);
+  c.client.limit_gcm_blocks(10);
+  c.server.limit_gcm_blocks(10);
+  const Bytes payload(16, 1);  // 1 block and 1 per frame: 2 blocks a frame
+  Bytes stream;
+  for (int i = 0; i < 5; ++i) c.client.seal(wire::FrameType::message, {payload}, stream);
+  Bytes sixth;
+  EXPECT_THROW(c.client.seal(wire::FrameType::message, {payload}, sixth), std::length_error);
+  // A peer that goes on anyway is refused by the receiver.
+  Codecs unlimited_sender(Suite::aes_256_gcm);
+  unlimited_sender.server.limit_gcm_blocks(10);
+  Bytes many;
+  for (int i = 0; i < 6; ++i)
+    unlimited_sender.client.seal(wire::FrameType::message, {payload}, many);
+  std::span<std::uint8_t> in(many);
+  for (int i = 0; i < 5; ++i) {
+    auto f = unlimited_sender.server.open(in);
+    ASSERT_TRUE(f.ok() && f->has_value()) << i;
+    in = in.subspan((*f)->consumed);
+  }
+  auto refused = unlimited_sender.server.open(in);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().is(Errc::too_large)) << refused.error().message();
+}
+
 TEST(FrameCodecTest, FrameFromAnotherSessionIsBadTag) {
-  Codecs a(MacAlgorithm::hmac_sha256);
-  Codecs b(MacAlgorithm::hmac_sha256);
-  const Bytes f = seal_text(a.client, wire::FrameType::message, "hello");
-  expect_refused(b.server, f, Errc::bad_tag, "cross-session replay");
+  for (auto alg : kAllSuites) {
+    Codecs a(alg);
+    Codecs b(alg);
+    const Bytes f = seal_text(a.client, wire::FrameType::message, "hello");
+    expect_refused(b.server, f, Errc::bad_tag, "cross-session replay");
+  }
 }
 
 TEST(FrameCodecTest, ErrorFramesAreTaggedToo) {
-  Codecs c(MacAlgorithm::hmac_sha256);
+  Codecs c(Suite::hmac_sha256);
   Bytes out;
   c.server.seal(wire::FrameType::error,
                 {wire::encode_error_payload({wire::ErrorCode::bad_tag, "authentication failed"})},
@@ -563,7 +640,7 @@ TEST(FrameCodecTest, PlainCodecRoundTrips) {
   FrameCodec rx(kMax);
   EXPECT_EQ(tx.tag_size(), 0u);
   EXPECT_EQ(tx.overhead(), wire::kFrameHeaderSize);
-  EXPECT_FALSE(tx.algorithm().has_value());
+  EXPECT_FALSE(tx.suite().has_value());
   Bytes stream;
   tx.seal(wire::FrameType::message, {util::as_bytes("hello, signet")}, stream);
   tx.seal(wire::FrameType::reply, {wire::encode_reply_payload({0, "verified 13 bytes"})}, stream);
@@ -572,10 +649,10 @@ TEST(FrameCodecTest, PlainCodecRoundTrips) {
 
   // Every truncation of the first frame waits.
   for (std::size_t len = 0; len < 18; ++len) {
-    auto f = rx.open(ByteSpan(stream).first(len));
+    auto f = rx.open(MutableSpan(stream).first(len));
     ASSERT_TRUE(f.ok() && !f->has_value()) << len;
   }
-  ByteSpan in(stream);
+  MutableSpan in(stream);
   EXPECT_EQ(open_text(rx, in.first(18), wire::FrameType::message), "hello, signet");
   in = in.subspan(18);
   auto f = rx.open(in);
@@ -631,39 +708,42 @@ TEST(PeerError, HostileErrorRecordBeforeTheHandshakeIsMalformed) {
 // --- Random garbage --------------------------------------------------------------------
 
 TEST(ChannelGarbage, RandomBytesNeverYieldAVerifiedFrame) {
-  std::mt19937 rng(4242);
-  Codecs c(MacAlgorithm::hmac_sha256);
-  const Bytes valid = seal_text(c.client, wire::FrameType::message, "hello, signet");
-  for (int i = 0; i < 4000; ++i) {
-    Bytes in;
-    if (i % 2 == 0) {
-      const std::size_t n = rng() % 128;
-      for (std::size_t j = 0; j < n; ++j) in.push_back(static_cast<std::uint8_t>(rng()));
-      // A plausible header now and then, so the tag check is reached.
-      if (in.size() >= wire::kFrameHeaderSize && rng() % 2 == 0) {
-        in[0] = static_cast<std::uint8_t>(1 + rng() % 3);
-        util::store_u32(in.data() + 1, static_cast<std::uint32_t>(
-                                           rng() % (in.size() - wire::kFrameHeaderSize + 1)));
+  for (auto alg : kAllSuites) {
+    SCOPED_TRACE(std::string(crypto::suite_name(alg)));
+    std::mt19937 rng(4242);
+    Codecs c(alg);
+    const Bytes valid = seal_text(c.client, wire::FrameType::message, "hello, signet");
+    for (int i = 0; i < 4000; ++i) {
+      Bytes in;
+      if (i % 2 == 0) {
+        const std::size_t n = rng() % 128;
+        for (std::size_t j = 0; j < n; ++j) in.push_back(static_cast<std::uint8_t>(rng()));
+        // A plausible header now and then, so the tag check is reached.
+        if (in.size() >= wire::kFrameHeaderSize && rng() % 2 == 0) {
+          in[0] = static_cast<std::uint8_t>(1 + rng() % 3);
+          util::store_u32(in.data() + 1, static_cast<std::uint32_t>(
+                                             rng() % (in.size() - wire::kFrameHeaderSize + 1)));
+        }
+      } else {
+        in = valid;
+        for (std::size_t k = 1 + rng() % 3; k > 0; --k) {
+          in[rng() % in.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
+        }
       }
-    } else {
-      in = valid;
-      for (std::size_t k = 1 + rng() % 3; k > 0; --k) {
-        in[rng() % in.size()] ^= static_cast<std::uint8_t>(1 + rng() % 255);
-      }
-    }
-    FrameCodec tagged = c.new_server();
-    auto f = tagged.open(in);
-    ASSERT_TRUE(!f.ok() || !f->has_value()) << "garbage input " << i << " verified";
+      FrameCodec tagged = c.new_server();
+      auto f = tagged.open(in);
+      ASSERT_TRUE(!f.ok() || !f->has_value()) << "garbage input " << i << " verified";
 
-    // The plain codec has no tag to check; it must stay within the input.
-    FrameCodec plain(kMax);
-    ByteSpan rest(in);
-    while (true) {
-      auto p = plain.open(rest);
-      if (!p || !p->has_value()) break;
-      ASSERT_LE((*p)->consumed, rest.size());
-      ASSERT_GE((*p)->consumed, wire::kFrameHeaderSize);
-      rest = rest.subspan((*p)->consumed);
+      // The plain codec has no tag to check; it must stay within the input.
+      FrameCodec plain(kMax);
+      MutableSpan rest(in);
+      while (true) {
+        auto p = plain.open(rest);
+        if (!p || !p->has_value()) break;
+        ASSERT_LE((*p)->consumed, rest.size());
+        ASSERT_GE((*p)->consumed, wire::kFrameHeaderSize);
+        rest = rest.subspan((*p)->consumed);
+      }
     }
   }
 }
@@ -671,7 +751,7 @@ TEST(ChannelGarbage, RandomBytesNeverYieldAVerifiedFrame) {
 TEST(ChannelGarbage, RandomRecordsNeverCompleteAHandshake) {
   std::mt19937 rng(777);
   const auto psk = key_of(kPsk);
-  PskClientHandshake client(psk, kAllMacs, counting_nonce(0));
+  PskClientHandshake client(psk, kAllSuites, counting_nonce(0));
   const std::uint8_t prefix[] = {'S', 'G', 'N', 'T', wire::kVersion, 0x02};
   for (int i = 0; i < 3000; ++i) {
     Bytes in;
@@ -689,7 +769,7 @@ TEST(ChannelGarbage, RandomRecordsNeverCompleteAHandshake) {
     // A client never accepts a ServerHello it cannot verify.
     EXPECT_FALSE(client.on_server_hello(in).ok()) << i;
     // A server may accept a well-formed ClientHello, but never a made-up finish.
-    PskServerHandshake server(psk, kAllMacs);
+    PskServerHandshake server(psk, kAllSuites);
     Bytes hello = in;
     if (i % 2 == 0) hello[5] = 0x01;
     if (server.on_client_hello(hello).ok()) {

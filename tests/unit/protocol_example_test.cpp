@@ -15,8 +15,10 @@
 
 #include "channel/frame_codec.hpp"
 #include "channel/psk_handshake.hpp"
+#include "crypto/aead.hpp"
 #include "crypto/mac.hpp"
 #include "crypto/primitives.hpp"
+#include "crypto/suite.hpp"
 #include "util/encoding.hpp"
 #include "wire/wire.hpp"
 
@@ -101,7 +103,8 @@ wire::Nonce counting_nonce(std::uint8_t first) {
 
 Bytes tag_input(Direction d, std::uint64_t seq, ByteSpan frame_without_tag) {
   Bytes out;
-  out.reserve(9 + frame_without_tag.size());  // also sidesteps a GCC 12 -Warray-bounds false positive
+  out.reserve(9 +
+              frame_without_tag.size());  // also sidesteps a GCC 12 -Warray-bounds false positive
   util::Writer w(out);
   w.u8(static_cast<std::uint8_t>(d));
   w.u64(seq);
@@ -113,13 +116,14 @@ Bytes tag_input(Direction d, std::uint64_t seq, ByteSpan frame_without_tag) {
 // document shows, by marker name.
 std::map<std::string, Bytes> compute_example() {
   const auto mac = crypto::MacAlgorithm::hmac_sha256;
+  const auto suite = crypto::Suite::hmac_sha256;
   const crypto::SecretBytes psk(util::as_bytes("correct horse battery staple 2026"));
   EXPECT_EQ(psk.size(), 33u);
   const wire::Nonce cn = counting_nonce(0x00);
   const wire::Nonce sn = counting_nonce(0x20);
 
-  PskClientHandshake client(psk, {mac}, cn);
-  PskServerHandshake server(psk, {mac}, sn);
+  PskClientHandshake client(psk, {suite}, cn);
+  PskServerHandshake server(psk, {suite}, sn);
   const Bytes client_hello = client.client_hello();
   auto server_hello = server.on_client_hello(client_hello);
   EXPECT_TRUE(server_hello.ok());
@@ -140,7 +144,7 @@ std::map<std::string, Bytes> compute_example() {
   const std::size_t k = crypto::mac_key_size(mac);
   Bytes okm(4 * k);
   crypto::hkdf_sha256(salt, psk.span(), info, okm);
-  const SessionKeys keys = derive_session_keys(psk, mac, cn, sn, client_hello, sh_without_proof);
+  const SessionKeys keys = derive_session_keys(psk, suite, cn, sn, client_hello, sh_without_proof);
   EXPECT_EQ(bytes_of(okm), cat({keys.client_proof_key.span(), keys.server_proof_key.span(),
                                 keys.client_to_server.span(), keys.server_to_client.span()}));
 
@@ -208,12 +212,128 @@ std::map<std::string, Bytes> compute_example() {
   };
 }
 
+// The encrypted variant: the same PSK and nonces, the client offering
+// signet's default suites (aes-256-gcm, chacha20-poly1305, hmac-sha256) and
+// the server choosing aes-256-gcm. Markers start with "aead_".
+std::map<std::string, Bytes> compute_aead_example() {
+  const crypto::SecretBytes psk(util::as_bytes("correct horse battery staple 2026"));
+  const wire::Nonce cn = counting_nonce(0x00);
+  const wire::Nonce sn = counting_nonce(0x20);
+  const std::vector<crypto::Suite> offer(std::begin(crypto::kDefaultSuites),
+                                         std::end(crypto::kDefaultSuites));
+  PskClientHandshake client(psk, offer, cn);
+  PskServerHandshake server(psk, offer, sn);
+  const Bytes client_hello = client.client_hello();
+  auto server_hello = server.on_client_hello(client_hello);
+  EXPECT_TRUE(server_hello.ok());
+  if (!server_hello) return {};
+  EXPECT_EQ(server.suite(), crypto::Suite::aes_256_gcm);
+  auto client_finish = client.on_server_hello(*server_hello);
+  EXPECT_TRUE(client_finish.ok());
+  if (!client_finish) return {};
+  EXPECT_TRUE(server.on_client_finish(*client_finish).ok());
+
+  // Proofs are HMAC-SHA256 (32 bytes) for an AEAD suite.
+  const std::size_t proof = 32;
+  const ByteSpan sh(*server_hello);
+  const ByteSpan sh_without_proof = sh.first(sh.size() - proof);
+  const auto transcript = crypto::sha256({client_hello, sh_without_proof});
+  const Bytes salt = cat({cn, sn});
+  const Bytes info = cat({util::as_bytes("signet/1 shared-key"), transcript});
+  Bytes okm(4 * 32 + 2 * 12);
+  crypto::hkdf_sha256(salt, psk.span(), info, okm);
+  const SessionKeys keys =
+      derive_session_keys(psk, crypto::Suite::aes_256_gcm, cn, sn, client_hello, sh_without_proof);
+  EXPECT_EQ(bytes_of(okm), cat({keys.client_proof_key.span(), keys.server_proof_key.span(),
+                                keys.client_to_server.span(), keys.server_to_client.span(),
+                                keys.client_to_server_iv.span(), keys.server_to_client_iv.span()}));
+
+  FrameCodec client_codec = client.make_codec(wire::kDefaultMaxPayload);
+  FrameCodec server_codec = server.make_codec(wire::kDefaultMaxPayload);
+  Bytes message;
+  client_codec.seal(wire::FrameType::message, {util::as_bytes("hello, signet")}, message);
+  const Bytes reply_payload = wire::encode_reply_payload(wire::Reply{0, "verified 13 bytes"});
+  Bytes reply_frame;
+  server_codec.seal(wire::FrameType::reply, {reply_payload}, reply_frame);
+
+  // The document's construction, step by step with the AEAD primitive: the
+  // nonce is the IV with the sequence number XORed into its last 8 bytes, the
+  // associated data is direction || sequence || header.
+  const auto nonce_of = [](const crypto::SecretBytes& iv, std::uint64_t seq) {
+    Bytes n(iv.span().begin(), iv.span().end());
+    for (int i = 0; i < 8; ++i) n[4 + i] ^= static_cast<std::uint8_t>(seq >> (56 - 8 * i));
+    return n;
+  };
+  const auto seal_by_hand = [&](const crypto::SecretBytes& key, const Bytes& nonce,
+                                const Bytes& aad, ByteSpan plaintext) {
+    crypto::Aead aead(crypto::AeadAlgorithm::aes_256_gcm, key.span(), crypto::Aead::Role::seal);
+    Bytes out(plaintext.size() + crypto::kAeadTagSize);
+    aead.seal(nonce, aad, {plaintext}, std::span<std::uint8_t>(out).first(plaintext.size()),
+              std::span<std::uint8_t>(out).subspan(plaintext.size()));
+    return out;
+  };
+  const Bytes message_nonce = nonce_of(keys.client_to_server_iv, 0);
+  const Bytes message_aad =
+      tag_input(Direction::client_to_server, 0, ByteSpan(message).first(wire::kFrameHeaderSize));
+  const Bytes reply_nonce = nonce_of(keys.server_to_client_iv, 0);
+  const Bytes reply_aad = tag_input(Direction::server_to_client, 0,
+                                    ByteSpan(reply_frame).first(wire::kFrameHeaderSize));
+  EXPECT_EQ(message, cat({ByteSpan(message).first(wire::kFrameHeaderSize),
+                          seal_by_hand(keys.client_to_server, message_nonce, message_aad,
+                                       util::as_bytes("hello, signet"))}));
+  EXPECT_EQ(reply_frame,
+            cat({ByteSpan(reply_frame).first(wire::kFrameHeaderSize),
+                 seal_by_hand(keys.server_to_client, reply_nonce, reply_aad, reply_payload)}));
+  // A second MESSAGE: sequence number 1, so a nonce that differs from the IV.
+  Bytes message2;
+  client_codec.seal(wire::FrameType::message, {util::as_bytes("again")}, message2);
+  const Bytes message2_nonce = nonce_of(keys.client_to_server_iv, 1);
+  const Bytes message2_aad =
+      tag_input(Direction::client_to_server, 1, ByteSpan(message2).first(wire::kFrameHeaderSize));
+  EXPECT_EQ(message2, cat({ByteSpan(message2).first(wire::kFrameHeaderSize),
+                           seal_by_hand(keys.client_to_server, message2_nonce, message2_aad,
+                                        util::as_bytes("again"))}));
+  // And the receivers take them.
+  Bytes message_copy = cat({message, message2}), reply_copy = reply_frame;
+  auto opened = server_codec.open(message_copy);
+  EXPECT_TRUE(opened.ok() && opened->has_value() &&
+              util::as_chars((*opened)->payload) == "hello, signet");
+  auto opened2 = server_codec.open(std::span<std::uint8_t>(message_copy).subspan(message.size()));
+  EXPECT_TRUE(opened2.ok() && opened2->has_value() &&
+              util::as_chars((*opened2)->payload) == "again");
+  auto opened_reply = client_codec.open(reply_copy);
+  EXPECT_TRUE(opened_reply.ok() && opened_reply->has_value());
+
+  return {
+      {"aead_client_hello", client_hello},
+      {"aead_server_hello", *server_hello},
+      {"aead_hkdf_okm", okm},
+      {"aead_client_to_server_key", bytes_of(keys.client_to_server.span())},
+      {"aead_server_to_client_key", bytes_of(keys.server_to_client.span())},
+      {"aead_client_to_server_iv", bytes_of(keys.client_to_server_iv.span())},
+      {"aead_server_to_client_iv", bytes_of(keys.server_to_client_iv.span())},
+      {"aead_client_finish", *client_finish},
+      {"aead_message_nonce", message_nonce},
+      {"aead_message_aad", message_aad},
+      {"aead_message_frame", message},
+      {"aead_message2_nonce", message2_nonce},
+      {"aead_message2_aad", message2_aad},
+      {"aead_message2_frame", message2},
+      {"aead_reply_nonce", reply_nonce},
+      {"aead_reply_aad", reply_aad},
+      {"aead_reply_frame", reply_frame},
+  };
+}
+
 TEST(ProtocolExample, DocumentMatchesTheCode) {
   const std::string doc = read_doc();
   ASSERT_FALSE(doc.empty()) << "cannot read " << kDocPath;
   const auto documented = marked_blocks(doc);
-  const auto computed = compute_example();
+  auto computed = compute_example();
   ASSERT_FALSE(computed.empty());
+  const auto aead = compute_aead_example();
+  ASSERT_FALSE(aead.empty());
+  computed.insert(aead.begin(), aead.end());
 
   std::set<std::string> want, got;
   for (const auto& [name, value] : computed) want.insert(name);
