@@ -8,6 +8,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/load_bench.hpp"
 #include "cli/mode.hpp"
 #include "net/blocking.hpp"
 
@@ -25,6 +26,9 @@ struct BenchArgs {
   std::vector<std::size_t> inflight = {1, 128};
   std::size_t idle_connections = 0;
   double hold_seconds = 10;
+  std::size_t connections = 0;  // --connections: the load test
+  unsigned threads = 2;
+  double timeout = 30;
 };
 
 struct Row {
@@ -129,6 +133,18 @@ int run_bench(const BenchArgs& args) {
   std::cout << "signet bench: " << mode->description << ", server " << hp->to_string() << std::endl;
   asio::io_context ctx(1);
   if (args.idle_connections > 0) return hold_idle_connections(ctx, args, *hp, *mode);
+  if (args.connections > 0) {
+    LoadOptions load;
+    load.connections = args.connections;
+    load.messages = args.messages;
+    load.size = args.sizes.empty() ? 64 : args.sizes.front();
+    load.window = std::max<std::size_t>(
+        1,
+        args.inflight.empty() ? 1 : *std::max_element(args.inflight.begin(), args.inflight.end()));
+    load.threads = args.threads;
+    load.timeout = seconds_option(args.timeout);
+    return run_load_bench(*hp, *mode, load);
+  }
   auto conn = net::run_blocking(ctx, net::Connection::open(*hp, mode->make_channel));
   if (!conn) {
     print_error(client_error_message(conn.error(), *mode));
@@ -182,6 +198,16 @@ void add_bench_command(CLI::App& app, Action& action) {
                   "each) and hold them idle, to measure the server's memory");
   add_seconds_option(cmd, "--hold", args->hold_seconds,
                      "Seconds to hold --idle-connections open (default 10)");
+  cmd->add_option("--connections", args->connections,
+                  "Load test against a server run with --echo: N connections at once, each "
+                  "sending --messages distinct messages (--size bytes, the largest --inflight "
+                  "in flight) and checking every reply; reports sent, confirmed, lost, "
+                  "duplicated and mismatched, and exits 1 unless all were confirmed once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  cmd->add_option("--threads", args->threads, "Client threads for --connections (default 2)")
+      ->check(CLI::Range(1u, 256u));
+  add_seconds_option(cmd, "--timeout", args->timeout,
+                     "Seconds to wait for the server, per step (default 30)");
   cmd->callback([args, &action] { action = [args] { return run_bench(*args); }; });
 }
 

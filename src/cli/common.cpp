@@ -194,6 +194,17 @@ std::string default_comment() {
   return user + "@" + (host[0] != '\0' ? host : "localhost");
 }
 
+std::uint64_t raise_descriptor_limit() {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return 0;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  return lim.rlim_cur == RLIM_INFINITY ? UINT64_MAX : static_cast<std::uint64_t>(lim.rlim_cur);
+}
+
 void harden_process() {
   const rlimit none{0, 0};
   setrlimit(RLIMIT_CORE, &none);

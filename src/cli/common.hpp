@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +64,11 @@ std::chrono::milliseconds seconds_option(double s);
 
 // "user@host", the comment of a new identity (as ssh-keygen's default).
 std::string default_comment();
+
+// Lifts the soft limit on open descriptors to the hard one (as nginx's
+// worker_rlimit_nofile) and returns the soft limit now in force
+// (UINT64_MAX when unlimited).
+std::uint64_t raise_descriptor_limit();
 
 // Makes the process unable to dump core or be traced, so key material cannot
 // leak into a core file.

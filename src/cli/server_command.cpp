@@ -1,5 +1,4 @@
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <csignal>
@@ -30,33 +29,37 @@ struct ServerArgs {
   std::string max_startups = "256:30:1024";
   std::size_t max_startups_per_source = 128;
   unsigned threads = 0;
-  std::string exec;  // --exec: answer each message with this command
+  std::string exec;   // --exec: answer each message with this command
+  bool echo = false;  // --echo: answer each message with its own bytes
   double exec_timeout = 10;
   std::size_t exec_max_output = std::size_t{1} << 20;
   std::size_t exec_concurrency = 0;  // 0: four per core
   std::size_t exec_queue = 0;        // 0: sixteen per running command
 };
 
-// Lifts the soft limit on open descriptors to the hard one (as nginx's
-// worker_rlimit_nofile), and warns when it still cannot hold every
-// connection --max-connections allows.
-void raise_descriptor_limit(std::size_t max_connections) {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
-  if (lim.rlim_cur < lim.rlim_max) {
-    rlimit raised = lim;
-    raised.rlim_cur = lim.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
-  }
+// Warns when the descriptor limit cannot hold every connection
+// --max-connections allows.
+void check_descriptor_limit(std::size_t max_connections) {
+  const std::uint64_t limit = raise_descriptor_limit();
   // A connection takes one descriptor; a --exec command three more while it runs.
-  constexpr rlim_t kSpare = 64;
-  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < max_connections + kSpare) {
+  constexpr std::uint64_t kSpare = 64;
+  if (limit < max_connections + kSpare) {
     spdlog::warn(
         "the descriptor limit ({}) is below --max-connections ({}): connections beyond about {} "
         "will wait in the listen queue; raise it (ulimit -n, LimitNOFILE=) or lower "
         "--max-connections",
-        lim.rlim_cur, max_connections, lim.rlim_cur > kSpare ? lim.rlim_cur - kSpare : 0);
+        limit, max_connections, limit > kSpare ? limit - kSpare : 0);
   }
+}
+
+// --echo: the reply is the message itself (cut to what a reply can carry:
+// the status byte leaves max_message - 1 bytes of text), for tests and
+// benchmarks that check every reply belongs to its own message.
+net::SyncHandler echo_handler(std::size_t room) {
+  return [room](const net::PeerInfo&, util::ByteSpan message) {
+    const auto text = util::as_chars(message);
+    return wire::Reply{0, std::string(text.substr(0, std::min(text.size(), room)))};
+  };
 }
 
 // The default handler: print one line per verified message, confirm it.
@@ -99,8 +102,9 @@ int run_server(const ServerArgs& args) {
   options.startups = *startups;
   options.startups.per_source = args.max_startups_per_source;
   options.threads = args.threads;
-  raise_descriptor_limit(args.max_connections);
+  check_descriptor_limit(args.max_connections);
   net::Handler handler = net::SyncHandler(print_and_confirm);
+  if (args.echo) handler = echo_handler(std::size_t{args.channel.max_message} - 1);
   if (!args.exec.empty()) {
     const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
     options.max_concurrent_handlers =
@@ -174,10 +178,14 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Connections in their handshake from one IPv4 address or IPv6 /64; "
                   "0: no limit (default 128)");
   cmd->add_option("--threads", args->threads, "Worker threads (default: one per core)");
+  auto* echo = cmd->add_flag("--echo", args->echo,
+                             "Answer each message with its own bytes (for tests and benchmarks; "
+                             "nothing is printed per message)");
   cmd->add_option("--exec", args->exec,
                   "Answer each message by running CMD with /bin/sh -c: the message on its "
                   "stdin, its stdout as the reply text, its exit status as the reply status")
-      ->type_name("CMD");
+      ->type_name("CMD")
+      ->excludes(echo);
   add_seconds_option(cmd, "--exec-timeout", args->exec_timeout,
                      "Seconds a --exec command may run before it is killed (default 10)");
   cmd->add_option("--exec-concurrency", args->exec_concurrency,

@@ -53,9 +53,10 @@ std::string endpoint_string(const tcp::endpoint& ep) {
   return a.to_string() + ":" + std::to_string(ep.port());
 }
 
-// Refusals still being written out; beyond this many a refused connection is
-// closed without a word (a flood must not hold descriptors for its refusals).
-constexpr int kMaxRefusalsInFlight = 256;
+// Refusals lingering at once (each holds a descriptor for up to
+// kRefusalLinger); beyond this many a refused connection gets its record
+// without the linger (a flood must not hold descriptors for its refusals).
+constexpr int kMaxRefusalsInFlight = 1024;
 // How long a refused client has to read the refusal and close.
 constexpr auto kRefusalLinger = std::chrono::seconds(2);
 
@@ -465,12 +466,21 @@ void Server::Impl::refuse(tcp::socket socket, const Error& why) {
   if (refused_log.admit()) {
     spdlog::warn("{}: refused: {}", ec ? "unknown" : endpoint_string(remote), why.message());
   }
+  auto notice = wire::encode(wire::ErrorRecord{wire::error_code_for(why), why.detail});
   if (refusing.load() >= kMaxRefusalsInFlight) {
+    // No linger: take what the client has sent so far (so that closing does
+    // not reset the connection over unread bytes, if its hello is in), send
+    // the record, close.
+    socket.non_blocking(true, ec);
+    std::array<std::uint8_t, 4096> sink;
+    while (socket.read_some(asio::buffer(sink), ec) > 0 && !ec) {
+    }
+    socket.write_some(asio::buffer(notice), ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
     socket.close(ec);
     return;
   }
   ++refusing;
-  auto notice = wire::encode(wire::ErrorRecord{wire::error_code_for(why), why.detail});
   auto ex = socket.get_executor();
   asio::co_spawn(ex, linger_and_close(std::move(socket), std::move(notice)), log_exception);
 }
