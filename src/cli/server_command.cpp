@@ -43,12 +43,16 @@ void check_descriptor_limit(std::size_t max_connections) {
   const std::uint64_t limit = raise_descriptor_limit();
   // A connection takes one descriptor; a --exec command three more while it runs.
   constexpr std::uint64_t kSpare = 64;
+  const std::uint64_t room = limit > kSpare ? limit - kSpare : 0;
+  spdlog::info("descriptor limit {}: room for {} connections (--max-connections {})",
+               limit == UINT64_MAX ? std::string("unlimited") : std::to_string(limit),
+               std::min<std::uint64_t>(room, max_connections), max_connections);
   if (limit < max_connections + kSpare) {
     spdlog::warn(
         "the descriptor limit ({}) is below --max-connections ({}): connections beyond about {} "
         "will wait in the listen queue; raise it (ulimit -n, LimitNOFILE=) or lower "
         "--max-connections",
-        limit, max_connections, limit > kSpare ? limit - kSpare : 0);
+        limit, max_connections, room);
   }
 }
 
