@@ -63,7 +63,7 @@ class Channel {
   virtual Result<std::optional<Frame>> next_frame(Bytes& out) = 0;
 
   // Appends one protected frame (payload = concatenation of parts, within
-  // max_payload()).
+  // max_send_payload()).
   virtual void send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) = 0;
 
   // Appends to out whatever send() has queued but not yet protected. The
@@ -75,7 +75,10 @@ class Channel {
   // an authenticated error frame after it.
   virtual void send_error(const Error& e, Bytes& out) = 0;
 
+  // The largest payload this side accepts (its configured limit).
   virtual std::uint32_t max_payload() const = 0;
+  // The largest payload it sends: wire::send_limit(max_payload()).
+  std::uint32_t max_send_payload() const { return wire::send_limit(max_payload()); }
 
   // Bytes received but not yet consumed: a frame (or record) still arriving.
   // The server bounds how long and how much of this it holds.

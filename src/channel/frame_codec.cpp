@@ -63,7 +63,9 @@ void FrameCodec::nonce(const crypto::SecretBytes& iv, std::uint64_t seq,
 void FrameCodec::seal(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) {
   std::size_t len = 0;
   for (auto p : parts) len += p.size();
-  if (len > max_payload_) throw std::logic_error("frame payload above the configured limit");
+  if (len > wire::send_limit(max_payload_)) {
+    throw std::logic_error("frame payload above the send limit");
+  }
 
   std::uint8_t header[wire::kFrameHeaderSize];
   wire::encode_frame_header(type, static_cast<std::uint32_t>(len), header);

@@ -72,7 +72,8 @@ class FrameCodec {
   std::optional<crypto::Suite> suite() const noexcept { return suite_; }
 
   // Appends one frame whose payload is the concatenation of parts to out.
-  // The caller keeps the payload within max_payload (checked; throws on a
+  // The caller keeps the payload within wire::send_limit(max_payload)
+  // (checked; throws on a
   // bug), and, with AES-256-GCM, the connection within kAesGcmBlockLimit
   // (throws std::length_error past it).
   void seal(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out);

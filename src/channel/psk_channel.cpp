@@ -52,6 +52,11 @@ Error peer_error(const wire::ErrorRecord& r) {
   return Error(e.code, std::string(kPeerSays) + util::escape_for_display(reason));
 }
 
+Error unreadable_peer_error(const Error& why) {
+  return Error(Errc::peer_error,
+               std::string(kPeerSays) + "(an error it sent is unreadable: " + why.message() + ")");
+}
+
 bool reported_by_peer(const Error& e) {
   return e.detail.starts_with(kPeerSays);
 }
@@ -63,7 +68,7 @@ namespace {
 std::optional<Error> as_peer_error(ByteSpan record) {
   if (record.size() > 5 && record[5] == static_cast<std::uint8_t>(wire::RecordType::error)) {
     auto e = wire::decode_error_record(record);
-    if (!e) return e.error();
+    if (!e) return unreadable_peer_error(e.error());
     return peer_error(*e);
   }
   return std::nullopt;
@@ -92,7 +97,7 @@ Result<std::optional<Frame>> next_verified(FrameCodec& codec, InputBuffer& in) {
   in.consume(opened.consumed);
   if (opened.type == wire::FrameType::error) {
     auto e = wire::decode_error_payload(opened.payload);
-    if (!e) return e.error();
+    if (!e) return unreadable_peer_error(e.error());
     return peer_error(*e);
   }
   return std::optional<Frame>(Frame{opened.type, opened.payload});

@@ -102,7 +102,13 @@ Result<std::optional<ByteSpan>> take_record(ByteSpan in);
 // The Error for an error record the peer sent: its code mapped to Errc and
 // the detail "peer says: <reason>", the reason escaped for display.
 Error peer_error(const wire::ErrorRecord& r);
-// True for an Error made by peer_error(): it needs no answer to the peer.
+// The Error for an error record or frame the peer sent that cannot be read
+// (code 0, a reason that is too long or not plain text): still the peer's
+// report, so it is not answered either (docs/PROTOCOL.md: the receiver of an
+// error closes without answering).
+Error unreadable_peer_error(const Error& why);
+// True for an Error made by peer_error() or unreadable_peer_error(): it needs
+// no answer to the peer.
 bool reported_by_peer(const Error& e);
 
 }  // namespace signet::channel

@@ -412,7 +412,7 @@ Result<bool> TlsChannel::take_refusal() {
   }
   if (d.size() < wire::kRecordHeaderSize + header->length) return false;
   auto record = wire::decode_error_record(d.first(wire::kRecordHeaderSize + header->length));
-  if (!record) return record.error();
+  if (!record) return unreadable_peer_error(record.error());
   return peer_error(*record);
 }
 
@@ -486,7 +486,7 @@ Result<std::optional<Frame>> TlsChannel::next_frame(Bytes& out) {
       plain_.consume(opened.consumed);
       if (opened.type == wire::FrameType::error) {
         auto e = wire::decode_error_payload(opened.payload);
-        if (!e) return fail(e.error(), out);
+        if (!e) return fail(unreadable_peer_error(e.error()), out);
         return fail(peer_error(*e), out);
       }
       const auto allowed = server_ ? wire::FrameType::message : wire::FrameType::reply;
@@ -511,7 +511,7 @@ void TlsChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> part
   if (!handshake_complete_) throw std::logic_error("send before the TLS handshake completed");
   std::size_t len = 0;
   for (auto p : parts) len += p.size();
-  if (len > codec_.max_payload())
+  if (len > wire::send_limit(codec_.max_payload()))
     throw std::logic_error("frame payload above the configured limit");
   if (ssl_failed_) return;  // reported by next_frame
   OutputScope scope(*this, out);

@@ -108,7 +108,8 @@ int run_server(const ServerArgs& args) {
   options.threads = args.threads;
   check_descriptor_limit(args.max_connections);
   net::Handler handler = net::SyncHandler(print_and_confirm);
-  if (args.echo) handler = echo_handler(std::size_t{args.channel.max_message} - 1);
+  if (args.echo)
+    handler = echo_handler(std::size_t{wire::send_limit(args.channel.max_message)} - 1);
   if (!args.exec.empty()) {
     const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
     options.max_concurrent_handlers =
@@ -116,7 +117,7 @@ int run_server(const ServerArgs& args) {
     options.max_queued_handlers =
         args.exec_queue != 0 ? args.exec_queue : 16 * options.max_concurrent_handlers;
     // The reply's status byte leaves max_message - 1 bytes for the text.
-    const std::size_t room = std::size_t{args.channel.max_message} - 1;
+    const std::size_t room = std::size_t{wire::send_limit(args.channel.max_message)} - 1;
     handler = make_exec_handler(ExecOptions{args.exec, seconds_option(args.exec_timeout),
                                             std::min(args.exec_max_output, room)});
   }

@@ -201,8 +201,8 @@ awaitable<Result<wire::Reply>> Connection::next_reply() {
     }
     if (f->has_value()) {
       disarm();
-      auto reply = wire::decode_reply_payload((*f)->payload);
-      if (reply) spdlog::debug("reply verified (status {})", reply->status);
+      auto reply = decode_reply((*f)->payload);
+      if (!reply) (void)co_await write_out();  // the notice of the error, best effort
       co_return reply;
     }
     if (auto r = co_await read_more(); !r) {
@@ -216,8 +216,11 @@ Result<std::optional<wire::Reply>> Connection::poll_reply() {
   auto f = channel_->next_frame(out_);
   if (!f) return f.error();
   if (!f->has_value()) return std::optional<wire::Reply>{};
-  auto reply = wire::decode_reply_payload((*f)->payload);
-  if (!reply) return reply.error();
+  auto reply = decode_reply((*f)->payload);
+  if (!reply) {
+    tell_peer_now();
+    return reply.error();
+  }
   return std::optional<wire::Reply>(std::move(*reply));
 }
 
@@ -318,9 +321,8 @@ Result<void> Connection::deliver_replies() {
       return Error(Errc::unexpected_frame, "the server sent a frame that is not a reply");
     }
     if (pending_.empty()) return Error(Errc::unexpected_frame, "a reply to no message");
-    auto reply = wire::decode_reply_payload(frame.payload);
+    auto reply = decode_reply(frame.payload);
     if (!reply) return reply.error();
-    spdlog::debug("reply verified (status {})", reply->status);
     auto p = std::move(pending_.front());
     pending_.pop_front();
     p->result.emplace(std::move(*reply));
@@ -334,15 +336,33 @@ Result<void> Connection::deliver_replies() {
   }
 }
 
-void Connection::fail(Error e, bool tell_peer) {
-  if (!error_) error_ = std::move(e);
-  if (tell_peer && !write_busy_ && !out_.empty() && socket_.is_open()) {
-    // The channel queued a notice of the error: send it without waiting,
-    // best effort, as the server does.
+Result<wire::Reply> Connection::decode_reply(util::ByteSpan payload) {
+  auto reply = wire::decode_reply_payload(payload);
+  if (!reply) {
+    // A REPLY without its status byte is a protocol violation after the
+    // handshake: tell the server, as for any other (docs/PROTOCOL.md).
+    channel_->send_error(reply.error(), out_);
+    return reply.error();
+  }
+  spdlog::debug("reply verified (status {})", reply->status);
+  return reply;
+}
+
+void Connection::tell_peer_now() {
+  // The channel queued a notice of an error: send it without waiting, best
+  // effort, as the server does.
+  channel_->flush(out_);
+  if (!write_busy_ && !out_.empty() && socket_.is_open()) {
     std::error_code ec;
     socket_.non_blocking(true, ec);
     if (!ec) socket_.write_some(asio::buffer(out_), ec);
   }
+  out_.clear();
+}
+
+void Connection::fail(Error e, bool tell_peer) {
+  if (!error_) error_ = std::move(e);
+  if (tell_peer) tell_peer_now();
   out_.clear();
   spdlog::debug("connection failed: {}", error_->message());
   shut_down();

@@ -100,6 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<void> write_loop(std::shared_ptr<Connection> self);
   asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
   Result<void> deliver_replies();
+  // Decodes a REPLY payload; on failure queues an ERROR frame for the server.
+  Result<wire::Reply> decode_reply(util::ByteSpan payload);
+  // Writes queued channel output at once, without waiting (best effort).
+  void tell_peer_now();
   void fail(Error e, bool tell_peer = false);
   void shut_down();
 

@@ -361,7 +361,9 @@ awaitable<Result<void>> Session::handle_frames() {
     }
     wire::Reply reply = co_await call_handler(frame.payload);
     permit.reset();
-    const std::size_t room = channel_->max_payload() - kReplyOverhead;
+    // Cut to what a peer accepts by default, not to this server's own
+    // receive limit (which may be smaller).
+    const std::size_t room = channel_->max_send_payload() - kReplyOverhead;
     if (reply.text.size() > room) reply.text.resize(room);
     const std::uint8_t status = reply.status;
     channel_->send(wire::FrameType::reply, {util::ByteSpan(&status, 1), util::as_bytes(reply.text)},

@@ -114,6 +114,14 @@ Result<std::uint8_t> peek_server_hello_mac(ByteSpan record);
 inline constexpr std::size_t kFrameHeaderSize = 5;
 inline constexpr std::uint32_t kDefaultMaxPayload = 1u << 20;  // 1 MiB
 
+// A payload limit is what a side accepts (docs/PROTOCOL.md, "Limits and
+// timeouts"); what it sends may be as large as what a peer accepts by
+// default. So a side configured to accept less than the default still sends
+// replies and ERROR frames up to the default size.
+inline constexpr std::uint32_t send_limit(std::uint32_t receive_limit) noexcept {
+  return receive_limit > kDefaultMaxPayload ? receive_limit : kDefaultMaxPayload;
+}
+
 enum class FrameType : std::uint8_t {
   message = 0x01,  // client -> server: payload is the message
   reply = 0x02,    // server -> client: status (1) | text

@@ -103,6 +103,34 @@ TEST_F(HostileServerTest, SendGivesUpOnAReplyThatDrips) {
   EXPECT_EQ(dripping.accepted(), 1);
 }
 
+TEST_F(HostileServerTest, AReplyWithoutItsStatusByteIsAnsweredWithAnErrorFrame) {
+  // After the handshake every failure is reported to the peer with an ERROR
+  // frame (docs/PROTOCOL.md); an empty REPLY is one.
+  std::atomic<bool> told{false};
+  std::string told_what;
+  FakeServer empty_reply([&](int fd, const std::atomic<bool>& stop) {
+    auto ch = accept_handshake(fd, stop);
+    if (!ch) return;
+    util::Bytes out;
+    ch->send(wire::FrameType::reply, {}, out);  // no status byte
+    FakeServer::write_all(fd, std::string(out.begin(), out.end()));
+    out.clear();
+    const std::string answer = FakeServer::read_some(fd, 4096, stop, 5s);
+    if (!ch->receive(util::as_bytes(answer), out)) return;
+    auto f = ch->next_frame(out);
+    if (!f) {
+      told_what = f.error().message();
+      told = true;
+    }
+  });
+  const Run r = send(empty_reply.address(), "10", 20s);
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("reply status"));
+  for (int i = 0; i < 100 && !told; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(told) << "no ERROR frame reached the server";
+  EXPECT_THAT(told_what, HasSubstr("reply status"));
+}
+
 TEST_F(HostileServerTest, SendGivesUpOnAHandshakeThatDrips) {
   // Answers the ClientHello with a ServerHello header announcing the 65-byte
   // body (docs/PROTOCOL.md), then sends the body a byte every 500 ms.

@@ -157,6 +157,23 @@ TEST_F(SharedKeyTest, AServerThatRequiresEncryptionRefusesMacOnlyClients) {
   expect_server_still_works(*server);
 }
 
+TEST_F(SharedKeyTest, ASmallReceiveLimitDoesNotCutRepliesAndRefusesLargerMessagesClearly) {
+  // --max-message is what the server accepts; its replies and ERROR frames
+  // may still be as large as a default peer accepts.
+  auto server = start_server({"--max-message", "10"});
+  std::string out, err;
+  ASSERT_EQ(send(server->address(), "hi", kKey, {}, &out, &err), 0) << err;
+  EXPECT_EQ(out, "verified 2 bytes\n");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(send(server->address(), "deploy done", kKey, {}, &out, &err), 5);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // not held until a timeout
+  EXPECT_THAT(err, HasSubstr("length above limit: peer says: frame of 11 bytes, limit 10"));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(server->process().err(), Not(HasSubstr("connection task failed")));
+  EXPECT_EQ(send(server->address(), "ok", kKey, {}, &out), 0);
+  EXPECT_EQ(out, "verified 2 bytes\n");
+}
+
 TEST_F(SharedKeyTest, WrongKeyIsRefusedOnBothSidesAndNothingIsDelivered) {
   auto server = start_server();
   std::string err;

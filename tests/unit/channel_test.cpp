@@ -1,12 +1,11 @@
 // Shared-key handshake and frame codec: success for each MAC, MAC choice,
 // wrong keys and replayed handshakes, and every way a frame can be altered,
 // cut, replayed, dropped, reordered or reflected; seeded random garbage.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
-
-#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -628,11 +627,20 @@ TEST(FrameCodecTest, ErrorFramesAreTaggedToo) {
   expect_refused(fresh, out, Errc::bad_tag, "forged error frame");
 }
 
-TEST(FrameCodecTest, SealAboveTheLimitIsABug) {
-  FrameCodec plain(16);
+TEST(FrameCodecTest, SealAboveTheSendLimitIsABug) {
+  // The send limit is the default (1 MiB) or the own receive limit if larger.
+  FrameCodec small(16);
   Bytes out;
-  const Bytes big(17, 0);
-  EXPECT_THROW(plain.seal(wire::FrameType::message, {big}, out), std::logic_error);
+  EXPECT_NO_THROW(small.seal(wire::FrameType::reply, {Bytes(1000, 0)}, out));
+  const Bytes too_big(wire::kDefaultMaxPayload + 1, 0);
+  EXPECT_THROW(small.seal(wire::FrameType::message, {too_big}, out), std::logic_error);
+  FrameCodec large(wire::kDefaultMaxPayload * 2);
+  EXPECT_NO_THROW(large.seal(wire::FrameType::message, {too_big}, out));
+  // What it accepts is still its own limit.
+  FrameCodec rx(16);
+  Bytes frame;
+  FrameCodec(kMax).seal(wire::FrameType::message, {Bytes(17, 0)}, frame);
+  expect_refused(rx, frame, Errc::too_large, "17 bytes to a 16-byte receiver");
 }
 
 TEST(FrameCodecTest, PlainCodecRoundTrips) {
@@ -671,6 +679,36 @@ TEST(FrameCodecTest, PlainCodecRoundTrips) {
 
 // --- The peer's error reasons -------------------------------------------------------------
 
+TEST(PeerError, AnUnreadableErrorFromThePeerIsNotAnswered) {
+  // The receiver of an ERROR frame closes without answering, also when the
+  // frame cannot be read (code 0, a control character, a reason over 512
+  // bytes): answering would only start a ping-pong of errors.
+  const PskSettings settings{std::make_shared<const crypto::SecretBytes>(key_of(kPsk))};
+  const std::vector<Bytes> unreadable = {Bytes{0x00, 'x'}, Bytes{0x01, 'a', 0x07, 'b'}, [] {
+                                           Bytes b{0x01};
+                                           b.insert(b.end(), 600, 'r');
+                                           return b;
+                                         }()};
+  for (const auto& payload : unreadable) {
+    PskClientChannel client(settings);
+    PskServerChannel server(settings);
+    Bytes to_server, to_client;
+    client.start(to_server);
+    ASSERT_TRUE(server.receive(to_server, to_client));
+    to_server.clear();
+    ASSERT_TRUE(client.receive(to_client, to_server));
+    to_client.clear();
+    client.send(wire::FrameType::error, {payload}, to_server);
+    ASSERT_TRUE(server.receive(to_server, to_client));
+    auto f = server.next_frame(to_client);
+    ASSERT_FALSE(f.ok());
+    EXPECT_TRUE(f.error().is(Errc::peer_error)) << f.error().message();
+    EXPECT_TRUE(reported_by_peer(f.error()));
+    EXPECT_THAT(f.error().message(), ::testing::HasSubstr("unreadable"));
+    EXPECT_TRUE(to_client.empty()) << "the server answered an error frame";
+  }
+}
+
 TEST(PeerError, ReasonIsEscapedWhereItEntersTheError) {
   // Whatever a decoder lets through, the Error's detail is safe to print.
   const Error e =
@@ -688,7 +726,7 @@ TEST(PeerError, ReasonIsEscapedWhereItEntersTheError) {
             "peer says: proof wrong");
 }
 
-TEST(PeerError, HostileErrorRecordBeforeTheHandshakeIsMalformed) {
+TEST(PeerError, HostileErrorRecordBeforeTheHandshakeIsUnreadableAndUnanswered) {
   PskClientChannel client(PskSettings{std::make_shared<const crypto::SecretBytes>(key_of(kPsk))});
   Bytes out;
   client.start(out);
@@ -701,8 +739,11 @@ TEST(PeerError, HostileErrorRecordBeforeTheHandshakeIsMalformed) {
   util::store_u16(record.data() + 6, static_cast<std::uint16_t>(record.size() - 8));
   out.clear();
   auto r = client.receive(record, out);
-  expect_error(r, Errc::malformed, "C1 and bidi in a pre-handshake reason");
+  expect_error(r, Errc::peer_error, "C1 and bidi in a pre-handshake reason");
+  EXPECT_NE(r.error().message().find("unreadable: malformed"), std::string::npos)
+      << r.error().message();
   EXPECT_TRUE(util::is_display_safe_utf8(r.error().message())) << r.error().message();
+  EXPECT_TRUE(out.empty()) << "an error record was answered";
 }
 
 // --- Random garbage --------------------------------------------------------------------
