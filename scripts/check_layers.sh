@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Checks that each layer of src/ includes only itself and the layers below it
+# (docs/ARCHITECTURE.md), and that OpenSSL and Asio headers appear only where
+# the architecture allows them. Prints every violation; exit status 1 if any.
+# Run by CTest (test "layers").
+set -u
+cd "$(dirname "$0")/../src"
+
+# layer: the project layers it may include (itself included).
+declare -A allowed=(
+  [util]="util"
+  [crypto]="util crypto"
+  [wire]="util wire"
+  [keys]="util crypto keys"
+  [channel]="util crypto wire keys channel"
+  [net]="util crypto wire keys channel net"
+  [api]="util crypto wire keys channel net api"
+  [cli]="util crypto wire keys channel net api cli"
+)
+# layer: the third-party header families it may include.
+declare -A external=(
+  [util]=""
+  [crypto]="openssl"
+  [wire]=""
+  [keys]=""
+  [channel]="openssl"
+  [net]="asio spdlog"
+  [api]="asio spdlog"
+  [cli]="asio spdlog CLI"
+)
+
+status=0
+for layer in "${!allowed[@]}"; do
+  [ -d "$layer" ] || continue
+  while IFS= read -r line; do
+    file=${line%%:*}
+    include=$(sed -E 's/.*#include [<"]([^>"]+)[>"].*/\1/' <<< "${line#*:}")
+    family=${include%%/*}
+    if [[ "$line" == *'#include "'* ]]; then
+      [[ " ${allowed[$layer]} " == *" $family "* ]] && continue
+      echo "$file: includes \"$include\": layer $layer may include only: ${allowed[$layer]}"
+      status=1
+    elif [[ "$family" == openssl || "$family" == asio || "$family" == asio.hpp ||
+            "$family" == spdlog || "$family" == CLI ]]; then
+      [ "$family" = asio.hpp ] && family=asio
+      [[ " ${external[$layer]} " == *" $family "* ]] && continue
+      echo "$file: includes <$include>: layer $layer may not use $family"
+      status=1
+    fi
+  done < <(grep -HE '^\s*#include [<"]' "$layer"/*.cpp "$layer"/*.hpp 2>/dev/null)
+done
+[ $status -eq 0 ] && echo "layers: every include points down (or stays in its layer)"
+exit $status
