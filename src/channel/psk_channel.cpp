@@ -49,16 +49,20 @@ Error peer_error(const wire::ErrorRecord& r) {
   // The peer's text, unauthenticated before the handshake, is escaped here,
   // where it enters the Error: every later print to a terminal or a log is then
   // safe, whatever the decoder let through.
-  return Error(e.code, std::string(kPeerSays) + util::escape_for_display(reason));
+  Error out(e.code, std::string(kPeerSays) + util::escape_for_display(reason));
+  out.from_peer = true;
+  return out;
 }
 
 Error unreadable_peer_error(const Error& why) {
-  return Error(Errc::peer_error,
-               std::string(kPeerSays) + "(an error it sent is unreadable: " + why.message() + ")");
+  Error out(Errc::peer_error,
+            std::string(kPeerSays) + "(an error it sent is unreadable: " + why.message() + ")");
+  out.from_peer = true;
+  return out;
 }
 
 bool reported_by_peer(const Error& e) {
-  return e.detail.starts_with(kPeerSays);
+  return e.from_peer;
 }
 
 namespace {

@@ -107,8 +107,8 @@ Error peer_error(const wire::ErrorRecord& r);
 // report, so it is not answered either (docs/PROTOCOL.md: the receiver of an
 // error closes without answering).
 Error unreadable_peer_error(const Error& why);
-// True for an Error made by peer_error() or unreadable_peer_error(): it needs
-// no answer to the peer.
+// True for an Error the peer reported (Error::from_peer, set by peer_error(),
+// unreadable_peer_error() and for TLS alerts): it needs no answer.
 bool reported_by_peer(const Error& e);
 
 }  // namespace signet::channel

@@ -349,6 +349,7 @@ Error TlsChannel::ssl_error(int ret) {
     callback_error_.reset();
   } else if (received_alert_ && *received_alert_ != SSL_AD_CLOSE_NOTIFY) {
     e = alert_error(*received_alert_);
+    e.from_peer = true;  // the peer's alert needs no answer
   } else if (code == SSL_ERROR_ZERO_RETURN) {
     e = Error(Errc::peer_closed, "the peer ended the TLS session");
   } else {

@@ -56,6 +56,9 @@ namespace signet {
 struct Error {
   std::error_code code;
   std::string detail;
+  // True when the peer reported this error (an Error record or ERROR frame
+  // it sent, a TLS alert): such an error is never answered.
+  bool from_peer = false;
 
   Error() = default;
   Error(std::error_code c, std::string d = {}) : code(c), detail(std::move(d)) {}
