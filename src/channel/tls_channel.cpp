@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "crypto/mac.hpp"
+#include "crypto/openssl_ptr.hpp"
 #include "crypto/primitives.hpp"
 
 namespace signet::channel {
@@ -44,10 +45,7 @@ constexpr std::size_t kKeptScratch = 64 * 1024;
 // Self-signed carrier certificates claim ten years; nobody checks.
 constexpr long kCertificateLifetime = 10L * 365 * 24 * 3600;
 
-struct X509Free {
-  void operator()(X509* p) const noexcept { X509_free(p); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using X509Ptr = crypto::OpenSslPtr<X509, X509_free>;
 
 // "TLS: <OpenSSL's reason>" from the error queue, with a code for the few
 // reasons that have a better one than `malformed`.
@@ -158,12 +156,9 @@ struct detail::TlsCallbacks {
   static long bio_ctrl(BIO*, int cmd, long, void*) { return cmd == BIO_CTRL_FLUSH ? 1 : 0; }
 
   static BIO_METHOD* bio_method() {
-    struct Free {
-      void operator()(BIO_METHOD* m) const noexcept { BIO_meth_free(m); }
-    };
-    static const std::unique_ptr<BIO_METHOD, Free> method = [] {
-      std::unique_ptr<BIO_METHOD, Free> m(
-          BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "signet channel"));
+    using BioMethodPtr = crypto::OpenSslPtr<BIO_METHOD, BIO_meth_free>;
+    static const BioMethodPtr method = [] {
+      BioMethodPtr m(BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "signet channel"));
       if (!m || BIO_meth_set_read_ex(m.get(), bio_read) != 1 ||
           BIO_meth_set_write_ex(m.get(), bio_write) != 1 ||
           BIO_meth_set_ctrl(m.get(), bio_ctrl) != 1) {

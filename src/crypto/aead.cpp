@@ -6,14 +6,13 @@
 #include <stdexcept>
 #include <string>
 
+#include "crypto/openssl_ptr.hpp"
 #include "crypto/secret.hpp"
 
 namespace signet::crypto {
 namespace {
 
-struct CtxDeleter {
-  void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
-};
+using CipherCtxPtr = OpenSslPtr<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>;
 
 [[noreturn]] void fail(const char* what) {
   throw std::runtime_error(std::string("OpenSSL AEAD failure: ") + what);
@@ -32,7 +31,7 @@ int int_size(std::size_t n) {
 }  // namespace
 
 struct Aead::Impl {
-  std::unique_ptr<EVP_CIPHER_CTX, CtxDeleter> ctx;
+  CipherCtxPtr ctx;
 };
 
 Aead::Aead(AeadAlgorithm alg, std::span<const std::uint8_t> key, Role role)

@@ -22,6 +22,7 @@
 #include <system_error>
 #include <utility>
 
+#include "crypto/openssl_ptr.hpp"
 #include "crypto/primitives.hpp"
 #include "crypto/secret_file.hpp"
 #include "util/encoding.hpp"
@@ -33,35 +34,14 @@ namespace fs = std::filesystem;
 using util::Bytes;
 using util::ByteSpan;
 
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
-};
-struct BnFree {
-  // Clears first: some of these numbers are private exponents and primes.
-  void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
-};
-struct BnCtxFree {
-  void operator()(BN_CTX* p) const noexcept { BN_CTX_free(p); }
-};
-struct ParamBldFree {
-  void operator()(OSSL_PARAM_BLD* p) const noexcept { OSSL_PARAM_BLD_free(p); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
-};
-struct BioFree {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using BnPtr = std::unique_ptr<BIGNUM, BnFree>;
-using BnCtxPtr = std::unique_ptr<BN_CTX, BnCtxFree>;
-using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree>;
-using ParamPtr = std::unique_ptr<OSSL_PARAM, ParamFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
+using PkeyPtr = OpenSslPtr<EVP_PKEY, EVP_PKEY_free>;
+using PkeyCtxPtr = OpenSslPtr<EVP_PKEY_CTX, EVP_PKEY_CTX_free>;
+// BN_clear_free: a BIGNUM may hold a private key's parts.
+using BnPtr = OpenSslPtr<BIGNUM, BN_clear_free>;
+using BnCtxPtr = OpenSslPtr<BN_CTX, BN_CTX_free>;
+using ParamBldPtr = OpenSslPtr<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>;
+using ParamPtr = OpenSslPtr<OSSL_PARAM, OSSL_PARAM_free>;
+using BioPtr = OpenSslPtr<BIO, BIO_free>;
 
 constexpr std::string_view kNistp256 = "nistp256";  // RFC 5656 section 10.1
 constexpr std::size_t kEd25519KeySize = 32;         // RFC 8032 section 5.1.5
@@ -691,7 +671,7 @@ Result<PublicKey> PublicKey::from_ssh_blob(util::ByteSpan blob, KeyPolicy policy
     return Error(Errc::malformed, "public key is not canonically encoded");
   }
   key.bits_ = static_cast<unsigned>(EVP_PKEY_get_bits(parsed->get()));
-  key.pkey_ = std::shared_ptr<evp_pkey_st>(parsed->release(), PkeyFree{});
+  key.pkey_ = std::shared_ptr<evp_pkey_st>(parsed->release(), OpenSslFree<EVP_PKEY_free>{});
   key.blob_ = std::move(*canonical);
   const auto digest = sha256({key.blob_});
   key.fingerprint_ = "SHA256:" + util::base64_encode_unpadded(digest);

@@ -6,17 +6,14 @@
 
 #include <stdexcept>
 
+#include "crypto/openssl_ptr.hpp"
 #include "crypto/primitives.hpp"
 
 namespace signet::crypto {
 namespace {
 
-struct MacDeleter {
-  void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
-};
-struct MacCtxDeleter {
-  void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
-};
+using MacPtr = OpenSslPtr<EVP_MAC, EVP_MAC_free>;
+using MacCtxPtr = OpenSslPtr<EVP_MAC_CTX, EVP_MAC_CTX_free>;
 
 [[noreturn]] void fail(const char* what) {
   throw std::runtime_error(std::string("OpenSSL MAC failure: ") + what);
@@ -65,12 +62,12 @@ std::size_t mac_key_size(MacAlgorithm a) noexcept {
 }
 
 struct Mac::Impl {
-  std::unique_ptr<EVP_MAC_CTX, MacCtxDeleter> ctx;
+  MacCtxPtr ctx;
 };
 
 Mac::Mac(MacAlgorithm alg, std::span<const std::uint8_t> key) : alg_(alg), impl_(new Impl) {
   const bool blake = alg == MacAlgorithm::blake2b_256;
-  std::unique_ptr<EVP_MAC, MacDeleter> mac(
+  MacPtr mac(
       EVP_MAC_fetch(nullptr, blake ? OSSL_MAC_NAME_BLAKE2BMAC : OSSL_MAC_NAME_HMAC, nullptr));
   if (!mac) fail("fetch");
   impl_->ctx.reset(EVP_MAC_CTX_new(mac.get()));
