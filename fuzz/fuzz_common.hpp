@@ -43,20 +43,19 @@ inline const crypto::SecretBytes& psk() {
   return k;
 }
 
-// Fixed direction keys and IVs (not derived: the frame fuzzer does not run a handshake).
-inline const crypto::SecretBytes& fixed_key(crypto::Suite suite, std::uint8_t fill) {
-  static std::map<std::pair<std::size_t, std::uint8_t>, crypto::SecretBytes> keys;
-  const std::size_t n = crypto::suite_key_size(suite);
-  auto [it, added] = keys.try_emplace({n, fill});
+// Fixed direction keys and IVs (not derived: the frame fuzzer does not run a
+// handshake): n bytes of `fill`, kept for the codecs that refer to them.
+inline const crypto::SecretBytes& fixed_bytes(std::size_t n, std::uint8_t fill) {
+  static std::map<std::pair<std::size_t, std::uint8_t>, crypto::SecretBytes> made;
+  auto [it, added] = made.try_emplace({n, fill});
   if (added) it->second = crypto::SecretBytes(std::vector<std::uint8_t>(n, fill));
   return it->second;
 }
+inline const crypto::SecretBytes& fixed_key(crypto::Suite suite, std::uint8_t fill) {
+  return fixed_bytes(crypto::suite_key_size(suite), fill);
+}
 inline const crypto::SecretBytes& fixed_iv(crypto::Suite suite, std::uint8_t fill) {
-  static std::map<std::pair<std::size_t, std::uint8_t>, crypto::SecretBytes> ivs;
-  const std::size_t n = crypto::suite_iv_size(suite);
-  auto [it, added] = ivs.try_emplace({n, fill});
-  if (added) it->second = crypto::SecretBytes(std::vector<std::uint8_t>(n, fill));
-  return it->second;
+  return fixed_bytes(crypto::suite_iv_size(suite), fill);
 }
 
 // The server's codec: receives client->server frames.

@@ -34,25 +34,6 @@ std::optional<MacAlgorithm> mac_from_wire(std::uint8_t id) noexcept {
   }
 }
 
-std::optional<MacAlgorithm> mac_from_name(std::string_view name) noexcept {
-  for (auto a : {MacAlgorithm::hmac_sha256, MacAlgorithm::hmac_sha512, MacAlgorithm::blake2b_256}) {
-    if (mac_name(a) == name) return a;
-  }
-  return std::nullopt;
-}
-
-std::string_view mac_name(MacAlgorithm a) noexcept {
-  switch (a) {
-    case MacAlgorithm::hmac_sha256:
-      return "hmac-sha256";
-    case MacAlgorithm::hmac_sha512:
-      return "hmac-sha512";
-    case MacAlgorithm::blake2b_256:
-      return "blake2b-256";
-  }
-  return "unknown";
-}
-
 std::size_t mac_tag_size(MacAlgorithm a) noexcept {
   return a == MacAlgorithm::hmac_sha512 ? 64 : 32;
 }

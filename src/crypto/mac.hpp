@@ -6,13 +6,12 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <string_view>
 
 #include "crypto/secret.hpp"
 
 namespace signet::crypto {
 
-// Wire identifiers; see docs/PROTOCOL.md "MAC algorithms".
+// Wire identifiers (the MAC suites of crypto/suite.hpp); see docs/PROTOCOL.md "Algorithms".
 enum class MacAlgorithm : std::uint8_t {
   hmac_sha256 = 0x01,
   hmac_sha512 = 0x02,
@@ -20,8 +19,6 @@ enum class MacAlgorithm : std::uint8_t {
 };
 
 std::optional<MacAlgorithm> mac_from_wire(std::uint8_t id) noexcept;
-std::optional<MacAlgorithm> mac_from_name(std::string_view name) noexcept;
-std::string_view mac_name(MacAlgorithm a) noexcept;
 // Tag length in bytes: 32, 64 and 32.
 std::size_t mac_tag_size(MacAlgorithm a) noexcept;
 // Length of the keys signet derives for this algorithm: 32, 64 and 32.
