@@ -16,7 +16,9 @@ constexpr const char* kFooter =
     the keys in its authorized_keys (`signet keys add KEY.pub`); the client
     pins the server's key in known_hosts (--accept-new, --server-key or a
     prompt the first time).
-  Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends.
+  Shared-key mode: set SHARED_SECRET_KEY (or --psk-file FILE) on both ends;
+    frames are encrypted (AES-256-GCM or ChaCha20-Poly1305) unless a peer
+    knows only MACs (--algorithms chooses; programs say which is in use).
     Adding --identity uses key mode and the shared key together; a server
     given both serves both modes on one port (--require-psk: key mode only,
     with the shared key required as well).
@@ -28,7 +30,8 @@ Exit status:
   3  cannot connect to the server
   4  authentication failed (wrong shared key, tampered reply, key not
      authorized, server key changed or not trusted)
-  5  refused by the server, or protocol error
+  5  refused by the server (a non-zero status, or server busy), or protocol
+     error
 
 Documentation: README.md and docs/PROTOCOL.md.)";
 
