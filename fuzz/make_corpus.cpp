@@ -18,6 +18,7 @@
 #include "keys/authorized_keys.hpp"
 #include "keys/known_hosts.hpp"
 #include "keys/public_key_line.hpp"
+#include "proto/frames.hpp"
 #include "util/encoding.hpp"
 
 namespace {
@@ -322,6 +323,33 @@ void keys_seeds(const std::string& dir) {
   fs::remove_all(tmp);
 }
 
+// Seeds for fuzz_proto_session: a set-up byte, then steps (see the target).
+void proto_seeds(const std::string& dir) {
+  const auto frame = [](std::uint8_t type_index, const Bytes& payload) {
+    Bytes step = {0, type_index, static_cast<std::uint8_t>(payload.size())};
+    step.insert(step.end(), payload.begin(), payload.end());
+    return step;
+  };
+  const auto arr = [](auto a) { return Bytes(a.begin(), a.end()); };
+  const Bytes msg = {'h', 'i'};
+  // Version 2 server: a message opened, answered; DATA within and beyond credit.
+  write(
+      dir + "/v2-server-message",
+      cat(cat(Bytes{0x03}, frame(3, cat(arr(proto::open_header(1, 1, true)), msg))), Bytes{2, 0}));
+  write(
+      dir + "/v2-server-stream",
+      cat(cat(cat(Bytes{0x03}, frame(3, arr(proto::open_header(1, 1, false)))),
+              frame(4, cat(arr(proto::data_header(1, false)), Bytes(100, 'x')))),
+          cat(Bytes{4, 0}, frame(6, proto::cancel_payload(1, {wire::ErrorCode::cancelled, "x"})))));
+  // Version 2 client: open, credit, reply.
+  write(dir + "/v2-client",
+        cat(cat(Bytes{0x02, 1, 0x01}, frame(5, arr(proto::window_payload(1, 1000)))),
+            cat(Bytes{3, 0}, frame(6, arr(proto::reply_header(1, 0))))));
+  // Version 1 server and client.
+  write(dir + "/v1-server", cat(cat(Bytes{0x01}, frame(0, msg)), Bytes{2, 0}));
+  write(dir + "/v1-client", cat(Bytes{0x00, 1, 0x81}, frame(1, Bytes{0, 'o', 'k'})));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -336,5 +364,7 @@ int main(int argc, char** argv) {
   frames(root + "/frame");
   handshakes(root + "/handshake");
   keys_seeds(root + "/keys");
+  std::filesystem::create_directories(root + "/proto");
+  proto_seeds(root + "/proto");
   return 0;
 }

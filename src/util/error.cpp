@@ -50,6 +50,10 @@ class Category final : public std::error_category {
         return "cannot connect";
       case Errc::busy:
         return "server busy";
+      case Errc::unsupported_operation:
+        return "operation not supported";
+      case Errc::cancelled:
+        return "operation cancelled";
       case Errc::config:
         return "configuration error";
       case Errc::io:

@@ -31,11 +31,13 @@ enum class Errc {
   // Session.
   handshake_timeout,
   idle_timeout,
-  peer_closed,  // the peer closed the connection
-  peer_error,   // the peer sent an error frame
-  refused,      // the server answered with a non-zero status
-  unreachable,  // could not connect to the server
-  busy,         // the server refuses for lack of capacity
+  peer_closed,            // the peer closed the connection
+  peer_error,             // the peer sent an error frame
+  refused,                // the server answered with a non-zero status
+  unreachable,            // could not connect to the server
+  busy,                   // the server refuses for lack of capacity
+  unsupported_operation,  // the peer does not serve this kind of operation
+  cancelled,              // the operation was cancelled (by either side)
   // Local configuration and files.
   config,  // a missing or invalid setting
   io,      // a local file or console operation failed

@@ -86,6 +86,10 @@ ErrorCode error_code_for(const Error& e) noexcept {
       return ErrorCode::not_authorized;
     case Errc::busy:
       return ErrorCode::server_busy;
+    case Errc::unsupported_operation:
+      return ErrorCode::unsupported_operation;
+    case Errc::cancelled:
+      return ErrorCode::cancelled;
     default:
       return ErrorCode::protocol_violation;
   }
@@ -111,6 +115,10 @@ Errc errc_for(ErrorCode c) noexcept {
       return Errc::not_authorized;
     case ErrorCode::server_busy:
       return Errc::busy;
+    case ErrorCode::unsupported_operation:
+      return Errc::unsupported_operation;
+    case ErrorCode::cancelled:
+      return Errc::cancelled;
     default:
       return Errc::peer_error;
   }
@@ -140,6 +148,10 @@ std::string_view error_code_name(ErrorCode c) noexcept {
       return "server busy";
     case ErrorCode::internal:
       return "internal error";
+    case ErrorCode::unsupported_operation:
+      return "operation not supported";
+    case ErrorCode::cancelled:
+      return "cancelled";
   }
   return "unknown error";
 }
@@ -187,6 +199,7 @@ Bytes encode(const ServerHello& m) {
   Writer w(body);
   w.u8(m.mac_id);
   w.bytes(m.nonce);
+  if (m.protocol != 0) w.u8(m.protocol);
   w.bytes(m.proof);
   return record(RecordType::server_hello, body);
 }
@@ -227,15 +240,23 @@ Result<std::uint8_t> peek_server_hello_mac(ByteSpan rec) {
   return rec[kRecordHeaderSize];
 }
 
-Result<ServerHello> decode_server_hello(ByteSpan rec, std::size_t proof_size) {
+Result<ServerHello> decode_server_hello(ByteSpan rec, std::size_t proof_size,
+                                        bool may_carry_protocol) {
   auto r = open_record(rec, RecordType::server_hello);
   if (!r) return r.error();
   ServerHello m;
   ByteSpan nonce, proof;
-  if (!r->read_u8(m.mac_id) || !r->read_bytes(kNonceSize, nonce) ||
-      !r->read_bytes(proof_size, proof)) {
+  if (!r->read_u8(m.mac_id) || !r->read_bytes(kNonceSize, nonce)) {
     return Error(Errc::truncated, "server hello");
   }
+  // The body's length tells whether the protocol byte is there.
+  if (may_carry_protocol && r->remaining() == proof_size + 1) {
+    if (!r->read_u8(m.protocol)) return Error(Errc::truncated, "server hello");
+    if (m.protocol != 2) {
+      return Error(Errc::malformed, "server hello chooses protocol " + std::to_string(m.protocol));
+    }
+  }
+  if (!r->read_bytes(proof_size, proof)) return Error(Errc::truncated, "server hello");
   if (auto f = finished(*r, "server hello"); !f) return f.error();
   std::copy(nonce.begin(), nonce.end(), m.nonce.begin());
   m.proof.assign(proof.begin(), proof.end());
@@ -258,7 +279,7 @@ Result<ErrorRecord> decode_error_record(ByteSpan rec) {
 }
 
 bool is_frame_type(std::uint8_t t) noexcept {
-  return t >= 0x01 && t <= 0x03;
+  return (t >= 0x01 && t <= 0x03) || (t >= 0x10 && t <= 0x14);
 }
 
 Result<FrameHeader> decode_frame_header(ByteSpan in, std::uint32_t max_payload) {
@@ -267,8 +288,15 @@ Result<FrameHeader> decode_frame_header(ByteSpan in, std::uint32_t max_payload) 
     return Error(Errc::malformed, "unknown frame type " + std::to_string(in[0]));
   }
   FrameHeader h{static_cast<FrameType>(in[0]), util::load_u32(in.data() + 1)};
-  if (h.length > max_payload) {
-    return Error(Errc::too_large, "frame of " + std::to_string(h.length) + " bytes, limit " +
+  const std::uint32_t header = operation_header_size(in[0]);
+  if (std::uint64_t{h.length} > std::uint64_t{max_payload} + header) {
+    if (header == 0) {
+      return Error(Errc::too_large, "frame of " + std::to_string(h.length) + " bytes, limit " +
+                                        std::to_string(max_payload));
+    }
+    return Error(Errc::too_large, "frame of " + std::to_string(h.length) + " bytes: " +
+                                      std::to_string(h.length - header) + " after its " +
+                                      std::to_string(header) + "-byte operation header, limit " +
                                       std::to_string(max_payload));
   }
   return h;
