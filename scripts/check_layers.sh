@@ -11,17 +11,19 @@ declare -A allowed=(
   [util]="util"
   [crypto]="util crypto"
   [wire]="util wire"
+  [proto]="util wire proto"
   [keys]="util crypto keys"
   [channel]="util crypto wire keys channel"
-  [net]="util crypto wire keys channel net"
-  [api]="util crypto wire keys channel net api"
-  [cli]="util crypto wire keys channel net api cli"
+  [net]="util crypto wire proto keys channel net"
+  [api]="util crypto wire proto keys channel net api"
+  [cli]="util crypto wire proto keys channel net api cli"
 )
 # layer: the third-party header families it may include.
 declare -A external=(
   [util]=""
   [crypto]="openssl"
   [wire]=""
+  [proto]=""
   [keys]=""
   [channel]="openssl"
   [net]="asio spdlog"

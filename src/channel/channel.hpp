@@ -2,7 +2,10 @@
 //
 // The network layer feeds it the bytes it reads and writes out the bytes it
 // appends; in between, the channel runs its handshake, then turns bytes into
-// verified application frames and frames into protected bytes. Shared-key mode
+// verified application frames and frames into protected bytes. A channel is
+// blind to the application protocol: it handles its own ERROR frames (and
+// key mode's binding frame) and hands every other verified frame up as it
+// came; which frames may arrive when is src/proto's business. Shared-key mode
 // (PskServerChannel, PskClientChannel) and key mode (TLS 1.3) implement it, so
 // the server and client loops are the same for both.
 #pragma once
@@ -50,6 +53,9 @@ class Channel {
 
   virtual bool established() const = 0;
   virtual PeerIdentity peer() const { return {}; }
+  // The application protocol version the handshake settled on (1 or 2);
+  // meaningful once established().
+  virtual int protocol_version() const { return 1; }
 
   // Client side, once established() and the handshake's last bytes have been
   // written: settles a trust decision the handshake left open (a server key

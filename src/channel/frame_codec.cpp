@@ -63,7 +63,8 @@ void FrameCodec::nonce(const crypto::SecretBytes& iv, std::uint64_t seq,
 void FrameCodec::seal(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) {
   std::size_t len = 0;
   for (auto p : parts) len += p.size();
-  if (len > wire::send_limit(max_payload_)) {
+  if (len > std::size_t{wire::send_limit(max_payload_)} +
+                wire::operation_header_size(static_cast<std::uint8_t>(type))) {
     throw std::logic_error("frame payload above the send limit");
   }
 

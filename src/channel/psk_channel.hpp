@@ -19,6 +19,9 @@ struct PskSettings {
   std::vector<crypto::Suite> suites{std::begin(crypto::kDefaultSuites),
                                     std::end(crypto::kDefaultSuites)};
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
+  // The highest application protocol version to offer (client) or accept
+  // (server): 2, or 1 to speak as the first release did.
+  int max_protocol = 2;
 };
 
 // Buffers received bytes and hands out whole records or frames.
@@ -67,6 +70,7 @@ class PskServerChannel final : public PskChannel {
   void start(Bytes&) override {}
   Result<void> receive(ByteSpan in, Bytes& out) override;
   bool established() const override { return state_ == State::established; }
+  int protocol_version() const override { return handshake_.protocol(); }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
 
  private:
@@ -84,6 +88,7 @@ class PskClientChannel final : public PskChannel {
   void start(Bytes& out) override;
   Result<void> receive(ByteSpan in, Bytes& out) override;
   bool established() const override { return state_ == State::established; }
+  int protocol_version() const override { return handshake_.protocol(); }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
 
  private:

@@ -54,11 +54,15 @@ SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::Suite su
 
 PskClientHandshake::PskClientHandshake(const crypto::SecretBytes& psk,
                                        std::vector<crypto::Suite> offer,
-                                       std::optional<wire::Nonce> nonce)
-    : psk_(psk), offer_(std::move(offer)), nonce_(fresh_nonce(nonce)) {
+                                       std::optional<wire::Nonce> nonce, int max_protocol)
+    : psk_(psk),
+      offer_(std::move(offer)),
+      nonce_(fresh_nonce(nonce)),
+      offered_protocol2_(max_protocol >= 2 && offer_.size() < wire::kMaxMacOffers) {
   wire::ClientHello hello;
   hello.nonce = nonce_;
   for (auto a : offer_) hello.mac_ids.push_back(static_cast<std::uint8_t>(a));
+  if (offered_protocol2_) hello.mac_ids.push_back(wire::kProtocol2Capability);
   client_hello_ = wire::encode(hello);
 }
 
@@ -72,8 +76,9 @@ Result<Bytes> PskClientHandshake::on_server_hello(ByteSpan record) {
   }
   const auto mac = crypto::proof_mac(*suite);
   const std::size_t proof_size = crypto::mac_tag_size(mac);
-  auto hello = wire::decode_server_hello(record, proof_size);
+  auto hello = wire::decode_server_hello(record, proof_size, offered_protocol2_);
   if (!hello) return hello.error();
+  protocol_ = hello->protocol == 2 ? 2 : 1;
 
   keys_ = derive_session_keys(psk_, *suite, nonce_, hello->nonce, client_hello_,
                               record.first(record.size() - proof_size));
@@ -91,8 +96,11 @@ FrameCodec PskClientHandshake::make_codec(std::uint32_t max_payload) const {
 
 PskServerHandshake::PskServerHandshake(const crypto::SecretBytes& psk,
                                        std::vector<crypto::Suite> accept,
-                                       std::optional<wire::Nonce> nonce)
-    : psk_(psk), accept_(std::move(accept)), nonce_(fresh_nonce(nonce)) {}
+                                       std::optional<wire::Nonce> nonce, int max_protocol)
+    : psk_(psk),
+      accept_(std::move(accept)),
+      nonce_(fresh_nonce(nonce)),
+      max_protocol_(max_protocol) {}
 
 Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
   auto hello = wire::decode_client_hello(record);
@@ -112,6 +120,11 @@ Result<Bytes> PskServerHandshake::on_client_hello(ByteSpan record) {
   wire::ServerHello reply;
   reply.mac_id = static_cast<std::uint8_t>(*chosen);
   reply.nonce = nonce_;
+  if (max_protocol_ >= 2 && std::find(hello->mac_ids.begin(), hello->mac_ids.end(),
+                                      wire::kProtocol2Capability) != hello->mac_ids.end()) {
+    reply.protocol = 2;
+    protocol_ = 2;
+  }
   Bytes without_proof = wire::encode(reply);
   // The length field must already count the proof that follows.
   util::store_u16(without_proof.data() + 6,

@@ -44,9 +44,10 @@ inline constexpr std::string_view kClientProofLabel = "signet/1 client proof";
 
 class PskClientHandshake {
  public:
-  // offer: suites in preference order (1..8). nonce: for tests only.
+  // offer: suites in preference order (1..7). max_protocol 2 adds
+  // wire::kProtocol2Capability to the offer. nonce: for tests only.
   PskClientHandshake(const crypto::SecretBytes& psk, std::vector<crypto::Suite> offer,
-                     std::optional<wire::Nonce> nonce = std::nullopt);
+                     std::optional<wire::Nonce> nonce = std::nullopt, int max_protocol = 2);
 
   const Bytes& client_hello() const noexcept { return client_hello_; }
 
@@ -55,6 +56,8 @@ class PskClientHandshake {
   Result<Bytes> on_server_hello(ByteSpan record);
 
   crypto::Suite suite() const noexcept { return keys_.suite; }
+  // The application protocol version the server chose (1 or 2).
+  int protocol() const noexcept { return protocol_; }
   // The codec for application frames; call once, after on_server_hello succeeded.
   FrameCodec make_codec(std::uint32_t max_payload) const;
 
@@ -62,6 +65,8 @@ class PskClientHandshake {
   const crypto::SecretBytes& psk_;
   std::vector<crypto::Suite> offer_;
   wire::Nonce nonce_{};
+  bool offered_protocol2_ = false;
+  int protocol_ = 1;
   Bytes client_hello_;
   SessionKeys keys_;
 };
@@ -70,8 +75,9 @@ class PskServerHandshake {
  public:
   // accept: suites this server allows, in its preference order. The server
   // picks its most preferred suite that the client offered.
+  // max_protocol: 2 answers a client that offers version 2 with it.
   PskServerHandshake(const crypto::SecretBytes& psk, std::vector<crypto::Suite> accept,
-                     std::optional<wire::Nonce> nonce = std::nullopt);
+                     std::optional<wire::Nonce> nonce = std::nullopt, int max_protocol = 2);
 
   // Returns the ServerHello record to send; unsupported_mac or a protocol error.
   Result<Bytes> on_client_hello(ByteSpan record);
@@ -83,12 +89,15 @@ class PskServerHandshake {
   std::size_t proof_size() const noexcept {
     return crypto::mac_tag_size(crypto::proof_mac(keys_.suite));
   }
+  int protocol() const noexcept { return protocol_; }
   FrameCodec make_codec(std::uint32_t max_payload) const;
 
  private:
   const crypto::SecretBytes& psk_;
   std::vector<crypto::Suite> accept_;
   wire::Nonce nonce_{};
+  int max_protocol_ = 2;
+  int protocol_ = 1;
   SessionKeys keys_;
 };
 

@@ -236,6 +236,26 @@ Result<detail::SslCtxPtr> make_context(const crypto::PrivateKey& identity, bool 
   return ctx;
 }
 
+// Selects version 2 when the client offers it; otherwise no ALPN at all
+// (version 1), rather than the no_application_protocol alert RFC 7301
+// prescribes, so that clients of the first release, which offer none, and
+// clients offering only later versions still get version 1.
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void*) {
+  std::size_t i = 0;
+  while (i < inlen) {
+    const std::size_t n = in[i];
+    if (n == 0 || i + 1 + n > inlen) return SSL_TLSEXT_ERR_NOACK;
+    if (std::string_view(reinterpret_cast<const char*>(in + i + 1), n) == kAlpnProtocol2) {
+      *out = in + i + 1;
+      *outlen = static_cast<unsigned char>(n);
+      return SSL_TLSEXT_ERR_OK;
+    }
+    i += 1 + n;
+  }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
 detail::SslPtr new_ssl(ssl_ctx_st* ctx) {
   detail::SslPtr ssl(SSL_new(ctx));
   if (!ssl) throw std::bad_alloc();
@@ -263,6 +283,7 @@ Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::create(
   }
   auto ctx = make_context(identity, true);
   if (!ctx) return ctx.error();
+  if (settings.max_protocol >= 2) SSL_CTX_set_alpn_select_cb(ctx->get(), &select_alpn, nullptr);
   return std::shared_ptr<const TlsServerContext>(
       new TlsServerContext(std::move(*ctx), identity.public_key(), std::move(settings)));
 }
@@ -275,6 +296,15 @@ Result<std::shared_ptr<const TlsClientContext>> TlsClientContext::create(
     const crypto::PrivateKey& identity, TlsClientSettings settings) {
   auto ctx = make_context(identity, false);
   if (!ctx) return ctx.error();
+  if (settings.max_protocol >= 2) {
+    std::string list(1, static_cast<char>(kAlpnProtocol2.size()));
+    list += kAlpnProtocol2;
+    // Returns 0 on success, unlike most of OpenSSL.
+    if (SSL_CTX_set_alpn_protos(ctx->get(), reinterpret_cast<const unsigned char*>(list.data()),
+                                static_cast<unsigned int>(list.size())) != 0) {
+      throw std::bad_alloc();
+    }
+  }
   return std::shared_ptr<const TlsClientContext>(
       new TlsClientContext(std::move(*ctx), identity.public_key(), std::move(settings)));
 }
@@ -323,6 +353,16 @@ std::string TlsChannel::description() const {
   }
   if (bound_) d += ", shared key bound";
   return d;
+}
+
+int TlsChannel::protocol_version() const {
+  if (!handshake_complete_) return 1;
+  const unsigned char* p = nullptr;
+  unsigned int n = 0;
+  SSL_get0_alpn_selected(ssl_.get(), &p, &n);
+  return p != nullptr && std::string_view(reinterpret_cast<const char*>(p), n) == kAlpnProtocol2
+             ? 2
+             : 1;
 }
 
 Error TlsChannel::fail(Error e, Bytes& out) {
@@ -485,12 +525,6 @@ Result<std::optional<Frame>> TlsChannel::next_frame(Bytes& out) {
         if (!e) return fail(unreadable_peer_error(e.error()), out);
         return fail(peer_error(*e), out);
       }
-      const auto allowed = server_ ? wire::FrameType::message : wire::FrameType::reply;
-      if (opened.type != allowed) {
-        return fail(Error(Errc::unexpected_frame, server_ ? "a client may only send message frames"
-                                                          : "a server may only send reply frames"),
-                    out);
-      }
       return std::optional<Frame>(Frame{opened.type, opened.payload});
     }
     auto more = read_plain();
@@ -507,7 +541,8 @@ void TlsChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> part
   if (!handshake_complete_) throw std::logic_error("send before the TLS handshake completed");
   std::size_t len = 0;
   for (auto p : parts) len += p.size();
-  if (len > wire::send_limit(codec_.max_payload()))
+  if (len > std::size_t{wire::send_limit(codec_.max_payload())} +
+                wire::operation_header_size(static_cast<std::uint8_t>(type)))
     throw std::logic_error("frame payload above the configured limit");
   if (ssl_failed_) return;  // reported by next_frame
   OutputScope scope(*this, out);

@@ -49,6 +49,10 @@ inline constexpr std::size_t kPskBindingSize = 32;
 // has no way to send access_denied from there.
 inline constexpr std::uint8_t kKeyRefusedAlert = 42;
 
+// The ALPN protocol id (RFC 7301) that selects application protocol version
+// 2 in key mode. A connection without ALPN speaks version 1.
+inline constexpr std::string_view kAlpnProtocol2 = "signet/2";
+
 namespace detail {
 struct SslCtxFree {
   void operator()(ssl_ctx_st* p) const noexcept;
@@ -79,6 +83,9 @@ struct TlsServerSettings {
   // Called with each snapshot that re-read authorized_keys (to log its
   // warnings once per reload); may run on any worker thread.
   std::function<void(const keys::AuthorizedKeysFile::Snapshot&)> on_reload;
+  // The highest application protocol version to accept: 2 selects ALPN
+  // kAlpnProtocol2 when a client offers it; 1 never selects it.
+  int max_protocol = 2;
 };
 
 class TlsServerContext {
@@ -132,6 +139,9 @@ struct TlsClientSettings {
   // Sent as a binding frame right after the handshake when set.
   std::shared_ptr<const crypto::SecretBytes> psk;
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
+  // 2: offer ALPN kAlpnProtocol2 (a server that does not select it speaks
+  // version 1); 1: offer no ALPN, as the first release did.
+  int max_protocol = 2;
 };
 
 class TlsClientContext {
@@ -165,6 +175,7 @@ class TlsChannel : public Channel {
   std::string description() const override;
   Result<void> receive(ByteSpan in, Bytes& out) override;
   bool established() const override { return state_ == State::established; }
+  int protocol_version() const override;
   PeerIdentity peer() const override { return peer_; }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
   // Queues the frame; flush() seals everything queued with one SSL_write, so

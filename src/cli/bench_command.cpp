@@ -68,7 +68,7 @@ asio::awaitable<Result<Row>> run_one(std::shared_ptr<net::Connection> conn, std:
     const auto now = Clock::now();
     while (sent < count && sent - received < inflight) {
       sent_at[sent++] = now;
-      conn->queue(message);
+      if (auto q = conn->queue(message); !q) co_return q.error();
     }
     if (auto w = co_await conn->flush(); !w) co_return w.error();
     auto first = co_await conn->next_reply();

@@ -99,9 +99,13 @@ asio::awaitable<void> drive(std::size_t id, const net::HostPort& server, const C
     const auto now = Clock::now();
     while (r.sent < o.messages && r.sent - answered < o.window) {
       sent_at[r.sent % o.window] = now;
-      conn->queue(util::as_bytes(message_for(id, r.sent, o.size)));
+      if (auto q = conn->queue(util::as_bytes(message_for(id, r.sent, o.size))); !q) {
+        r.error = client_error_message(q.error(), mode);
+        break;
+      }
       ++r.sent;
     }
+    if (!r.error.empty()) break;
     if (auto w = co_await conn->flush(); !w) {
       r.error = client_error_message(w.error(), mode);
       break;

@@ -1,5 +1,7 @@
 #include "net/client.hpp"
 
+#include "channel/psk_channel.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include <utility>
@@ -19,6 +21,19 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
+
+// Where the protocol session writes: the channel, into the output buffer.
+class ChannelSink : public proto::FrameSink {
+ public:
+  ChannelSink(channel::Channel& channel, util::Bytes& out) : channel_(channel), out_(out) {}
+  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
+    channel_.send(static_cast<wire::FrameType>(type), parts, out_);
+  }
+
+ private:
+  channel::Channel& channel_;
+  util::Bytes& out_;
+};
 
 }  // namespace
 
@@ -127,7 +142,7 @@ void Connection::shut_down() {
   // Every call waiting for a reply learns why it will not come.
   auto pending = std::move(pending_);
   pending_.clear();
-  for (auto& p : pending) {
+  for (auto& [op, p] : pending) {
     p->result.emplace(*error_);
     p->ready.cancel();
   }
@@ -178,9 +193,61 @@ awaitable<Result<void>> Connection::handshake() {
   co_return Result<void>{};
 }
 
-void Connection::queue(util::ByteSpan message) {
-  channel_->send(wire::FrameType::message, {message}, out_);
-  spdlog::debug("message tagged ({} bytes, {})", message.size(), channel_->description());
+proto::Session& Connection::session() {
+  if (!session_) session_.emplace(proto::Role::client, channel_->protocol_version());
+  return *session_;
+}
+
+Result<std::uint32_t> Connection::open_message(util::ByteSpan message) {
+  ChannelSink sink(*channel_, out_);
+  auto op = session().open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink);
+  if (op) {
+    spdlog::debug("message {} sealed ({} bytes, {})", *op, message.size(), channel_->description());
+  }
+  return op;
+}
+
+Result<void> Connection::queue(util::ByteSpan message) {
+  auto op = open_message(message);
+  if (!op) return op.error();
+  queued_.push_back(*op);
+  return {};
+}
+
+Result<void> Connection::take_frames() {
+  ChannelSink sink(*channel_, out_);
+  for (;;) {
+    auto f = channel_->next_frame(out_);
+    if (!f) return f.error();
+    if (!f->has_value()) return {};
+    auto e = session().receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink);
+    if (!e) {
+      // A violation after the handshake: tell the server (docs/PROTOCOL.md).
+      channel_->send_error(e.error(), out_);
+      return e.error();
+    }
+    if (!e->has_value()) continue;
+    if (auto* a = std::get_if<proto::Answered>(&**e)) {
+      spdlog::debug("reply to {} verified (status {})", a->op, a->status);
+      answered_.emplace(a->op, wire::Reply{a->status, std::string(util::as_chars(a->text))});
+    } else if (auto* c = std::get_if<proto::Cancelled>(&**e)) {
+      answered_.emplace(c->op, channel::peer_error(c->error));
+    } else if (auto* o = std::get_if<proto::Opened>(&**e)) {
+      // This client serves no operations.
+      (void)session().cancel(
+          o->op, {wire::ErrorCode::unsupported_operation, "this client serves no operations"},
+          sink);
+    }
+    // DATA and WINDOW on a message: nothing to do.
+  }
+}
+
+std::optional<Result<wire::Reply>> Connection::take_answer(std::uint32_t op) {
+  auto it = answered_.find(op);
+  if (it == answered_.end()) return std::nullopt;
+  auto r = std::move(it->second);
+  answered_.erase(it);
+  return r;
 }
 
 awaitable<Result<void>> Connection::flush() {
@@ -191,19 +258,19 @@ awaitable<Result<void>> Connection::flush() {
 }
 
 awaitable<Result<wire::Reply>> Connection::next_reply() {
+  if (queued_.empty()) co_return Error(Errc::unexpected_frame, "no message is waiting for a reply");
   arm(options_.reply_timeout);
   for (;;) {
-    auto f = channel_->next_frame(out_);
-    if (!f) {
+    if (auto r = take_frames(); !r) {
       (void)co_await write_out();  // the notice of the error, best effort
       disarm();
-      co_return f.error();
+      co_return r.error();
     }
-    if (f->has_value()) {
+    if (auto a = take_answer(queued_.front())) {
+      queued_.pop_front();
       disarm();
-      auto reply = decode_reply((*f)->payload);
-      if (!reply) (void)co_await write_out();  // the notice of the error, best effort
-      co_return reply;
+      if (!out_.empty()) (void)co_await write_out();  // a CANCEL, if any
+      co_return std::move(*a);
     }
     if (auto r = co_await read_more(); !r) {
       disarm();
@@ -213,15 +280,16 @@ awaitable<Result<wire::Reply>> Connection::next_reply() {
 }
 
 Result<std::optional<wire::Reply>> Connection::poll_reply() {
-  auto f = channel_->next_frame(out_);
-  if (!f) return f.error();
-  if (!f->has_value()) return std::optional<wire::Reply>{};
-  auto reply = decode_reply((*f)->payload);
-  if (!reply) {
+  if (queued_.empty()) return std::optional<wire::Reply>{};
+  if (auto r = take_frames(); !r) {
     tell_peer_now();
-    return reply.error();
+    return r.error();
   }
-  return std::optional<wire::Reply>(std::move(*reply));
+  auto a = take_answer(queued_.front());
+  if (!a) return std::optional<wire::Reply>{};
+  queued_.pop_front();
+  if (!*a) return a->error();
+  return std::optional<wire::Reply>(std::move(**a));
 }
 
 awaitable<Result<wire::Reply>> Connection::request(util::ByteSpan message) {
@@ -230,7 +298,7 @@ awaitable<Result<wire::Reply>> Connection::request(util::ByteSpan message) {
                                          " bytes, limit " +
                                          std::to_string(channel_->max_payload()));
   }
-  queue(message);
+  if (auto q = queue(message); !q) co_return q.error();
   if (auto w = co_await flush(); !w) co_return w.error();
   co_return co_await next_reply();
 }
@@ -238,9 +306,10 @@ awaitable<Result<wire::Reply>> Connection::request(util::ByteSpan message) {
 // --- Concurrent requests (call) ----------------------------------------------------
 //
 // All of this runs on the connection's executor, one handler at a time, so
-// the state needs no lock: call() seals into out_ and appends to pending_;
-// write_loop() is the only writer of the socket once pumping; read_loop() is
-// the only reader and completes pending_ from the front.
+// the state needs no lock: call() seals into out_ and adds its operation to
+// pending_; write_loop() is the only writer of the socket once pumping;
+// read_loop() is the only reader and completes each pending call by the id
+// of the operation its reply answers.
 
 awaitable<Result<wire::Reply>> Connection::call(util::ByteSpan message) {
   if (error_) co_return *error_;
@@ -251,9 +320,10 @@ awaitable<Result<wire::Reply>> Connection::call(util::ByteSpan message) {
                                          std::to_string(channel_->max_payload()));
   }
   auto p = std::make_shared<Pending>(socket_.get_executor());
-  channel_->send(wire::FrameType::message, {message}, out_);
+  auto op = open_message(message);
+  if (!op) co_return op.error();
   if (pending_.empty()) arm(options_.reply_timeout);
-  pending_.push_back(p);
+  pending_.emplace(*op, p);
   start_pump();
   wake_.cancel();
   while (!p->result) co_await p->ready.async_wait(kTuple);
@@ -312,40 +382,29 @@ awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
 }
 
 Result<void> Connection::deliver_replies() {
-  for (;;) {
-    auto f = channel_->next_frame(out_);
-    if (!f) return f.error();
-    if (!f->has_value()) return {};
-    const channel::Frame& frame = **f;
-    if (frame.type != wire::FrameType::reply) {
-      return Error(Errc::unexpected_frame, "the server sent a frame that is not a reply");
+  if (auto r = take_frames(); !r) return r.error();
+  bool progress = false;
+  for (auto it = answered_.begin(); it != answered_.end();) {
+    auto p = pending_.find(it->first);
+    if (p == pending_.end()) {
+      ++it;
+      continue;
     }
-    if (pending_.empty()) return Error(Errc::unexpected_frame, "a reply to no message");
-    auto reply = decode_reply(frame.payload);
-    if (!reply) return reply.error();
-    auto p = std::move(pending_.front());
-    pending_.pop_front();
-    p->result.emplace(std::move(*reply));
-    p->ready.cancel();
-    // Progress: the next reply gets a full reply_timeout.
+    p->second->result.emplace(std::move(it->second));
+    p->second->ready.cancel();
+    pending_.erase(p);
+    it = answered_.erase(it);
+    progress = true;
+  }
+  // Progress: the next reply gets a full reply_timeout.
+  if (progress) {
     if (pending_.empty()) {
       disarm();
     } else {
       arm(options_.reply_timeout);
     }
   }
-}
-
-Result<wire::Reply> Connection::decode_reply(util::ByteSpan payload) {
-  auto reply = wire::decode_reply_payload(payload);
-  if (!reply) {
-    // A REPLY without its status byte is a protocol violation after the
-    // handshake: tell the server, as for any other (docs/PROTOCOL.md).
-    channel_->send_error(reply.error(), out_);
-    return reply.error();
-  }
-  spdlog::debug("reply verified (status {})", reply->status);
-  return reply;
+  return {};
 }
 
 void Connection::tell_peer_now() {

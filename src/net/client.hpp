@@ -12,8 +12,10 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -21,6 +23,7 @@
 
 #include "channel/channel.hpp"
 #include "net/address.hpp"
+#include "proto/session.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
 
@@ -47,7 +50,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Pipelining: queue() seals messages into the output buffer, flush() writes
   // them, next_reply() returns replies in the order the messages were queued.
-  void queue(util::ByteSpan message);
+  // queue() fails with busy when proto::kMaxOpenOperations messages are
+  // already waiting for their replies.
+  Result<void> queue(util::ByteSpan message);
   asio::awaitable<Result<void>> flush();
   asio::awaitable<Result<wire::Reply>> next_reply();
   // A reply that has already arrived, without waiting; nullopt if none has.
@@ -56,10 +61,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Concurrent requests. Any number of coroutines may await call() at once:
   // each message is sealed and queued in call order, one writer coroutine
   // sends what is queued, one reader coroutine hands each reply to the
-  // caller whose message it answers (the server answers in order, so the
-  // pending calls are a FIFO). Both coroutines start with the first call()
-  // and keep reading while no call is pending, so a server that closes the
-  // connection is noticed at once (is_open() turns false).
+  // caller whose message it answers (by operation id in protocol version
+  // 2; in version 1 replies come in the order of the messages). Both coroutines start with the
+  // first call() and keep reading while no call is pending, so a server that closes the connection
+  // is noticed at once (is_open() turns false).
   //
   // Fails with too_large for a message above max_payload() (the connection
   // stays usable). When the connection fails (peer closed, reply_timeout
@@ -94,14 +99,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void disarm();
   Error io_error(std::error_code ec, const char* what) const;
 
+  // The application protocol, from the version the handshake chose.
+  proto::Session& session();
+  // Opens a message operation (seals it into out_).
+  Result<std::uint32_t> open_message(util::ByteSpan message);
+  // Runs every verified frame through the session: answers land in
+  // answered_; a violation is returned (with an ERROR frame queued).
+  Result<void> take_frames();
+  std::optional<Result<wire::Reply>> take_answer(std::uint32_t op);
+
   // call(): see client.cpp.
   struct Pending;
   void start_pump();
   asio::awaitable<void> write_loop(std::shared_ptr<Connection> self);
   asio::awaitable<void> read_loop(std::shared_ptr<Connection> self);
   Result<void> deliver_replies();
-  // Decodes a REPLY payload; on failure queues an ERROR frame for the server.
-  Result<wire::Reply> decode_reply(util::ByteSpan payload);
   // Writes queued channel output at once, without waiting (best effort).
   void tell_peer_now();
   void fail(Error e, bool tell_peer = false);
@@ -119,7 +131,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool shut_down_ = false;  // the watchdog ends
   // call() state.
   asio::steady_timer wake_;  // the writer sleeps on it while out_ is empty
-  std::deque<std::shared_ptr<Pending>> pending_;
+  std::optional<proto::Session> session_;
+  std::deque<std::uint32_t> queued_;  // queue(): operations in the order queued
+  std::map<std::uint32_t, Result<wire::Reply>> answered_;                // not yet taken; by id
+  std::unordered_map<std::uint32_t, std::shared_ptr<Pending>> pending_;  // call()
   util::Bytes writing_;  // what the writer has on the wire
   std::optional<Error> error_;
   bool pumping_ = false;

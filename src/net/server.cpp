@@ -8,6 +8,7 @@
 #include "crypto/primitives.hpp"
 #include "net/handler_gate.hpp"
 #include "net/log_limiter.hpp"
+#include "proto/session.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -37,8 +38,25 @@ thread_local std::array<std::uint8_t, kScratchSize> scratch;
 constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
 
 // Replies larger than the channel allows are cut, never refused: the handler's
-// text is not the client's fault.
-constexpr std::size_t kReplyOverhead = 1;
+// text is not the client's fault. What a reply frame's payload holds besides
+// the text and within the limit: the status (version 1). Version 2's
+// operation header is outside the limit (wire::operation_header_size).
+std::size_t reply_overhead(int version) {
+  return version == proto::kVersion2 ? 0 : 1;
+}
+
+// Where the protocol session writes: the channel, into the output buffer.
+class ChannelSink : public proto::FrameSink {
+ public:
+  ChannelSink(channel::Channel& channel, util::Bytes& out) : channel_(channel), out_(out) {}
+  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
+    channel_.send(static_cast<wire::FrameType>(type), parts, out_);
+  }
+
+ private:
+  channel::Channel& channel_;
+  util::Bytes& out_;
+};
 
 std::string endpoint_string(const tcp::endpoint& ep) {
   const auto a = ep.address();
@@ -162,6 +180,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool in_handshake_ = true;  // holds an admission slot and the handshake reserve
   Clock::time_point deadline_;
   std::unique_ptr<channel::Channel> channel_;
+  std::optional<proto::Session> session_;  // from the end of the handshake
   util::Bytes out_;
   PeerInfo peer_;
   bool writing_ = false;
@@ -295,8 +314,11 @@ awaitable<Result<void>> Session::serve() {
       leave_handshake();
       peer_.mode = channel_->description();
       peer_.identity = channel_->peer();
-      spdlog::info("{}: handshake ok ({}{}{})", peer_.address, peer_.mode,
-                   peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint);
+      peer_.protocol = channel_->protocol_version();
+      session_.emplace(proto::Role::server, peer_.protocol);
+      spdlog::info("{}: handshake ok ({}{}{}, protocol {})", peer_.address, peer_.mode,
+                   peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint,
+                   peer_.protocol);
       touch(server_.options.idle_timeout);
     }
     if (announced_) {
@@ -342,13 +364,24 @@ Result<void> Session::account(std::size_t frames_completed) {
 
 awaitable<Result<void>> Session::handle_frames() {
   std::size_t completed = 0;
+  ChannelSink sink(*channel_, out_);
   for (;;) {
     auto f = channel_->next_frame(out_);
     if (!f) co_return f.error();
     if (!f->has_value()) break;
     ++completed;
-    const channel::Frame& frame = **f;
-    spdlog::debug("{}: message frame verified ({} bytes, {})", peer_.address, frame.payload.size(),
+    auto event = session_->receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink);
+    if (!event) {
+      channel_->send_error(event.error(), out_);
+      co_return event.error();
+    }
+    // Only operations the client opens need anything from the server: this
+    // server opens none, so REPLY, DATA, WINDOW and CANCEL need no action
+    // (the session has checked them).
+    const auto* opened = event->has_value() ? std::get_if<proto::Opened>(&**event) : nullptr;
+    if (opened == nullptr) continue;
+    const std::uint32_t op = opened->op;
+    spdlog::debug("{}: message {} verified ({} bytes, {})", peer_.address, op, opened->body.size(),
                   peer_.mode);
     std::optional<HandlerGate::Permit> permit;
     if (server_.gate) {
@@ -359,17 +392,17 @@ awaitable<Result<void>> Session::handle_frames() {
       }
       permit.emplace(std::move(*p));
     }
-    wire::Reply reply = co_await call_handler(frame.payload);
+    wire::Reply reply = co_await call_handler(opened->body);
     permit.reset();
     // Cut to what a peer accepts by default, not to this server's own
     // receive limit (which may be smaller).
-    const std::size_t room = channel_->max_send_payload() - kReplyOverhead;
+    const std::size_t room = channel_->max_send_payload() - reply_overhead(peer_.protocol);
     if (reply.text.size() > room) reply.text.resize(room);
-    const std::uint8_t status = reply.status;
-    channel_->send(wire::FrameType::reply, {util::ByteSpan(&status, 1), util::as_bytes(reply.text)},
-                   out_);
-    spdlog::debug("{}: reply tagged ({} bytes, status {})", peer_.address, reply.text.size() + 1,
-                  status);
+    if (auto r = session_->reply(op, reply.status, util::as_bytes(reply.text), sink); !r) {
+      co_return r.error();
+    }
+    spdlog::debug("{}: reply {} sealed ({} bytes, status {})", peer_.address, op, reply.text.size(),
+                  reply.status);
     ++messages_;
     ++server_.stats.messages;
     // Back-pressure: a peer that sends and does not read gets no more

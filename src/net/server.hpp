@@ -28,6 +28,7 @@ struct PeerInfo {
   std::string address;  // "127.0.0.1:50412"
   std::string mode;     // channel description, e.g. "shared-key hmac-sha256"
   channel::PeerIdentity identity;
+  int protocol = 1;  // the application protocol version the handshake chose
 };
 
 // A handler answers each verified message with a status and a text. It is

@@ -1,6 +1,8 @@
 // The client against a hostile or broken server: hand-written servers
 // (FakeServer) that stay silent, or complete the handshake and then drip a
 // reply, must not keep `signet send` past its --timeout.
+#include <functional>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -18,8 +20,15 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kKey = "integration-test shared key, 40 bytes ok";
 
+struct SendRun {
+  int status = 0;
+  std::chrono::milliseconds took{};
+  std::string err;
+};
+
 class HostileServerTest : public ::testing::Test {
  protected:
+  using Run = SendRun;
   void SetUp() override {
     dir_ = make_temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
   }
@@ -28,11 +37,6 @@ class HostileServerTest : public ::testing::Test {
     return {{"SHARED_SECRET_KEY", std::string(kKey)}, {"XDG_CONFIG_HOME", dir_ + "/config"}};
   }
 
-  struct Run {
-    int status = 0;
-    std::chrono::milliseconds took{};
-    std::string err;
-  };
   // `signet send` with --timeout; the harness kills it after `limit`.
   Run send(const std::string& address, const std::string& timeout,
            std::chrono::milliseconds limit) {
@@ -52,9 +56,13 @@ class HostileServerTest : public ::testing::Test {
 
 // Plays the server side of the shared-key handshake with the real channel,
 // then returns the channel once the client's first message has arrived.
-std::unique_ptr<channel::PskServerChannel> accept_handshake(int fd, const std::atomic<bool>& stop) {
+// max_protocol 1 plays a server of the first release.
+std::unique_ptr<channel::PskServerChannel> accept_handshake(int fd, const std::atomic<bool>& stop,
+                                                            int max_protocol = 2) {
   auto key = std::make_shared<const crypto::SecretBytes>(util::as_bytes(std::string_view(kKey)));
-  auto ch = std::make_unique<channel::PskServerChannel>(channel::PskSettings{key});
+  channel::PskSettings settings{key};
+  settings.max_protocol = max_protocol;
+  auto ch = std::make_unique<channel::PskServerChannel>(settings);
   util::Bytes out;
   while (!stop) {
     const std::string in = FakeServer::read_some(fd, 65536, stop, 200ms);
@@ -103,16 +111,19 @@ TEST_F(HostileServerTest, SendGivesUpOnAReplyThatDrips) {
   EXPECT_EQ(dripping.accepted(), 1);
 }
 
-TEST_F(HostileServerTest, AReplyWithoutItsStatusByteIsAnsweredWithAnErrorFrame) {
-  // After the handshake every failure is reported to the peer with an ERROR
-  // frame (docs/PROTOCOL.md); an empty REPLY is one.
+// After the handshake every failure is reported to the peer with an ERROR
+// frame (docs/PROTOCOL.md); a REPLY cut short is one. `payload` is the
+// REPLY's whole payload; the server speaks protocol `version`.
+void expect_short_reply_reported(int version, wire::FrameType type, const util::Bytes& payload,
+                                 const std::string& expected,
+                                 const std::function<SendRun(const std::string&)>& send) {
   std::atomic<bool> told{false};
   std::string told_what;
-  FakeServer empty_reply([&](int fd, const std::atomic<bool>& stop) {
-    auto ch = accept_handshake(fd, stop);
+  FakeServer short_reply([&](int fd, const std::atomic<bool>& stop) {
+    auto ch = accept_handshake(fd, stop, version);
     if (!ch) return;
     util::Bytes out;
-    ch->send(wire::FrameType::reply, {}, out);  // no status byte
+    ch->send(type, {payload}, out);
     FakeServer::write_all(fd, std::string(out.begin(), out.end()));
     out.clear();
     const std::string answer = FakeServer::read_some(fd, 4096, stop, 5s);
@@ -123,12 +134,24 @@ TEST_F(HostileServerTest, AReplyWithoutItsStatusByteIsAnsweredWithAnErrorFrame) 
       told = true;
     }
   });
-  const Run r = send(empty_reply.address(), "10", 20s);
+  const auto r = send(short_reply.address());
   EXPECT_EQ(r.status, 5) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("reply status"));
+  EXPECT_THAT(r.err, HasSubstr(expected));
   for (int i = 0; i < 100 && !told; ++i) std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(told) << "no ERROR frame reached the server";
-  EXPECT_THAT(told_what, HasSubstr("reply status"));
+  EXPECT_THAT(told_what, HasSubstr(expected));
+}
+
+TEST_F(HostileServerTest, AReplyWithoutItsStatusByteIsAnsweredWithAnErrorFrame) {
+  // Version 1: a REPLY frame with an empty payload.
+  expect_short_reply_reported(1, wire::FrameType::reply, {}, "reply status",
+                              [&](const std::string& a) { return send(a, "10", 20s); });
+}
+
+TEST_F(HostileServerTest, AVersion2ReplyCutShortIsAnsweredWithAnErrorFrame) {
+  // Version 2: the operation id of the client's message (1), then nothing.
+  expect_short_reply_reported(2, static_cast<wire::FrameType>(0x13), {0, 0, 0, 1}, "REPLY status",
+                              [&](const std::string& a) { return send(a, "10", 20s); });
 }
 
 TEST_F(HostileServerTest, SendGivesUpOnAHandshakeThatDrips) {

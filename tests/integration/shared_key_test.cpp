@@ -20,11 +20,12 @@ constexpr const char* kKey = "integration-test shared key, 40 bytes ok";
 constexpr const char* kOtherKey = "a different key that is long enough too";
 
 // Byte offsets in the client's stream (docs/PROTOCOL.md): ClientHello with the
-// default offer of three algorithms is 8+1+32+1+3 = 45 bytes, ClientFinish
+// default offer of three algorithms and the protocol 2 capability is
+// 8+1+32+1+4 = 46 bytes, ClientFinish
 // (HMAC-SHA256 proof) is 8+32 = 40.
-constexpr std::size_t kFirstFrameOffset = 45 + 40;
-// In the server's stream: ServerHello is 8+1+32+32 = 73 bytes.
-constexpr std::size_t kFirstReplyOffset = 73;
+constexpr std::size_t kFirstFrameOffset = 46 + 40;
+// In the server's stream: ServerHello (protocol 2 chosen) is 8+1+32+1+32 = 74 bytes.
+constexpr std::size_t kFirstReplyOffset = 74;
 
 class SharedKeyTest : public ::testing::Test {
  protected:
@@ -167,7 +168,8 @@ TEST_F(SharedKeyTest, ASmallReceiveLimitDoesNotCutRepliesAndRefusesLargerMessage
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(send(server->address(), "deploy done", kKey, {}, &out, &err), 5);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);  // not held until a timeout
-  EXPECT_THAT(err, HasSubstr("length above limit: peer says: frame of 11 bytes, limit 10"));
+  EXPECT_THAT(err, HasSubstr("length above limit: peer says: frame of 17 bytes: 11 after its "
+                             "6-byte operation header, limit 10"));
   std::this_thread::sleep_for(200ms);
   EXPECT_THAT(server->process().err(), Not(HasSubstr("connection task failed")));
   EXPECT_EQ(send(server->address(), "ok", kKey, {}, &out), 0);
@@ -250,7 +252,8 @@ TEST_F(SharedKeyTest, OversizeMessageIsRefusedBeforeItIsRead) {
   EXPECT_EQ(send(server->address(), big, kKey, {"--max-message", "1048576"}, nullptr, &err), 5);
   EXPECT_THAT(err, HasSubstr("length above limit"));
   std::this_thread::sleep_for(200ms);
-  EXPECT_THAT(server->process().err(), HasSubstr("frame of 4096 bytes, limit 1024"));
+  EXPECT_THAT(server->process().err(),
+              HasSubstr("frame of 4102 bytes: 4096 after its 6-byte operation header, limit 1024"));
   EXPECT_TRUE(server->verified_lines().empty());
   expect_server_still_works(*server);
 }

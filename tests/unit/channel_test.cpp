@@ -111,6 +111,68 @@ constexpr std::uint32_t kMax = 64 * 1024;
 
 // --- Handshake ---------------------------------------------------------------------
 
+TEST(PskHandshake, NegotiatesTheProtocolVersionAndAuthenticatesTheChoice) {
+  const auto psk = key_of(kPsk);
+  const std::vector<Suite> suites = {Suite::aes_256_gcm};
+  const std::size_t t = crypto::mac_tag_size(crypto::proof_mac(Suite::aes_256_gcm));
+  struct Case {
+    int client_max, server_max, expected;
+  };
+  for (const auto c : {Case{2, 2, 2}, Case{2, 1, 1}, Case{1, 2, 1}, Case{1, 1, 1}}) {
+    SCOPED_TRACE("client " + std::to_string(c.client_max) + ", server " +
+                 std::to_string(c.server_max));
+    PskClientHandshake client(psk, suites, std::nullopt, c.client_max);
+    PskServerHandshake server(psk, suites, std::nullopt, c.server_max);
+    // The capability is the last id of the offer, only when offered.
+    const Bytes& hello = client.client_hello();
+    EXPECT_EQ(hello.back() == wire::kProtocol2Capability, c.client_max == 2);
+    auto sh = server.on_client_hello(hello);
+    ASSERT_TRUE(sh.ok()) << sh.error().message();
+    EXPECT_EQ(sh->size(), wire::kRecordHeaderSize + 33 + (c.expected == 2 ? 1 : 0) + t);
+    auto fin = client.on_server_hello(*sh);
+    ASSERT_TRUE(fin.ok()) << fin.error().message();
+    ASSERT_TRUE(server.on_client_finish(*fin).ok());
+    EXPECT_EQ(client.protocol(), c.expected);
+    EXPECT_EQ(server.protocol(), c.expected);
+  }
+
+  // A man in the middle who strips the capability (to force version 1)
+  // changes the transcript: the client's check of the server's proof fails.
+  {
+    PskClientHandshake client(psk, suites);
+    PskServerHandshake server(psk, suites);
+    auto hello = wire::decode_client_hello(client.client_hello());
+    ASSERT_TRUE(hello.ok());
+    hello->mac_ids.pop_back();
+    auto sh = server.on_client_hello(wire::encode(*hello));
+    ASSERT_TRUE(sh.ok());
+    EXPECT_EQ(server.protocol(), 1);
+    auto fin = client.on_server_hello(*sh);
+    ASSERT_FALSE(fin.ok());
+    EXPECT_TRUE(fin.error().is(Errc::key_mismatch)) << fin.error().message();
+  }
+  // Nor can one add the protocol byte to a version 1 server's answer, or
+  // remove it from a version 2 server's.
+  for (int server_max : {1, 2}) {
+    PskClientHandshake client(psk, suites);
+    PskServerHandshake server(psk, suites, std::nullopt, server_max);
+    auto sh = server.on_client_hello(client.client_hello());
+    ASSERT_TRUE(sh.ok());
+    Bytes forged = *sh;
+    const std::size_t at = wire::kRecordHeaderSize + 33;
+    if (server_max == 1) {
+      forged.insert(forged.begin() + static_cast<std::ptrdiff_t>(at), 2);
+    } else {
+      forged.erase(forged.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    util::store_u16(forged.data() + 6,
+                    static_cast<std::uint16_t>(forged.size() - wire::kRecordHeaderSize));
+    auto fin = client.on_server_hello(forged);
+    ASSERT_FALSE(fin.ok());
+    EXPECT_TRUE(fin.error().is(Errc::key_mismatch)) << fin.error().message();
+  }
+}
+
 TEST(PskHandshake, SucceedsForEachMac) {
   for (auto alg : kAllSuites) {
     SCOPED_TRACE(std::string(crypto::suite_name(alg)));
@@ -121,10 +183,13 @@ TEST(PskHandshake, SucceedsForEachMac) {
     EXPECT_EQ(s.server.suite(), alg);
     // Proofs are the suite's MAC, HMAC-SHA256 for an AEAD suite.
     const std::size_t t = crypto::mac_tag_size(crypto::proof_mac(alg));
-    EXPECT_EQ(s.server_hello.size(), wire::kRecordHeaderSize + 33 + t);
+    // Suite, nonce, the protocol byte (the client offered version 2), proof.
+    EXPECT_EQ(s.server_hello.size(), wire::kRecordHeaderSize + 34 + t);
     EXPECT_EQ(s.client_finish.size(), wire::kRecordHeaderSize + t);
     // The ServerHello length field counts the proof.
-    EXPECT_EQ(util::load_u16(s.server_hello.data() + 6), 33 + t);
+    EXPECT_EQ(util::load_u16(s.server_hello.data() + 6), 34 + t);
+    EXPECT_EQ(s.client.protocol(), 2);
+    EXPECT_EQ(s.server.protocol(), 2);
 
     // Frames flow both ways with the derived keys.
     FrameCodec c = s.client.make_codec(kMax);
@@ -448,7 +513,8 @@ TEST(FrameCodecTest, OversizeLengthRefusedFromTheHeaderAlone) {
 TEST(FrameCodecTest, UnknownTypeRefused) {
   Codecs c(Suite::hmac_sha256);
   Bytes frame = seal_text(c.client, wire::FrameType::message, "x");
-  for (std::uint8_t t : {std::uint8_t{0x00}, std::uint8_t{0x04}, std::uint8_t{0x53}}) {
+  for (std::uint8_t t : {std::uint8_t{0x00}, std::uint8_t{0x04}, std::uint8_t{0x0F},
+                         std::uint8_t{0x15}, std::uint8_t{0x53}}) {
     frame[0] = t;
     FrameCodec rx = c.new_server();
     expect_refused(rx, frame, Errc::malformed, "type " + std::to_string(t));

@@ -122,8 +122,10 @@ std::map<std::string, Bytes> compute_example() {
   const wire::Nonce cn = counting_nonce(0x00);
   const wire::Nonce sn = counting_nonce(0x20);
 
-  PskClientHandshake client(psk, {suite}, cn);
-  PskServerHandshake server(psk, {suite}, sn);
+  // Protocol version 1: the client does not offer version 2 (see the
+  // version 2 example for what changes).
+  PskClientHandshake client(psk, {suite}, cn, 1);
+  PskServerHandshake server(psk, {suite}, sn, 1);
   const Bytes client_hello = client.client_hello();
   auto server_hello = server.on_client_hello(client_hello);
   EXPECT_TRUE(server_hello.ok());
@@ -221,8 +223,8 @@ std::map<std::string, Bytes> compute_aead_example() {
   const wire::Nonce sn = counting_nonce(0x20);
   const std::vector<crypto::Suite> offer(std::begin(crypto::kDefaultSuites),
                                          std::end(crypto::kDefaultSuites));
-  PskClientHandshake client(psk, offer, cn);
-  PskServerHandshake server(psk, offer, sn);
+  PskClientHandshake client(psk, offer, cn, 1);
+  PskServerHandshake server(psk, offer, sn, 1);
   const Bytes client_hello = client.client_hello();
   auto server_hello = server.on_client_hello(client_hello);
   EXPECT_TRUE(server_hello.ok());

@@ -606,7 +606,9 @@ TEST_F(TlsChannelTest, ErrorFrameFromThePeerIsReported) {
   expect_error(read, Errc::idle_timeout, "client");
 }
 
-TEST_F(TlsChannelTest, ReplyFromAClientIsRefused) {
+TEST_F(TlsChannelTest, ApplicationFramesPassUpAsTheyCameWhicheverTheDirection) {
+  // The channel is blind to the application protocol: a REPLY from a client
+  // goes up unchanged (src/proto refuses it), as does a version 2 frame.
   auto sctx = server_context(key_line(client_key_));
   TlsServerChannel server(sctx, ip("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
@@ -614,13 +616,42 @@ TEST_F(TlsChannelTest, ReplyFromAClientIsRefused) {
   link.handshake();
   const std::uint8_t status = 0;
   client.send(wire::FrameType::reply, {ByteSpan(&status, 1)}, link.to_server);
+  client.send(static_cast<wire::FrameType>(0x13), {util::as_bytes("v2")}, link.to_server);
   client.flush(link.to_server);  // as the network layer does before writing
   Bytes in;
   in.swap(link.to_server);
   ASSERT_TRUE(server.receive(in, link.to_client));
-  expect_error(server.next_frame(link.to_client), Errc::unexpected_frame, "server");
-  // The server told the client why, inside TLS.
-  expect_error(link.client_reads(), Errc::peer_error, "client");
+  auto f = server.next_frame(link.to_client);
+  ASSERT_TRUE(f.ok() && f->has_value());
+  EXPECT_EQ((*f)->type, wire::FrameType::reply);
+  f = server.next_frame(link.to_client);
+  ASSERT_TRUE(f.ok() && f->has_value());
+  EXPECT_EQ(static_cast<int>((*f)->type), 0x13);
+  EXPECT_EQ(util::as_chars((*f)->payload), "v2");
+}
+
+TEST_F(TlsChannelTest, AlpnSelectsProtocolVersion2OnlyWhenBothSpeakIt) {
+  for (int client_max : {1, 2}) {
+    for (int server_max : {1, 2}) {
+      SCOPED_TRACE("client " + std::to_string(client_max) + ", server " +
+                   std::to_string(server_max));
+      TlsServerSettings ss;
+      ss.max_protocol = server_max;
+      auto sctx = server_context(key_line(client_key_), std::move(ss));
+      TlsClientSettings cs;
+      cs.check_server_key = pin(server_key_.public_key());
+      cs.max_protocol = client_max;
+      auto cctx = TlsClientContext::create(client_key_, std::move(cs));
+      ASSERT_TRUE(cctx.ok());
+      TlsServerChannel server(sctx, ip("127.0.0.1"));
+      TlsClientChannel client(*cctx);
+      Link link{client, server, {}, {}, {}, {}};
+      link.handshake();
+      const int expected = client_max == 2 && server_max == 2 ? 2 : 1;
+      EXPECT_EQ(client.protocol_version(), expected);
+      EXPECT_EQ(server.protocol_version(), expected);
+    }
+  }
 }
 
 TEST_F(TlsChannelTest, OversizeFrameIsRefusedFromItsHeader) {
