@@ -128,6 +128,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 fuzz::require(mine.erase(ev.op) == 1);
               } else if constexpr (std::is_same_v<T, proto::Cancelled>) {
                 fuzz::require(mine.erase(ev.op) + theirs.erase(ev.op) == 1);
+              } else if constexpr (std::is_same_v<T, proto::Refused>) {
+                // Refused and answered at once: never open.
+                fuzz::require(!mine.contains(ev.op) && !theirs.contains(ev.op) &&
+                              !session.is_open(ev.op));
               } else {
                 fuzz::require(mine.contains(ev.op) || theirs.contains(ev.op));
               }

@@ -11,10 +11,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
 
+#include "keys/authorized_keys.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
@@ -33,6 +35,12 @@ struct Frame {
 struct PeerIdentity {
   std::string fingerprint;  // key mode: "SHA256:..."; shared-key mode: empty
   std::string comment;      // key mode: the authorized_keys comment
+  // The peer's rights, checked on every request it makes (as OpenSSH keeps a
+  // key's options after authentication): in key mode, the options of the
+  // authorized_keys line that admitted the key (allow=, expiry-time=,
+  // from=), as they were at the handshake; fails with not_authorized and the
+  // reason. Empty: every operation is allowed (shared-key mode, clients).
+  std::function<Result<void>(keys::Operation)> authorize;
 };
 
 class Channel {

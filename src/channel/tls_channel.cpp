@@ -595,9 +595,14 @@ Result<void> TlsServerChannel::verify_peer_key(evp_pkey_st* pkey) {
   auto snapshot = s.authorized_keys->current();
   if (snapshot.reloaded && s.on_reload) s.on_reload(snapshot);
   const auto now = s.now ? s.now() : keys::Clock::now();
-  auto entry = snapshot.keys->authorize(*key, peer_address_, now, s.operation);
+  // Who may connect is decided here; what it may do, on each request.
+  auto entry = snapshot.keys->authorize(*key, peer_address_, now);
   if (!entry) return entry.error();
-  peer_ = PeerIdentity{key->fingerprint(), entry->comment};
+  auto admitted = std::make_shared<const keys::AuthorizedKey>(std::move(*entry));
+  peer_ = PeerIdentity{key->fingerprint(), admitted->comment,
+                       [admitted, peer = peer_address_, clock = s.now](keys::Operation op) {
+                         return admitted->check(peer, clock ? clock() : keys::Clock::now(), op);
+                       }};
   return {};
 }
 
@@ -690,7 +695,7 @@ Result<void> TlsClientChannel::verify_peer_key(evp_pkey_st* pkey) {
   auto trust = check(*key);
   if (!trust) return trust.error();
   if (*trust == ServerKeyTrust::confirm) unconfirmed_ = *key;
-  peer_ = PeerIdentity{key->fingerprint(), {}};
+  peer_ = PeerIdentity{key->fingerprint(), {}, {}};
   return {};
 }
 

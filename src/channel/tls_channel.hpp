@@ -76,8 +76,6 @@ struct TlsServerSettings {
   // Refuse a client that does not send a valid binding frame first (needs psk).
   bool require_psk = false;
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
-  // The operation every key-mode connection performs (authorized_keys allow=).
-  keys::Operation operation = keys::Operation::message;
   // The time expiry-time= is checked against; the system clock if empty.
   std::function<keys::Clock::time_point()> now;
   // Called with each snapshot that re-read authorized_keys (to log its

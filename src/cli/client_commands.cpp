@@ -94,7 +94,7 @@ int run_send(const ClientArgs& args) {
     return exit_status_for(conn.error());
   }
   // What the handshake settled on: in shared-key mode, whether it encrypts.
-  spdlog::info("connected ({})", (*conn)->description());
+  spdlog::info("connected ({}), protocol {}", (*conn)->description(), (*conn)->protocol_version());
   auto reply = net::run_blocking(ctx, (*conn)->request(util::as_bytes(message)));
   (*conn)->close();
   if (!reply) {
@@ -137,7 +137,8 @@ int run_client(const ClientArgs& args) {
       if (c) {
         conn = *c;
         std::cerr << (first ? "connected (" : "reconnected (") << conn->description()
-                  << "); type a message and press Enter, Ctrl-D to quit" << std::endl;
+                  << "), protocol " << conn->protocol_version()
+                  << "; type a message and press Enter, Ctrl-D to quit" << std::endl;
         return {};
       }
       last = c.error();

@@ -71,7 +71,8 @@ using SharedKey = std::shared_ptr<const crypto::SecretBytes>;
 Result<channel::PskSettings> psk_settings(SharedKey key, const ChannelOptions& options) {
   auto suites = parse_suites(options.algorithms);
   if (!suites) return suites.error();
-  return channel::PskSettings{std::move(key), std::move(*suites), options.max_message};
+  return channel::PskSettings{std::move(key), std::move(*suites), options.max_message,
+                              options.max_protocol};
 }
 
 // The configuration directory, created (with a notice) if missing.
@@ -161,6 +162,7 @@ Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
   s.psk = std::move(psk);
   s.require_psk = options.require_psk;
   s.max_payload = options.max_message;
+  s.max_protocol = options.max_protocol;
   // Worker threads may reload at once; the file serialises reads, this the log lines.
   auto log_mutex = std::make_shared<std::mutex>();
   s.on_reload = [file = file.get(), log_mutex](const keys::AuthorizedKeysFile::Snapshot& snap) {
@@ -282,6 +284,11 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   cmd->add_option("--max-message", options.max_message,
                   "Largest message in bytes (default 1048576)")
       ->check(CLI::Range(1u, 64u * 1024 * 1024));
+  cmd->add_option("--protocol", options.max_protocol,
+                  std::string("Highest application protocol version to ") +
+                      (server ? "accept" : "offer") +
+                      ": 2 (default), or 1 to speak only as the first release did")
+      ->check(CLI::Range(1, 2));
   cmd->add_option("--identity,-i", options.identity,
                   "Key mode with this private key (default: the default identity, created on "
                   "first use); with a shared key configured too, "
@@ -414,6 +421,7 @@ Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::Ho
   };
   s.psk = psk;
   s.max_payload = options.max_message;
+  s.max_protocol = options.max_protocol;
   auto ctx = channel::TlsClientContext::create(*identity, std::move(s));
   if (!ctx) return ctx.error();
   mode.key_mode = true;

@@ -28,6 +28,7 @@ struct ChannelOptions {
   std::string psk_file;
   std::vector<std::string> algorithms;  // suite names, preference order (--algorithms, --mac)
   std::uint32_t max_message = wire::kDefaultMaxPayload;
+  int max_protocol = 2;  // --protocol: the highest version offered or accepted
   // Key mode, both sides.
   std::string identity;  // empty: the default identity
   std::string passphrase_file;

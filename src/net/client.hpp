@@ -79,6 +79,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t pending() const noexcept { return pending_.size(); }
 
   std::string description() const { return channel_->description(); }
+  // The application protocol version the handshake settled on (1 or 2).
+  int protocol_version() const { return channel_->protocol_version(); }
   channel::PeerIdentity peer() const { return channel_->peer(); }
   std::uint32_t max_payload() const { return channel_->max_payload(); }
   // Closes the socket. Pending call()s fail with operation_canceled.

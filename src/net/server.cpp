@@ -45,6 +45,19 @@ std::size_t reply_overhead(int version) {
   return version == proto::kVersion2 ? 0 : 1;
 }
 
+// Every operation the peer opens is checked against its rights (allow= and
+// the other options of its authorized_keys line) before a handler sees it.
+proto::Authorizer authorizer(const channel::PeerIdentity& peer) {
+  if (!peer.authorize) return {};
+  return [check = peer.authorize](std::uint8_t kind) -> Result<void> {
+    switch (static_cast<proto::Kind>(kind)) {
+      case proto::Kind::message:
+        return check(keys::Operation::message);
+    }
+    return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
+  };
+}
+
 // Where the protocol session writes: the channel, into the output buffer.
 class ChannelSink : public proto::FrameSink {
  public:
@@ -315,7 +328,7 @@ awaitable<Result<void>> Session::serve() {
       peer_.mode = channel_->description();
       peer_.identity = channel_->peer();
       peer_.protocol = channel_->protocol_version();
-      session_.emplace(proto::Role::server, peer_.protocol);
+      session_.emplace(proto::Role::server, peer_.protocol, authorizer(peer_.identity));
       spdlog::info("{}: handshake ok ({}{}{}, protocol {})", peer_.address, peer_.mode,
                    peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint,
                    peer_.protocol);
@@ -378,9 +391,26 @@ awaitable<Result<void>> Session::handle_frames() {
     // Only operations the client opens need anything from the server: this
     // server opens none, so REPLY, DATA, WINDOW and CANCEL need no action
     // (the session has checked them).
-    const auto* opened = event->has_value() ? std::get_if<proto::Opened>(&**event) : nullptr;
+    if (!event->has_value()) continue;
+    if (const auto* refused = std::get_if<proto::Refused>(&**event)) {
+      spdlog::warn("{}: refused operation {} ({}): {}", peer_.address, refused->op,
+                   proto::kind_name(refused->kind), refused->why.message());
+      continue;
+    }
+    const auto* opened = std::get_if<proto::Opened>(&**event);
     if (opened == nullptr) continue;
     const std::uint32_t op = opened->op;
+    if (!opened->fin) {
+      // A message is one OPEN frame; DATA that follows is dropped.
+      const Error e(Errc::unsupported_operation,
+                    "a message is one OPEN frame with FIN; this server does not take streamed "
+                    "messages");
+      spdlog::warn("{}: refused operation {} (message): {}", peer_.address, op, e.message());
+      if (auto c = session_->cancel(op, {wire::error_code_for(e), e.detail}, sink); !c) {
+        co_return c.error();
+      }
+      continue;
+    }
     spdlog::debug("{}: message {} verified ({} bytes, {})", peer_.address, op, opened->body.size(),
                   peer_.mode);
     std::optional<HandlerGate::Permit> permit;

@@ -132,23 +132,22 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
   }
   peer_last_ = f->op;
   if (peer_open_ >= kMaxOpenOperations) {
-    refuse(f->op,
-           Error(Errc::busy,
-                 "more than " + std::to_string(kMaxOpenOperations) + " operations open at once"),
-           out);
-    return std::optional<Event>{};
+    return std::optional<Event>(refuse(
+        f->op, f->kind,
+        Error(Errc::busy,
+              "more than " + std::to_string(kMaxOpenOperations) + " operations open at once"),
+        out));
   }
   if (!known_kind(f->kind)) {
-    refuse(f->op,
-           Error(Errc::unsupported_operation,
-                 "operation kind " + std::to_string(f->kind) + " is not served here"),
-           out);
-    return std::optional<Event>{};
+    return std::optional<Event>(
+        refuse(f->op, f->kind,
+               Error(Errc::unsupported_operation,
+                     "operation kind " + std::to_string(f->kind) + " is not served here"),
+               out));
   }
   if (authorize_) {
     if (auto ok = authorize_(f->kind); !ok) {
-      refuse(f->op, ok.error(), out);
-      return std::optional<Event>{};
+      return std::optional<Event>(refuse(f->op, f->kind, std::move(ok.error()), out));
     }
   }
   Operation o;
@@ -160,9 +159,10 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
   return std::optional<Event>(Opened{f->op, f->kind, f->fin, f->body});
 }
 
-void Session::refuse(std::uint32_t op, const Error& why, FrameSink& out) {
+Refused Session::refuse(std::uint32_t op, std::uint8_t kind, Error why, FrameSink& out) {
   const Bytes p = cancel_payload(op, wire::ErrorRecord{wire::error_code_for(why), why.detail});
   out.send_frame(static_cast<std::uint8_t>(FrameType::cancel), {p});
+  return Refused{op, kind, std::move(why)};
 }
 
 Result<std::optional<Event>> Session::receive_v1(std::uint8_t type, ByteSpan payload) {

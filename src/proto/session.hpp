@@ -71,7 +71,15 @@ struct Cancelled {
 struct WindowGrown {
   std::uint32_t op = 0;
 };
-using Event = std::variant<Opened, Received, Answered, Cancelled, WindowGrown>;
+// The session refused an operation the peer opened (unknown kind, not
+// authorized, too many open) and has already answered it with CANCEL; for
+// the application's log.
+struct Refused {
+  std::uint32_t op = 0;
+  std::uint8_t kind = 0;
+  Error why;
+};
+using Event = std::variant<Opened, Received, Answered, Cancelled, WindowGrown, Refused>;
 
 class Session {
  public:
@@ -82,10 +90,10 @@ class Session {
   int version() const noexcept { return version_; }
   Role role() const noexcept { return role_; }
 
-  // A verified frame from the channel. Frames the session answers itself
-  // (an OPEN it refuses: unknown kind, not authorized, too many open) and
-  // frames for operations that are already over (a race with REPLY or
-  // CANCEL, which the protocol allows) give nullopt. An Error is the peer's
+  // A verified frame from the channel. An OPEN the session refuses itself
+  // (unknown kind, not authorized, too many open) gives Refused, already
+  // answered; frames for operations that are already over (a race with
+  // REPLY or CANCEL, which the protocol allows) give nullopt. An Error is the peer's
   // violation: the caller sends it in an ERROR frame and closes.
   Result<std::optional<Event>> receive(std::uint8_t type, ByteSpan payload, FrameSink& out);
 
@@ -130,7 +138,7 @@ class Session {
   bool was_opened(std::uint32_t op) const noexcept;
   Result<std::optional<Event>> receive_v1(std::uint8_t type, ByteSpan payload);
   Result<std::optional<Event>> receive_open(ByteSpan payload, FrameSink& out);
-  void refuse(std::uint32_t op, const Error& why, FrameSink& out);
+  Refused refuse(std::uint32_t op, std::uint8_t kind, Error why, FrameSink& out);
 
   Role role_;
   int version_;

@@ -146,6 +146,37 @@ TEST_F(KeyModeTest, AuthorizedClientIsServedAndIdentified) {
   EXPECT_THAT(r.err, Not(HasSubstr("pinned")));
 }
 
+// Protocol version 2 is chosen by ALPN when both sides speak it; a side
+// that speaks only version 1 (--protocol 1, as the first release) is served
+// as before, whichever side it is.
+TEST_F(KeyModeTest, ProtocolVersionIsNegotiatedAndVersion1PeersAreServed) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  auto r = send(server->address(), "two", {"--accept-new"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "verified 3 bytes\n");
+  EXPECT_THAT(r.err, HasSubstr("), protocol 2"));
+  ASSERT_TRUE(server->process().wait_for_output("two"));
+  EXPECT_THAT(server->process().err(), HasSubstr("protocol 2)"));
+
+  r = send(server->address(), "one", {"--protocol", "1"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "verified 3 bytes\n");
+  EXPECT_THAT(r.err, HasSubstr("), protocol 1"));
+  ASSERT_TRUE(server->process().wait_for_output("one"));
+  EXPECT_THAT(server->process().err(), HasSubstr("protocol 1)"));
+
+  auto old_server = start_server({"--protocol", "1"}, std::nullopt, "old");
+  r = send(old_server->address(), "new client, old server", {"--accept-new"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "verified 22 bytes\n");
+  EXPECT_THAT(r.err, HasSubstr("), protocol 1"));
+  ASSERT_TRUE(old_server->process().wait_for_output("new client, old server"));
+  EXPECT_THAT(old_server->process().err(), HasSubstr("protocol 1)"));
+  EXPECT_THAT(old_server->process().err(), Not(HasSubstr("protocol 2")));
+  EXPECT_EQ(server->verified_lines().size() + old_server->verified_lines().size(), 3u);
+}
+
 TEST_F(KeyModeTest, InteractiveClientSendsEachLine) {
   authorize(client_key_.pub());
   auto server = start_server();
@@ -213,6 +244,36 @@ TEST_F(KeyModeTest, UnknownKeyIsRefusedWithExitFour) {
                         " is not in authorized_keys"));
   EXPECT_THAT(server->process().err(), HasSubstr("127.0.0.1:"));
   EXPECT_TRUE(server->verified_lines().empty());
+}
+
+// allow= is checked on every request, not once per connection: a key
+// admitted for other operations is refused each message, with the reason,
+// in both protocol versions (version 2 cancels the one operation; version 1
+// has no way to refuse one message and ends the connection).
+TEST_F(KeyModeTest, AllowIsCheckedOnEveryRequest) {
+  const std::string pub = client_key_.pub();
+  authorize("allow=\"put,get\" " + pub);
+  auto server = start_server();
+  for (const char* version : {"2", "1"}) {
+    auto r = send(server->address(), "not for you", {"--accept-new", "--protocol", version});
+    EXPECT_EQ(r.status, 4) << version << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("operation message not allowed for key " +
+                                 client_key_.fingerprint + " (allow=\"put,get\")"))
+        << version;
+    EXPECT_EQ(r.out, "");
+  }
+  std::this_thread::sleep_for(200ms);
+  EXPECT_THAT(server->process().err(),
+              HasSubstr("refused operation 1 (message): key not authorized: operation message not "
+                        "allowed for key " +
+                        client_key_.fingerprint));
+  EXPECT_TRUE(server->verified_lines().empty());
+
+  // The same key allowed to send messages is served.
+  authorize("allow=\"message\" " + pub);
+  auto r = send(server->address(), "now yes");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(server->verified_lines().size(), 1u);
 }
 
 TEST_F(KeyModeTest, KeyRemovedWhileTheServerRunsIsRefusedNextTime) {

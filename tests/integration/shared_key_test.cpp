@@ -88,6 +88,39 @@ TEST_F(SharedKeyTest, VerifiedMessageArrivesAndIsConfirmed) {
   EXPECT_THAT(server->process().err(), Not(HasSubstr(kKey)));
 }
 
+// Version 2 when both sides offer it (the capability in the ClientHello,
+// the choice in the ServerHello); a side that speaks only version 1
+// (--protocol 1, as the first release) is served as before. The interactive
+// client sends several messages on one connection in each version.
+TEST_F(SharedKeyTest, ProtocolVersionIsNegotiatedAndVersion1PeersAreServed) {
+  auto server = start_server();
+  std::string out, err;
+  ASSERT_EQ(send(server->address(), "two", kKey, {}, &out, &err), 0) << err;
+  EXPECT_THAT(err, HasSubstr("encrypted), protocol 2"));
+  ASSERT_TRUE(server->process().wait_for_output("two"));
+  EXPECT_THAT(server->process().err(), HasSubstr("encrypted, protocol 2)"));
+  ASSERT_EQ(send(server->address(), "one", kKey, {"--protocol", "1"}, &out, &err), 0) << err;
+  EXPECT_EQ(out, "verified 3 bytes\n");
+  EXPECT_THAT(err, HasSubstr("encrypted), protocol 1"));
+  ASSERT_TRUE(server->process().wait_for_output("one"));
+  EXPECT_THAT(server->process().err(), HasSubstr("encrypted, protocol 1)"));
+
+  auto old_server = start_server({"--protocol", "1"});
+  for (const char* version : {"1", "2"}) {
+    Process client(dir_, std::string("client-v") + version,
+                   {"client", old_server->address(), "--protocol", version}, env(), true);
+    client.write_stdin("first line\nsecond\n");
+    ASSERT_TRUE(client.wait_for_output("verified 6 bytes")) << client.err();
+    client.close_stdin();
+    EXPECT_EQ(client.wait(), 0) << client.err();
+    EXPECT_THAT(client.out(), HasSubstr("server: verified 10 bytes"));
+    EXPECT_THAT(client.err(), HasSubstr("), protocol 1"));
+  }
+  EXPECT_EQ(old_server->verified_lines().size(), 4u);
+  EXPECT_THAT(old_server->process().err(), Not(HasSubstr("protocol 2")));
+  expect_server_still_works(*old_server);
+}
+
 TEST_F(SharedKeyTest, ControlCharactersAreEscapedInTheServerLine) {
   auto server = start_server();
   ASSERT_EQ(send(server->address(), "line1\nline2\x1b[31m", kKey), 0);

@@ -385,7 +385,13 @@ TEST(ProtoSession, RefusedOpensAreCancelledAndTheConnectionGoesOn) {
   });
   auto op = p.client.open(kMessage, {}, true, p.to_server_);
   ASSERT_TRUE(op.ok());
-  EXPECT_TRUE(p.to_server().empty());  // the application never sees it
+  // The application sees only that it was refused (for its log), never
+  // the operation itself.
+  auto refused = p.to_server();
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(std::get<Refused>(refused[0]).op, *op);
+  EXPECT_TRUE(std::get<Refused>(refused[0]).why.is(Errc::not_authorized));
+  EXPECT_EQ(p.server.open_operations(), 0u);
   auto events = p.to_client();
   ASSERT_EQ(events.size(), 1u);
   const auto& c = std::get<Cancelled>(events[0]);
@@ -396,8 +402,9 @@ TEST(ProtoSession, RefusedOpensAreCancelledAndTheConnectionGoesOn) {
   Session server(Role::server, kVersion2);
   Recorder out;
   auto r = server.receive(kOpen, join({open_header(1, 0x7F, true)}), out);
-  ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->has_value());
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_EQ(std::get<Refused>(**r).kind, 0x7F);
+  EXPECT_EQ(server.open_operations(), 0u);
   auto cancel = decode_cancel(out.take().payload);
   ASSERT_TRUE(cancel.ok());
   EXPECT_EQ(cancel->error.code, wire::ErrorCode::unsupported_operation);
@@ -413,8 +420,8 @@ TEST(ProtoSession, OpenOperationsAreBounded) {
   EXPECT_TRUE(out.frames.empty());
   auto r =
       server.receive(kOpen, join({open_header(2 * kMaxOpenOperations + 1, kMessage, true)}), out);
-  ASSERT_TRUE(r.ok());
-  EXPECT_FALSE(r->has_value());
+  ASSERT_TRUE(r.ok() && r->has_value());
+  EXPECT_TRUE(std::get<Refused>(**r).why.is(Errc::busy));
   ASSERT_EQ(out.frames.size(), 1u);
   EXPECT_EQ(decode_cancel(out.take().payload)->error.code, wire::ErrorCode::server_busy);
   // Answering one makes room for the next.
