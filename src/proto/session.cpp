@@ -36,8 +36,10 @@ bool Session::was_opened(std::uint32_t op) const noexcept {
 }
 
 std::uint32_t Session::send_window(std::uint32_t op) const noexcept {
+  // Version 1 has no DATA at all.
   const auto it = ops_.find(op);
-  return it == ops_.end() || it->second.sent_fin ? 0 : it->second.send_window;
+  return version_ == kVersion1 || it == ops_.end() || it->second.sent_fin ? 0
+                                                                          : it->second.send_window;
 }
 
 Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payload, FrameSink& out) {

@@ -104,7 +104,8 @@ class Session {
   // Sends DATA on an open operation this side has not finished sending on.
   // bytes.size() must be within send_window(op) (a logic_error otherwise).
   Result<void> send_data(std::uint32_t op, ByteSpan bytes, bool fin, FrameSink& out);
-  // Credit this side may still spend on op (0 for an operation not open).
+  // Credit this side may still spend on op (0 for an operation not open,
+  // after this side's FIN, and always in version 1, which has no DATA).
   std::uint32_t send_window(std::uint32_t op) const noexcept;
   // Lets the peer send increment more bytes on op (WINDOW).
   Result<void> grant(std::uint32_t op, std::uint32_t increment, FrameSink& out);

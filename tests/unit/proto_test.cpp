@@ -465,6 +465,10 @@ TEST(ProtoSession, Version1RepliesGoOutInMessageOrder) {
   auto events = p.to_server();
   ASSERT_EQ(events.size(), 3u);
   const auto op_of = [&](int i) { return std::get<Opened>(events[i]).op; };
+  // Version 1 has no DATA: no credit on either side (found by the fuzzer:
+  // the server side reported the initial window and send_data then threw).
+  EXPECT_EQ(p.server.send_window(op_of(0)), 0u);
+  EXPECT_EQ(p.client.send_window(op_of(0)), 0u);
   // Answered last to first: nothing goes out until the first is answered.
   ASSERT_TRUE(p.server.reply(op_of(2), 3, Bytes{'C'}, p.to_client_).ok());
   ASSERT_TRUE(p.server.reply(op_of(1), 2, Bytes{'B'}, p.to_client_).ok());
