@@ -19,6 +19,7 @@
 #include "crypto/mac.hpp"
 #include "crypto/primitives.hpp"
 #include "crypto/suite.hpp"
+#include "proto/frames.hpp"
 #include "util/encoding.hpp"
 #include "wire/wire.hpp"
 
@@ -327,6 +328,78 @@ std::map<std::string, Bytes> compute_aead_example() {
   };
 }
 
+// Protocol version 2: the same PSK and nonces, the client offering
+// hmac-sha256 and the version 2 capability (0xF2), the server choosing both.
+// The client opens operation 1, a message "hello, signet"; the server
+// answers it. Then the payloads of the other frame types, as the encoders
+// write them. Markers start with "v2_".
+std::map<std::string, Bytes> compute_v2_example() {
+  const crypto::SecretBytes psk(util::as_bytes("correct horse battery staple 2026"));
+  const wire::Nonce cn = counting_nonce(0x00);
+  const wire::Nonce sn = counting_nonce(0x20);
+  PskClientHandshake client(psk, {crypto::Suite::hmac_sha256}, cn, 2);
+  PskServerHandshake server(psk, {crypto::Suite::hmac_sha256}, sn, 2);
+  const Bytes client_hello = client.client_hello();
+  auto server_hello = server.on_client_hello(client_hello);
+  EXPECT_TRUE(server_hello.ok());
+  if (!server_hello) return {};
+  auto client_finish = client.on_server_hello(*server_hello);
+  EXPECT_TRUE(client_finish.ok());
+  if (!client_finish) return {};
+  EXPECT_TRUE(server.on_client_finish(*client_finish).ok());
+  EXPECT_EQ(client.protocol(), 2);
+  EXPECT_EQ(server.protocol(), 2);
+
+  const ByteSpan sh(*server_hello);
+  const auto transcript = crypto::sha256({client_hello, sh.first(sh.size() - 32)});
+
+  FrameCodec client_codec = client.make_codec(wire::kDefaultMaxPayload);
+  FrameCodec server_codec = server.make_codec(wire::kDefaultMaxPayload);
+  Bytes open_frame;
+  const auto open_h = proto::open_header(1, static_cast<std::uint8_t>(proto::Kind::message), true);
+  client_codec.seal(static_cast<wire::FrameType>(proto::FrameType::open),
+                    {open_h, util::as_bytes("hello, signet")}, open_frame);
+  Bytes reply_frame;
+  const auto reply_h = proto::reply_header(1, 0);
+  server_codec.seal(static_cast<wire::FrameType>(proto::FrameType::reply),
+                    {reply_h, util::as_bytes("verified 13 bytes")}, reply_frame);
+  // The receivers take them, and the decoders read back what was written.
+  Bytes open_copy = open_frame, reply_copy = reply_frame;
+  auto opened = server_codec.open(open_copy);
+  EXPECT_TRUE(opened.ok() && opened->has_value());
+  if (opened.ok() && opened->has_value()) {
+    auto f = proto::decode_open((*opened)->payload);
+    EXPECT_TRUE(f.ok() && f->op == 1 && f->fin && util::as_chars(f->body) == "hello, signet");
+  }
+  auto replied = client_codec.open(reply_copy);
+  EXPECT_TRUE(replied.ok() && replied->has_value());
+  if (replied.ok() && replied->has_value()) {
+    auto f = proto::decode_reply((*replied)->payload);
+    EXPECT_TRUE(f.ok() && f->op == 1 && f->status == 0 &&
+                util::as_chars(f->text) == "verified 13 bytes");
+  }
+
+  const auto data_h = proto::data_header(3, true);
+  const Bytes data_payload = cat({data_h, util::as_bytes("abc")});
+  const auto window = proto::window_payload(3, 65536);
+  const Bytes cancel =
+      proto::cancel_payload(3, wire::ErrorRecord{wire::ErrorCode::cancelled, "stopped"});
+  EXPECT_TRUE(proto::decode_data(data_payload).ok());
+  EXPECT_TRUE(proto::decode_window(window).ok());
+  EXPECT_TRUE(proto::decode_cancel(cancel).ok());
+
+  return {
+      {"v2_client_hello", client_hello},
+      {"v2_server_hello", *server_hello},
+      {"v2_transcript_hash", bytes_of(transcript)},
+      {"v2_open_frame", open_frame},
+      {"v2_reply_frame", reply_frame},
+      {"v2_data_payload", data_payload},
+      {"v2_window_payload", bytes_of(window)},
+      {"v2_cancel_payload", cancel},
+  };
+}
+
 TEST(ProtocolExample, DocumentMatchesTheCode) {
   const std::string doc = read_doc();
   ASSERT_FALSE(doc.empty()) << "cannot read " << kDocPath;
@@ -336,6 +409,9 @@ TEST(ProtocolExample, DocumentMatchesTheCode) {
   const auto aead = compute_aead_example();
   ASSERT_FALSE(aead.empty());
   computed.insert(aead.begin(), aead.end());
+  const auto v2 = compute_v2_example();
+  ASSERT_FALSE(v2.empty());
+  computed.insert(v2.begin(), v2.end());
 
   std::set<std::string> want, got;
   for (const auto& [name, value] : computed) want.insert(name);
