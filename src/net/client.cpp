@@ -47,7 +47,7 @@ struct Connection::Pending {
 Connection::Connection(tcp::socket socket, std::unique_ptr<channel::Channel> channel,
                        ClientOptions options)
     : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+      deadline_(socket_.get_executor()),
       channel_(std::move(channel)),
       options_(options),
       wake_(socket_.get_executor(), Clock::time_point::max()) {}
@@ -63,10 +63,16 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
   if (rec) co_return Error(Errc::unreachable, where + ": cannot resolve host: " + rec.message());
 
   auto conn = std::make_shared<Connection>(tcp::socket(ex), make_channel(), options);
-  // Armed before the watchdog starts: co_spawn may run it inline, right here,
-  // and it must find the deadline already set.
+  // Watched from before the socket is open (async_connect opens it) until
+  // the connection shuts down.
   conn->arm(options.connect_timeout);
-  asio::co_spawn(ex, conn->watchdog(conn), asio::detached);
+  conn->deadline_.start([weak = std::weak_ptr<Connection>(conn)] {
+    if (auto self = weak.lock()) {
+      self->timed_out_ = true;
+      std::error_code ec;
+      self->socket_.close(ec);
+    }
+  });
   auto [cec, ep] = co_await asio::async_connect(conn->socket_, endpoints, kTuple);
   conn->disarm();
   if (cec) {
@@ -89,41 +95,6 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
   co_return conn;
 }
 
-void Connection::arm(std::chrono::milliseconds timeout) {
-  deadline_ = Clock::now() + timeout;
-  armed_ = true;
-  // Only an earlier deadline needs the sleeping watchdog woken up.
-  if (timer_.expiry() > deadline_) timer_.expires_at(deadline_);
-}
-
-void Connection::disarm() {
-  armed_ = false;
-}
-
-// Sleeps until the deadline while one is armed; at the deadline it closes the
-// socket, which ends the operation in progress with operation_aborted (seen as
-// a timeout through timed_out_). It lives until shut_down(), not until the
-// socket closes: the socket is not even open when it starts (async_connect
-// opens it), and a watchdog that stopped on a closed socket never fired.
-awaitable<void> Connection::watchdog(std::weak_ptr<Connection> weak) {
-  for (;;) {
-    auto self = weak.lock();
-    if (!self || self->shut_down_) co_return;
-    self->timer_.expires_at(self->armed_ ? self->deadline_ : Clock::time_point::max());
-    auto& timer = self->timer_;
-    self.reset();  // do not keep the connection alive while sleeping
-    co_await timer.async_wait(kTuple);
-    self = weak.lock();
-    if (!self) co_return;
-    if (self->armed_ && Clock::now() >= self->deadline_) {
-      self->timed_out_ = true;
-      std::error_code ec;
-      self->socket_.close(ec);
-      co_return;
-    }
-  }
-}
-
 void Connection::close() {
   if (!error_) {
     error_ =
@@ -133,11 +104,10 @@ void Connection::close() {
 }
 
 void Connection::shut_down() {
-  shut_down_ = true;
+  deadline_.stop();
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
-  timer_.cancel();
   wake_.cancel();
   // Every call waiting for a reply learns why it will not come.
   auto pending = std::move(pending_);

@@ -23,6 +23,7 @@
 
 #include "channel/channel.hpp"
 #include "net/address.hpp"
+#include "net/deadline.hpp"
 #include "proto/session.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
@@ -96,9 +97,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::awaitable<Result<void>> handshake();
   asio::awaitable<Result<void>> read_more();
   asio::awaitable<Result<void>> write_out();
-  asio::awaitable<void> watchdog(std::weak_ptr<Connection> weak);
-  void arm(std::chrono::milliseconds timeout);
-  void disarm();
+  void arm(std::chrono::milliseconds timeout) { deadline_.arm(timeout); }
+  void disarm() { deadline_.disarm(); }
   Error io_error(std::error_code ec, const char* what) const;
 
   // The application protocol, from the version the handshake chose.
@@ -122,15 +122,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void shut_down();
 
   asio::ip::tcp::socket socket_;
-  asio::steady_timer timer_;
+  // Closes the socket when it passes while armed, which ends the operation
+  // in progress with operation_aborted (seen as a timeout through timed_out_).
+  Deadline deadline_;
   std::unique_ptr<channel::Channel> channel_;
   ClientOptions options_;
   util::Bytes out_;
   util::Bytes in_;
-  std::chrono::steady_clock::time_point deadline_;
-  bool armed_ = false;
   bool timed_out_ = false;
-  bool shut_down_ = false;  // the watchdog ends
   // call() state.
   asio::steady_timer wake_;  // the writer sleeps on it while out_ is empty
   std::optional<proto::Session> session_;

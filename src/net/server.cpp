@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "crypto/primitives.hpp"
+#include "net/deadline.hpp"
 #include "net/handler_gate.hpp"
 #include "net/log_limiter.hpp"
 #include "proto/session.hpp"
@@ -154,7 +155,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // back when the handshake is over or the connection ends.
   Session(tcp::socket socket, Server::Impl& server, StartupAdmission::Source source)
       : socket_(std::move(socket)),
-        timer_(socket_.get_executor()),
+        deadline_(socket_.get_executor()),
         server_(server),
         source_(source) {}
 
@@ -164,18 +165,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   awaitable<void> main();
-  awaitable<void> watchdog(std::shared_ptr<Session> self);
+  // The deadline passed: tell the peer why if possible, and close.
+  void timed_out();
   awaitable<Result<void>> serve();
   awaitable<Result<void>> handle_frames();
   awaitable<Result<void>> write_out();
   awaitable<wire::Reply> call_handler(util::ByteSpan message);
   void leave_handshake();
-  void touch(std::chrono::milliseconds timeout) {
-    deadline_ = Clock::now() + timeout;
-    // The watchdog sleeps until the old deadline; wake it if the new one is
-    // earlier (later deadlines it notices by itself when it wakes).
-    if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
-  }
+  void touch(std::chrono::milliseconds timeout) { deadline_.arm(timeout); }
   // Brings this connection's share of the memory budget up to date (input
   // still arriving, output not yet written) and moves the deadline: between
   // frames the idle timeout runs from the last complete frame (bytes that
@@ -187,11 +184,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool may_log() { return announced_ ? true : server_.rejected_log.admit(); }
 
   tcp::socket socket_;
-  asio::steady_timer timer_;
+  Deadline deadline_;
   Server::Impl& server_;
   StartupAdmission::Source source_;
   bool in_handshake_ = true;  // holds an admission slot and the handshake reserve
-  Clock::time_point deadline_;
   std::unique_ptr<channel::Channel> channel_;
   std::optional<proto::Session> session_;  // from the end of the handshake
   util::Bytes out_;
@@ -217,7 +213,9 @@ awaitable<void> Session::main() {
   spdlog::debug("{}: connection opened", peer_.address);
 
   touch(server_.options.handshake_timeout);
-  asio::co_spawn(socket_.get_executor(), watchdog(shared_from_this()), asio::detached);
+  deadline_.start([weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->timed_out();
+  });
 
   Result<void> result = co_await serve();
   if (!result && !timed_out_) {
@@ -243,7 +241,7 @@ awaitable<void> Session::main() {
   }
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
-  timer_.cancel();
+  deadline_.stop();
   leave_handshake();
   server_.stats.buffered_bytes -= accounted_;
   accounted_ = 0;
@@ -257,27 +255,21 @@ void Session::leave_handshake() {
   server_.stats.buffered_bytes -= static_cast<std::int64_t>(kHandshakeReserve);
 }
 
-awaitable<void> Session::watchdog(std::shared_ptr<Session> self) {
-  while (socket_.is_open()) {
-    timer_.expires_at(deadline_);
-    co_await timer_.async_wait(kTuple);
-    if (!socket_.is_open()) break;
-    if (Clock::now() < deadline_) continue;  // activity moved the deadline
-    timed_out_ = true;
-    const Error e = !announced_ ? Error(Errc::handshake_timeout)
-                    : partial_  ? Error(Errc::idle_timeout, "a message did not arrive in time")
-                                : Error(Errc::idle_timeout);
-    ++server_.stats.rejected;
-    if (may_log()) spdlog::warn("{}: {}; closing", peer_.address, e.message());
-    std::error_code ec;
-    if (!writing_ && channel_) {
-      util::Bytes notice;
-      channel_->send_error(e, notice);
-      socket_.write_some(asio::buffer(notice), ec);  // non-blocking, best effort
-    }
-    socket_.close(ec);
+void Session::timed_out() {
+  if (!socket_.is_open()) return;
+  timed_out_ = true;
+  const Error e = !announced_ ? Error(Errc::handshake_timeout)
+                  : partial_  ? Error(Errc::idle_timeout, "a message did not arrive in time")
+                              : Error(Errc::idle_timeout);
+  ++server_.stats.rejected;
+  if (may_log()) spdlog::warn("{}: {}; closing", peer_.address, e.message());
+  std::error_code ec;
+  if (!writing_ && channel_) {
+    util::Bytes notice;
+    channel_->send_error(e, notice);
+    socket_.write_some(asio::buffer(notice), ec);  // non-blocking, best effort
   }
-  (void)self;
+  socket_.close(ec);
 }
 
 awaitable<Result<void>> Session::serve() {
