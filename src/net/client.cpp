@@ -172,7 +172,11 @@ Result<std::uint32_t> Connection::open_message(util::ByteSpan message) {
   ChannelSink sink(*channel_, out_);
   auto op = session().open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink);
   if (op) {
-    spdlog::debug("message {} sealed ({} bytes, {})", *op, message.size(), channel_->description());
+    // description() builds a string: not for every message unless asked.
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("message {} sealed ({} bytes, {})", *op, message.size(),
+                    channel_->description());
+    }
   }
   return op;
 }
@@ -199,9 +203,9 @@ Result<void> Connection::take_frames() {
     if (!e->has_value()) continue;
     if (auto* a = std::get_if<proto::Answered>(&**e)) {
       spdlog::debug("reply to {} verified (status {})", a->op, a->status);
-      answered_.emplace(a->op, wire::Reply{a->status, std::string(util::as_chars(a->text))});
+      answered_.emplace_back(a->op, wire::Reply{a->status, std::string(util::as_chars(a->text))});
     } else if (auto* c = std::get_if<proto::Cancelled>(&**e)) {
-      answered_.emplace(c->op, channel::peer_error(c->error));
+      answered_.emplace_back(c->op, channel::peer_error(c->error));
     } else if (auto* o = std::get_if<proto::Opened>(&**e)) {
       // This client serves no operations.
       (void)session().cancel(
@@ -213,7 +217,8 @@ Result<void> Connection::take_frames() {
 }
 
 std::optional<Result<wire::Reply>> Connection::take_answer(std::uint32_t op) {
-  auto it = answered_.find(op);
+  // Answers come mostly in the order asked: the one wanted is nearly always first.
+  const auto it = find_answer(op);
   if (it == answered_.end()) return std::nullopt;
   auto r = std::move(it->second);
   answered_.erase(it);
@@ -231,10 +236,14 @@ awaitable<Result<wire::Reply>> Connection::next_reply() {
   if (queued_.empty()) co_return Error(Errc::unexpected_frame, "no message is waiting for a reply");
   arm(options_.reply_timeout);
   for (;;) {
-    if (auto r = take_frames(); !r) {
-      (void)co_await write_out();  // the notice of the error, best effort
-      disarm();
-      co_return r.error();
+    // take_frames() drains the channel, so an answer may already be here:
+    // asking the channel again for each one would cost a TLS read per reply.
+    if (find_answer(queued_.front()) == answered_.end()) {
+      if (auto r = take_frames(); !r) {
+        (void)co_await write_out();  // the notice of the error, best effort
+        disarm();
+        co_return r.error();
+      }
     }
     if (auto a = take_answer(queued_.front())) {
       queued_.pop_front();
@@ -251,9 +260,11 @@ awaitable<Result<wire::Reply>> Connection::next_reply() {
 
 Result<std::optional<wire::Reply>> Connection::poll_reply() {
   if (queued_.empty()) return std::optional<wire::Reply>{};
-  if (auto r = take_frames(); !r) {
-    tell_peer_now();
-    return r.error();
+  if (find_answer(queued_.front()) == answered_.end()) {
+    if (auto r = take_frames(); !r) {
+      tell_peer_now();
+      return r.error();
+    }
   }
   auto a = take_answer(queued_.front());
   if (!a) return std::optional<wire::Reply>{};

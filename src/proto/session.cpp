@@ -31,6 +31,25 @@ Session::Session(Role role, int version, Authorizer authorize)
   }
 }
 
+// Operations come and go once per message: their map nodes are kept for
+// reuse (a few dozen at most) instead of going back to the allocator.
+void Session::add(std::uint32_t op, const Operation& o) {
+  if (spare_.empty()) {
+    ops_.emplace(op, o);
+    return;
+  }
+  auto node = std::move(spare_.back());
+  spare_.pop_back();
+  node.key() = op;
+  node.mapped() = o;
+  ops_.insert(std::move(node));
+}
+
+void Session::remove(std::unordered_map<std::uint32_t, Operation>::iterator it) {
+  auto node = ops_.extract(it);
+  if (spare_.size() < kSpareNodes) spare_.push_back(std::move(node));
+}
+
 bool Session::was_opened(std::uint32_t op) const noexcept {
   return op != 0 && op <= (mine(op) ? my_last_ : peer_last_);
 }
@@ -96,7 +115,7 @@ Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payloa
         if (was_opened(f->op)) return std::optional<Event>{};
         return violation("REPLY to " + op_name(f->op) + ", which was never opened");
       }
-      ops_.erase(it);
+      remove(it);
       --my_open_;
       return std::optional<Event>(Answered{f->op, f->status, f->text});
     }
@@ -113,7 +132,7 @@ Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payloa
       } else {
         --peer_open_;
       }
-      ops_.erase(it);
+      remove(it);
       return std::optional<Event>(Cancelled{f->op, std::move(f->error)});
     }
   }
@@ -156,7 +175,7 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
   o.kind = f->kind;
   o.mine = false;
   o.received_fin = f->fin;
-  ops_.emplace(f->op, o);
+  add(f->op, o);
   ++peer_open_;
   return std::optional<Event>(Opened{f->op, f->kind, f->fin, f->body});
 }
@@ -180,7 +199,7 @@ Result<std::optional<Event>> Session::receive_v1(std::uint8_t type, ByteSpan pay
     Operation o;
     o.kind = static_cast<std::uint8_t>(Kind::message);
     o.received_fin = true;
-    ops_.emplace(op, o);
+    add(op, o);
     ++peer_open_;
     v1_order_.push_back(op);
     return std::optional<Event>(
@@ -191,7 +210,7 @@ Result<std::optional<Event>> Session::receive_v1(std::uint8_t type, ByteSpan pay
   if (payload.empty()) return Error(Errc::truncated, "reply status");
   const std::uint32_t op = v1_order_.front();
   v1_order_.pop_front();
-  ops_.erase(op);
+  if (auto it = ops_.find(op); it != ops_.end()) remove(it);
   --my_open_;
   return std::optional<Event>(Answered{op, payload[0], payload.subspan(1)});
 }
@@ -216,7 +235,7 @@ Result<std::uint32_t> Session::open(std::uint8_t kind, ByteSpan body, bool fin, 
   o.kind = kind;
   o.mine = true;
   o.sent_fin = fin;
-  ops_.emplace(op, o);
+  add(op, o);
   ++my_open_;
   if (version_ == kVersion1) {
     v1_order_.push_back(op);
@@ -261,7 +280,7 @@ Result<void> Session::reply(std::uint32_t op, std::uint8_t status, ByteSpan text
   auto it = ops_.find(op);
   if (it == ops_.end()) return Error(Errc::cancelled, op_name(op) + " is over");
   if (it->second.mine) throw std::logic_error("a reply to an operation this side opened");
-  ops_.erase(it);
+  remove(it);
   --peer_open_;
   if (version_ == kVersion2) {
     const auto h = reply_header(op, status);
@@ -297,7 +316,7 @@ Result<void> Session::cancel(std::uint32_t op, const wire::ErrorRecord& why, Fra
   } else {
     --peer_open_;
   }
-  ops_.erase(it);
+  remove(it);
   const Bytes p = cancel_payload(op, why);
   out.send_frame(static_cast<std::uint8_t>(FrameType::cancel), {p});
   return {};

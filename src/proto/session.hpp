@@ -24,6 +24,7 @@
 #include <string>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "proto/frames.hpp"
 
@@ -137,6 +138,8 @@ class Session {
   // Whether op was ever opened (by its parity's side): a frame for an
   // operation never opened is a violation, one for an operation over is not.
   bool was_opened(std::uint32_t op) const noexcept;
+  void add(std::uint32_t op, const Operation& o);
+  void remove(std::unordered_map<std::uint32_t, Operation>::iterator it);
   Result<std::optional<Event>> receive_v1(std::uint8_t type, ByteSpan payload);
   Result<std::optional<Event>> receive_open(ByteSpan payload, FrameSink& out);
   Refused refuse(std::uint32_t op, std::uint8_t kind, Error why, FrameSink& out);
@@ -145,6 +148,8 @@ class Session {
   int version_;
   Authorizer authorize_;
   std::unordered_map<std::uint32_t, Operation> ops_;
+  static constexpr std::size_t kSpareNodes = 64;
+  std::vector<std::unordered_map<std::uint32_t, Operation>::node_type> spare_;
   std::uint32_t my_last_ = 0;    // the highest id this side opened
   std::uint32_t peer_last_ = 0;  // the highest id the peer opened
   std::uint32_t my_open_ = 0;    // operations open that this side opened
