@@ -188,7 +188,7 @@ Result<void> Connection::queue(util::ByteSpan message) {
   return {};
 }
 
-Result<void> Connection::take_frames() {
+Result<void> Connection::take_frames(std::optional<std::uint32_t> want) {
   ChannelSink sink(*channel_, out_);
   for (;;) {
     auto f = channel_->next_frame(out_);
@@ -204,8 +204,10 @@ Result<void> Connection::take_frames() {
     if (auto* a = std::get_if<proto::Answered>(&**e)) {
       spdlog::debug("reply to {} verified (status {})", a->op, a->status);
       answered_.emplace_back(a->op, wire::Reply{a->status, std::string(util::as_chars(a->text))});
+      if (a->op == want) return {};
     } else if (auto* c = std::get_if<proto::Cancelled>(&**e)) {
       answered_.emplace_back(c->op, channel::peer_error(c->error));
+      if (c->op == want) return {};
     } else if (auto* o = std::get_if<proto::Opened>(&**e)) {
       // This client serves no operations.
       (void)session().cancel(
@@ -236,10 +238,10 @@ awaitable<Result<wire::Reply>> Connection::next_reply() {
   if (queued_.empty()) co_return Error(Errc::unexpected_frame, "no message is waiting for a reply");
   arm(options_.reply_timeout);
   for (;;) {
-    // take_frames() drains the channel, so an answer may already be here:
-    // asking the channel again for each one would cost a TLS read per reply.
+    // Frames up to the answer wanted: the channel is read once per frame,
+    // and once more only when the answer is not there yet.
     if (find_answer(queued_.front()) == answered_.end()) {
-      if (auto r = take_frames(); !r) {
+      if (auto r = take_frames(queued_.front()); !r) {
         (void)co_await write_out();  // the notice of the error, best effort
         disarm();
         co_return r.error();
@@ -261,7 +263,7 @@ awaitable<Result<wire::Reply>> Connection::next_reply() {
 Result<std::optional<wire::Reply>> Connection::poll_reply() {
   if (queued_.empty()) return std::optional<wire::Reply>{};
   if (find_answer(queued_.front()) == answered_.end()) {
-    if (auto r = take_frames(); !r) {
+    if (auto r = take_frames(queued_.front()); !r) {
       tell_peer_now();
       return r.error();
     }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -107,7 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Result<std::uint32_t> open_message(util::ByteSpan message);
   // Runs every verified frame through the session: answers land in
   // answered_; a violation is returned (with an ERROR frame queued).
-  Result<void> take_frames();
+  // Stops early once the answer to `want` has arrived.
+  Result<void> take_frames(std::optional<std::uint32_t> want = std::nullopt);
   std::optional<Result<wire::Reply>> take_answer(std::uint32_t op);
 
   // call(): see client.cpp.
@@ -134,9 +136,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer wake_;  // the writer sleeps on it while out_ is empty
   std::optional<proto::Session> session_;
   std::deque<std::uint32_t> queued_;  // queue(): operations in the order queued
-  // Answers not yet taken, in the order they arrived (a deque, not a map:
-  // one allocation fewer per message, and mostly taken from the front).
-  std::deque<std::pair<std::uint32_t, Result<wire::Reply>>> answered_;
+  // Answers not yet taken, in the order they arrived: mostly none or one
+  // (a vector, not a map or a deque: no allocation per message).
+  std::vector<std::pair<std::uint32_t, Result<wire::Reply>>> answered_;
   auto find_answer(std::uint32_t op) {
     return std::find_if(answered_.begin(), answered_.end(),
                         [op](const auto& a) { return a.first == op; });
