@@ -56,6 +56,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", version_text,
                        "Print the version (with OpenSSL's and the protocol versions) and exit");
 
+  // Options from a file, CLI11's TOML/INI format: a [server] section for
+  // `signet server`'s options, [send] and [client] for the clients'
+  // defaults, top-level keys for the options before the command. The
+  // command line takes precedence over the file.
+  app.set_config("--config", kDefaultConfigFile,
+                 std::string("Read options from FILE (default ") + kDefaultConfigFile +
+                     " if it exists; see signet(1))")
+      ->type_name("FILE");
+
   LogOptions log;
   app.add_flag_function(
       "-v,--verbose", [&](std::int64_t) { log.verbosity = 1; },
@@ -79,6 +88,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
+  }
+  bool psk_given = false;
+  for (const auto* sub : app.get_subcommands()) {
+    const auto* psk = sub->get_option_no_throw("--psk");
+    psk_given = psk_given || (psk != nullptr && psk->count() > 0);
+  }
+  if (auto ok = check_config_secrets(app, psk_given, argc, argv); !ok) {
+    print_error(ok.error().message());
+    return kExitUsage;
   }
   try {
     if (auto ok = setup_logging(log); !ok) {

@@ -268,9 +268,17 @@ Result<void> confirm_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
 }  // namespace
 
 void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
-  cmd->add_option("--psk-file", options.psk_file,
+  cmd->add_option("--psk-file", options.psk.file,
                   "Read the shared key from FILE instead of SHARED_SECRET_KEY")
       ->type_name("FILE");
+  cmd->add_option("--psk-credential", options.psk.credential,
+                  "Read the shared key from the systemd credential NAME "
+                  "($CREDENTIALS_DIRECTORY/NAME, LoadCredential=)")
+      ->type_name("NAME");
+  // The key itself, for the configuration file only (check_config_secrets
+  // refuses it on the command line and in a file others may read). Hidden
+  // from --help: nobody should type a key into a command line.
+  cmd->add_option("--psk", options.psk.config)->group("");
   cmd->add_option(
          "--algorithms,--mac", options.algorithms,
          std::string(server ? "Shared-key algorithms to allow" : "Shared-key algorithms to offer") +
@@ -313,8 +321,8 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   }
 }
 
-Result<ServerMode> make_server_mode(const ChannelOptions& options) {
-  auto key = load_shared_key(options.psk_file);
+Result<ServerMode> make_server_mode(ChannelOptions& options) {
+  auto key = load_shared_key(options.psk);
   if (!key) return key.error();
   SharedKey psk = key->value_or(nullptr);
   const bool key_mode = !psk || !options.identity.empty();
@@ -377,8 +385,8 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
   return mode;
 }
 
-Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::HostPort& server) {
-  auto key = load_shared_key(options.psk_file);
+Result<ClientMode> make_client_mode(ChannelOptions& options, const net::HostPort& server) {
+  auto key = load_shared_key(options.psk);
   if (!key) return key.error();
   SharedKey psk = key->value_or(nullptr);
   ClientMode mode;

@@ -78,7 +78,7 @@ wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message)
   return wire::Reply{0, "verified " + std::to_string(message.size()) + " bytes"};
 }
 
-int run_server(const ServerArgs& args) {
+int run_server(ServerArgs& args) {
   harden_process();
   if (!log_message_lines(args.log_messages)) spdlog::get("messages")->set_level(spdlog::level::off);
   auto listen = net::parse_host_port(args.listen);

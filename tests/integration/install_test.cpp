@@ -1,9 +1,11 @@
-// The signet program as a Debian tool runs it: --version.
+// The signet program as a Debian tool runs it: --version, configuration
+// files, systemd credentials.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "harness.hpp"
@@ -11,7 +13,9 @@
 namespace signet::testing {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 
 class InstallTest : public ::testing::Test {
  protected:
@@ -48,6 +52,125 @@ TEST_F(InstallTest, VersionNamesOpenSslAndTheProtocolVersions) {
   EXPECT_THAT(out, MatchesRegex("signet [0-9]+\\.[0-9]+\\.[0-9]+\n"
                                 "OpenSSL [0-9]+\\.[0-9]+\\.[0-9]+[^\n]*\n"
                                 "protocol versions 1, 2\n"));
+}
+
+// --- Configuration files (--config, CLI11's format) ----------------------------------
+
+TEST_F(InstallTest, ClientDefaultFromTheConfigFileIsUsed) {
+  write("signet.conf", "[send]\nmax-message = 10\n", 0644);
+  std::string err;
+  EXPECT_EQ(
+      run({"--config", dir_ + "/signet.conf", "send", "127.0.0.1:9", "eleven byte"}, nullptr, &err),
+      2);
+  EXPECT_THAT(err, HasSubstr("above --max-message 10"));
+}
+
+TEST_F(InstallTest, CommandLineOverridesTheConfigFile) {
+  write("signet.conf", "[send]\nmax-message = 10\ntimeout = 2\n", 0644);
+  std::string err;
+  // Past the size check, the send fails to connect to the discard port: exit 3.
+  EXPECT_EQ(run({"--config", dir_ + "/signet.conf", "send", "127.0.0.1:9", "eleven byte",
+                 "--max-message", "20"},
+                nullptr, &err),
+            3)
+      << err;
+  EXPECT_THAT(err, Not(HasSubstr("above --max-message")));
+}
+
+TEST_F(InstallTest, ServerOptionsComeFromTheConfigFileAndTheCommandLineWins) {
+  // listen from the file is unusable; the command line's replaces it, and
+  // echo comes from the file: the reply is the message itself.
+  write("server.conf",
+        "# signet server configuration\n[server]\nlisten = \"256.1.1.1:7\"\necho = true\n", 0644);
+  auto e = env();
+  e["SHARED_SECRET_KEY"] = "a shared key of thirty-two bytes!";
+  Process server(dir_, "server",
+                 {"--config", dir_ + "/server.conf", "server", "--listen", "127.0.0.1:0"}, e);
+  ASSERT_TRUE(server.wait_for_output("listening on 127.0.0.1:")) << server.err();
+  const auto out = server.out();
+  const std::string port = out.substr(out.find("listening on 127.0.0.1:") + 23);
+  std::string reply, err;
+  EXPECT_EQ(run({"send", "127.0.0.1:" + port.substr(0, port.find('\n')), "echo me"}, &reply, &err,
+                {{"SHARED_SECRET_KEY", "a shared key of thirty-two bytes!"}}),
+            0)
+      << err;
+  EXPECT_EQ(reply, "echo me\n");
+  server.terminate();
+
+  // Without the command line's --listen, the file's address is used (and refused).
+  EXPECT_EQ(run({"--config", dir_ + "/server.conf", "server"}, nullptr, &err, e), 2);
+  EXPECT_THAT(err, HasSubstr("256.1.1.1"));
+}
+
+TEST_F(InstallTest, MissingConfigFileGivenExplicitlyIsAnError) {
+  std::string err;
+  EXPECT_NE(run({"--config", dir_ + "/nope.conf", "send", "127.0.0.1:9", "x"}, nullptr, &err), 0);
+  EXPECT_THAT(err, HasSubstr("nope.conf"));
+}
+
+TEST_F(InstallTest, SharedKeyInAConfigFileOthersCanReadIsRefused) {
+  write("signet.conf", "[send]\npsk = \"a shared key of thirty-two bytes!\"\n", 0644);
+  std::string err;
+  EXPECT_EQ(run({"--config", dir_ + "/signet.conf", "send", "127.0.0.1:9", "x"}, nullptr, &err), 2);
+  EXPECT_THAT(err, HasSubstr(dir_ + "/signet.conf has mode 0644"));
+  EXPECT_THAT(err, HasSubstr("must be mode 0600"));
+  EXPECT_THAT(err, Not(HasSubstr("thirty-two")));
+}
+
+TEST_F(InstallTest, SharedKeyInAConfigFileOfMode0600IsUsed) {
+  const std::string key = "a shared key of thirty-two bytes!";
+  write("signet.conf", "[send]\npsk = \"" + key + "\"\n", 0600);
+  auto e = env();
+  e["SHARED_SECRET_KEY"] = key;
+  ServerProcess server(dir_, {}, e);
+  std::string out, err;
+  EXPECT_EQ(run({"--config", dir_ + "/signet.conf", "send", server.address(), "hello"}, &out, &err),
+            0)
+      << err;
+  EXPECT_EQ(out, "verified 5 bytes\n");
+  // A different key in the same file: the server refuses it (authentication failed).
+  write("signet.conf", "[send]\npsk = \"another key of thirty-two bytes!!\"\n", 0600);
+  EXPECT_EQ(run({"--config", dir_ + "/signet.conf", "send", server.address(), "hello"}, &out, &err),
+            4);
+}
+
+TEST_F(InstallTest, SharedKeyOnTheCommandLineIsRefused) {
+  std::string err;
+  EXPECT_EQ(run({"send", "127.0.0.1:9", "x", "--psk", "a shared key of thirty-two bytes!"}, nullptr,
+                &err),
+            2);
+  EXPECT_THAT(err, HasSubstr("--psk is accepted only in a configuration file"));
+}
+
+// --- systemd credentials (LoadCredential=) ---------------------------------------------
+
+TEST_F(InstallTest, SharedKeyFromTheCredentialsDirectory) {
+  const std::string key = "a shared key of thirty-two bytes!";
+  std::filesystem::create_directories(dir_ + "/creds");
+  write("creds/signet-psk", key + "\n", 0400);
+  auto e = env();
+  e["CREDENTIALS_DIRECTORY"] = dir_ + "/creds";
+  ServerProcess server(dir_, {"--psk-credential", "signet-psk"}, e);
+  EXPECT_THAT(server.process().out(), HasSubstr("shared-key mode"));
+  std::string out, err;
+  EXPECT_EQ(run({"send", server.address(), "hello"}, &out, &err, {{"SHARED_SECRET_KEY", key}}), 0)
+      << err;
+  EXPECT_EQ(out, "verified 5 bytes\n");
+  EXPECT_EQ(run({"send", server.address(), "hello"}, &out, &err,
+                {{"SHARED_SECRET_KEY", "another key of thirty-two bytes!!"}}),
+            4);
+}
+
+TEST_F(InstallTest, CredentialWithoutACredentialsDirectoryIsAConfigurationError) {
+  std::string err;
+  EXPECT_EQ(run({"server", "--listen", "127.0.0.1:0", "--psk-credential", "signet-psk"}, nullptr,
+                &err, {{"CREDENTIALS_DIRECTORY", std::nullopt}}),
+            2);
+  EXPECT_THAT(err, HasSubstr("CREDENTIALS_DIRECTORY is not set"));
+  EXPECT_EQ(run({"server", "--listen", "127.0.0.1:0", "--psk-credential", "../x"}, nullptr, &err,
+                {{"CREDENTIALS_DIRECTORY", dir_}}),
+            2);
+  EXPECT_THAT(err, HasSubstr("not a credential name"));
 }
 
 }  // namespace
