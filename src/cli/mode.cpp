@@ -139,7 +139,8 @@ void log_reload(const keys::AuthorizedKeysFile& file,
 }
 
 Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
-    const ChannelOptions& options, SharedKey psk, std::string& description) {
+    const ChannelOptions& options, SharedKey psk, std::string& description,
+    std::function<void()>& reload) {
   auto identity = load_identity(options);
   if (!identity) return identity.error();
   auto path = file_in_config_dir(options.authorized_keys, keys::authorized_keys_path);
@@ -166,6 +167,14 @@ Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
   s.on_reload = [file = file.get(), log_mutex](const keys::AuthorizedKeysFile::Snapshot& snap) {
     std::lock_guard lock(*log_mutex);
     log_reload(*file, snap, false);
+  };
+  // The context holds the file for as long as the server runs; so does this.
+  reload = [file, log_mutex] {
+    const auto snap = file->reload();
+    std::lock_guard lock(*log_mutex);
+    for (const auto& w : snap.warnings) spdlog::warn("authorized_keys: {}", w);
+    spdlog::info("SIGHUP: re-read {}: {} key(s) authorized", shown(file->path()),
+                 snap.keys->entries().size());
   };
   const bool bound = s.require_psk;
   auto ctx = channel::TlsServerContext::create(*identity, std::move(s));
@@ -339,7 +348,7 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
   std::optional<channel::PskSettings> shared;
   std::string key_description, shared_description;
   if (key_mode) {
-    auto ctx = make_tls_server(options, psk, key_description);
+    auto ctx = make_tls_server(options, psk, key_description, mode.reload);
     if (!ctx) return ctx.error();
     tls = std::move(*ctx);
   }

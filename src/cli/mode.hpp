@@ -47,6 +47,9 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server);
 struct ServerMode {
   net::ChannelFactory factory;
   std::string description;  // for the first line the program prints
+  // What SIGHUP re-reads, without touching open connections: in key mode
+  // authorized_keys (logged as it is read). Empty when there is nothing.
+  std::function<void()> reload;
 };
 // Loads keys, imports --add-keys and builds the TLS context once. Notices
 // (a new identity, the import report) go to stderr; authorized_keys

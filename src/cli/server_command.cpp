@@ -12,6 +12,7 @@
 #include "cli/common.hpp"
 #include "cli/exec_handler.hpp"
 #include "cli/mode.hpp"
+#include "cli/systemd.hpp"
 #include "util/encoding.hpp"
 
 namespace signet::cli {
@@ -134,13 +135,32 @@ int run_server(ServerArgs& args) {
             << bound->port() << std::endl;
 
   asio::io_context signals_ctx(1);
-  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int sig) {
+  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  // SIGHUP (systemctl reload) re-reads what can change under a running
+  // server; connections stay open. The shared key and the options need a
+  // restart.
+  std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec,
+                                                                   int sig) {
     if (ec) return;
+    if (sig == SIGHUP) {
+      notify_systemd("RELOADING=1");
+      if (mode->reload) {
+        mode->reload();
+      } else {
+        spdlog::info("SIGHUP: nothing to re-read in shared-key mode (restart to change the key)");
+      }
+      notify_systemd("READY=1");
+      signals.async_wait(on_signal);
+      return;
+    }
     spdlog::info("received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    notify_systemd("STOPPING=1");
     server.stop();
-  });
+  };
+  signals.async_wait(on_signal);
   std::thread signal_thread([&] { signals_ctx.run(); });
+  // systemd (Type=notify) starts the units after this one only now.
+  notify_systemd("READY=1");
   server.run();
   signals_ctx.stop();
   signal_thread.join();

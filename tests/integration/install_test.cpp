@@ -1,9 +1,11 @@
 // The signet program as a Debian tool runs it: --version, configuration
-// files, systemd credentials.
+// files, systemd credentials, SIGHUP.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -40,6 +42,13 @@ class InstallTest : public ::testing::Test {
     const std::string path = dir_ + "/" + name;
     std::ofstream(path) << text;
     ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+  }
+
+  // A new identity key in dir_; returns its path (NAME.pub is the public key).
+  std::string keygen(const std::string& name) {
+    std::string out, err;
+    EXPECT_EQ(run({"keygen", "-f", dir_ + "/" + name, "-C", name + "@test"}, &out, &err), 0) << err;
+    return dir_ + "/" + name;
   }
 
   std::string dir_;
@@ -171,6 +180,52 @@ TEST_F(InstallTest, CredentialWithoutACredentialsDirectoryIsAConfigurationError)
                 {{"CREDENTIALS_DIRECTORY", dir_}}),
             2);
   EXPECT_THAT(err, HasSubstr("not a credential name"));
+}
+
+// --- SIGHUP (systemctl reload) ---------------------------------------------------------
+
+TEST_F(InstallTest, SighupRereadsAuthorizedKeysAndKeepsConnectionsOpen) {
+  const std::string server_id = keygen("server_id");
+  const std::string first = keygen("first");
+  const std::string second = keygen("second");
+  const std::string authorized = dir_ + "/authorized_keys";
+  write("authorized_keys", read_file(first + ".pub"), 0600);
+  ServerProcess server(dir_, {"--identity", server_id, "--authorized-keys", authorized}, env());
+
+  // An interactive client with the first key keeps its connection open.
+  auto client_env = env();
+  client_env["XDG_CONFIG_HOME"] = dir_ + "/client-config";
+  Process client(dir_, "client", {"client", server.address(), "--identity", first, "--accept-new"},
+                 client_env, true);
+  client.write_stdin("before\n");
+  ASSERT_TRUE(client.wait_for_output("server: verified 6 bytes")) << client.err();
+
+  std::string out, err;
+  EXPECT_EQ(run({"send", server.address(), "x", "--identity", second, "--accept-new"}, &out, &err,
+                client_env),
+            4);
+  write("authorized_keys", read_file(first + ".pub") + read_file(second + ".pub"), 0600);
+  ASSERT_EQ(::kill(server.process().pid(), SIGHUP), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server.process().err().find("SIGHUP: re-read") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_THAT(server.process().err(), HasSubstr("key(s) authorized"));
+  EXPECT_THAT(server.process().err(), HasSubstr("SIGHUP: re-read"));
+  ASSERT_TRUE(server.process().running());
+
+  // The new key is admitted, and the open connection still works (no reconnect).
+  EXPECT_EQ(run({"send", server.address(), "x", "--identity", second, "--accept-new"}, &out, &err,
+                client_env),
+            0)
+      << err;
+  client.write_stdin("after!!\n");
+  EXPECT_TRUE(client.wait_for_output("server: verified 7 bytes")) << client.err();
+  client.close_stdin();
+  EXPECT_EQ(client.wait(), 0);
+  EXPECT_THAT(client.err(), Not(HasSubstr("reconnect")));
+  server.process().terminate();
 }
 
 }  // namespace
