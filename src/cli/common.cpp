@@ -1,5 +1,7 @@
 #include "cli/common.hpp"
 
+#include "cli/systemd.hpp"
+
 #include "api/signet.hpp"
 #include "crypto/secret_file.hpp"
 #include "util/bytes.hpp"
@@ -7,6 +9,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -55,7 +58,10 @@ int exit_status_for(const Error& e) {
 }
 
 void print_error(const std::string& message) {
-  std::cerr << "signet: " << message << std::endl;
+  // In the journal, an error has the error priority (sd-daemon(3)).
+  static const bool journal = is_journal_stream(STDERR_FILENO);
+  std::cerr << (journal ? journal_priority_prefix(spdlog::level::err) : "") << "signet: " << message
+            << std::endl;
 }
 
 namespace {
@@ -111,6 +117,31 @@ Result<int> open_log_file(const std::string& path, bool* too_open) {
 
 }  // namespace
 
+namespace {
+
+// %* in a pattern: the line's sd-daemon(3) priority prefix ("<6>").
+class JournalPriority final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string_view prefix = journal_priority_prefix(msg.level);
+    dest.append(prefix.data(), prefix.data() + prefix.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JournalPriority>();
+  }
+};
+
+// Under systemd the journal stamps each line itself and reads its priority
+// from a "<N>" prefix; the level word stays for people reading the journal.
+std::unique_ptr<spdlog::formatter> journal_formatter(const char* pattern) {
+  auto f = std::make_unique<spdlog::pattern_formatter>();
+  f->add_flag<JournalPriority>('*').set_pattern(pattern);
+  return f;
+}
+
+}  // namespace
+
 Result<void> setup_logging(const LogOptions& options) {
   auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto out_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
@@ -129,6 +160,10 @@ Result<void> setup_logging(const LogOptions& options) {
       std::make_shared<spdlog::logger>("messages", message_sinks.begin(), message_sinks.end());
   log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   messages->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
+  // Set after the loggers' patterns, which reach every sink (--log-file
+  // keeps its timestamps).
+  if (is_journal_stream(STDERR_FILENO)) err_sink->set_formatter(journal_formatter("%*%l %v"));
+  if (is_journal_stream(STDOUT_FILENO)) out_sink->set_formatter(journal_formatter("%*%v"));
   const auto level = options.verbosity < 0   ? spdlog::level::warn
                      : options.verbosity > 0 ? spdlog::level::debug
                                              : spdlog::level::info;

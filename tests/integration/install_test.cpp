@@ -1,5 +1,5 @@
 // The signet program as a Debian tool runs it: --version, configuration
-// files, systemd credentials, SIGHUP.
+// files, systemd credentials, SIGHUP and logging to the journal.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -15,9 +15,11 @@
 namespace signet::testing {
 namespace {
 
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
+using ::testing::StartsWith;
 
 class InstallTest : public ::testing::Test {
  protected:
@@ -226,6 +228,51 @@ TEST_F(InstallTest, SighupRereadsAuthorizedKeysAndKeepsConnectionsOpen) {
   EXPECT_EQ(client.wait(), 0);
   EXPECT_THAT(client.err(), Not(HasSubstr("reconnect")));
   server.process().terminate();
+}
+
+// --- Logging to the journal --------------------------------------------------------------
+
+// Runs signet with JOURNAL_STREAM set to its stderr's device:inode, as
+// systemd does for a service whose stderr is the journal.
+const std::vector<std::string> kAsJournal = {
+    "/bin/sh", "-c", "JOURNAL_STREAM=$(stat -L -c %d:%i /proc/self/fd/2) exec \"$0\" \"$@\""};
+
+TEST_F(InstallTest, UnderTheJournalLinesHavePrioritiesAndNoTimestamps) {
+  // Key mode with nobody authorized: an info line and a warning.
+  const std::string identity = keygen("server_id");
+  const std::vector<std::string> args = {"server",
+                                         "--listen",
+                                         "127.0.0.1:0",
+                                         "--identity",
+                                         identity,
+                                         "--authorized-keys",
+                                         dir_ + "/authorized_keys"};
+  {
+    Process server(dir_, "journal", args, env(), false, kAsJournal);
+    ASSERT_TRUE(server.wait_for_output("listening on")) << server.err();
+    server.terminate();
+    const std::string err = server.err();
+    EXPECT_THAT(err, HasSubstr("<6>info "));
+    EXPECT_THAT(err, HasSubstr("<4>warning no key is authorized"));
+    EXPECT_THAT(err, Not(ContainsRegex("(^|\n)[0-9]{4}-[0-9]{2}-[0-9]{2}T")));
+    // Every line carries a priority.
+    EXPECT_THAT(err, Not(ContainsRegex("(^|\n)[^<\n]")));
+  }
+  {
+    // A JOURNAL_STREAM that is not this stderr (a child of a service whose
+    // output was redirected): ordinary lines.
+    auto e = env();
+    e["JOURNAL_STREAM"] = "1:2";
+    Process server(dir_, "not-journal", args, e);
+    ASSERT_TRUE(server.wait_for_output("listening on")) << server.err();
+    server.terminate();
+    EXPECT_THAT(server.err(), ContainsRegex("(^|\n)[0-9]{4}-[0-9]{2}-[0-9]{2}T"));
+    EXPECT_THAT(server.err(), Not(HasSubstr("<6>")));
+  }
+  // Errors printed before logging is set up get the error priority.
+  Process bad(dir_, "journal-error", {"server", "--listen", "nowhere"}, env(), false, kAsJournal);
+  EXPECT_EQ(bad.wait(), 2);
+  EXPECT_THAT(bad.err(), StartsWith("<3>signet: "));
 }
 
 }  // namespace
