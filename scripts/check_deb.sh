@@ -19,7 +19,7 @@ deb="$scratch/out/signet_${version}_${arch}.deb"
 [ -f "$deb" ] || fail "no $(basename "$deb"); cpack made: $(ls "$scratch/out")"
 
 contents=$(dpkg-deb -c "$deb" | awk '{print $NF}' | sed 's|^\./|/|')
-for path in /usr/bin/signet /usr/share/man/man1/signet.1 \
+for path in /usr/bin/signet /usr/share/man/man1/signet.1.gz \
             /usr/share/bash-completion/completions/signet \
             /usr/share/zsh/vendor-completions/_signet \
             /usr/lib/systemd/system/signet.service /etc/signet/server.conf; do
@@ -42,6 +42,7 @@ dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/signet/serv
   fail "/etc/signet/server.conf is not a conffile"
 
 dpkg -x "$deb" "$scratch/root"
+zcat "$scratch/root/usr/share/man/man1/signet.1.gz" | grep -q '^\.TH SIGNET 1' || fail "the man page is not signet(1)"
 out=$("$scratch/root/usr/bin/signet" --version)
 grep -q "^signet ${version}$" <<<"$out" || fail "unpacked signet --version printed: $out"
 grep -q "^protocol versions 1, 2$" <<<"$out" || fail "unpacked signet --version printed: $out"
