@@ -230,6 +230,50 @@ TEST_F(InstallTest, SighupRereadsAuthorizedKeysAndKeepsConnectionsOpen) {
   server.process().terminate();
 }
 
+TEST_F(InstallTest, SighupRereadsTheSharedKeyFileForNewConnections) {
+  const std::string old_key = "the old shared key, thirty-two b";
+  const std::string new_key = "the new shared key, thirty-two b";
+  write("psk", old_key + "\n", 0600);
+  ServerProcess server(dir_, {"--psk-file", dir_ + "/psk"}, env());
+  Process client(dir_, "client", {"client", server.address()}, {{"SHARED_SECRET_KEY", old_key}},
+                 true);
+  client.write_stdin("before\n");
+  ASSERT_TRUE(client.wait_for_output("server: verified 6 bytes")) << client.err();
+
+  write("psk", new_key + "\n", 0600);
+  ASSERT_EQ(::kill(server.process().pid(), SIGHUP), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (server.process().err().find("SIGHUP: re-read the shared key") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_THAT(server.process().err(), HasSubstr("SIGHUP: re-read the shared key"));
+
+  std::string out, err;
+  EXPECT_EQ(run({"send", server.address(), "x"}, &out, &err, {{"SHARED_SECRET_KEY", new_key}}), 0)
+      << err;
+  EXPECT_EQ(run({"send", server.address(), "x"}, &out, &err, {{"SHARED_SECRET_KEY", old_key}}), 4);
+  // The connection made with the old key goes on.
+  client.write_stdin("after!!\n");
+  EXPECT_TRUE(client.wait_for_output("server: verified 7 bytes")) << client.err();
+  client.close_stdin();
+  EXPECT_EQ(client.wait(), 0);
+  EXPECT_THAT(client.err(), Not(HasSubstr("reconnect")));
+
+  // A key file that cannot be read keeps the key in use.
+  write("psk", "", 0600);
+  ASSERT_EQ(::kill(server.process().pid(), SIGHUP), 0);
+  const auto deadline2 = std::chrono::steady_clock::now() + 10s;
+  while (server.process().err().find("SIGHUP: keeping the shared key") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline2) {
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_THAT(server.process().err(), HasSubstr("SIGHUP: keeping the shared key"));
+  EXPECT_EQ(run({"send", server.address(), "x"}, &out, &err, {{"SHARED_SECRET_KEY", new_key}}), 0)
+      << err;
+  server.process().terminate();
+}
+
 // --- Logging to the journal --------------------------------------------------------------
 
 // Runs signet with JOURNAL_STREAM set to its stderr's device:inode, as
