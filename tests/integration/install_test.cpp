@@ -1,14 +1,20 @@
 // The signet program as a Debian tool runs it: --version, configuration
-// files, systemd credentials, SIGHUP and logging to the journal.
+// files, systemd credentials, readiness notification, SIGHUP and logging to
+// the journal.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <csignal>
-
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "harness.hpp"
 
@@ -182,6 +188,54 @@ TEST_F(InstallTest, CredentialWithoutACredentialsDirectoryIsAConfigurationError)
                 {{"CREDENTIALS_DIRECTORY", dir_}}),
             2);
   EXPECT_THAT(err, HasSubstr("not a credential name"));
+}
+
+// --- sd_notify (Type=notify) -----------------------------------------------------------
+
+// A datagram socket in the role of systemd's NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+    ::unlink(path.c_str());
+    if (fd_ < 0 || path.size() >= sizeof addr.sun_path ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      throw std::runtime_error("cannot bind " + path);
+    }
+  }
+  ~NotifySocket() { ::close(fd_); }
+  // The next datagram, or "" after the timeout.
+  std::string next(std::chrono::milliseconds timeout = 10s) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "";
+    char buf[512];
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST_F(InstallTest, ServerTellsSystemdWhenReadyReloadingAndStopping) {
+  NotifySocket notify(dir_ + "/notify");
+  auto e = env();
+  e["NOTIFY_SOCKET"] = notify.path();
+  e["SHARED_SECRET_KEY"] = "a shared key of thirty-two bytes!";
+  ServerProcess server(dir_, {}, e);
+  // READY=1 comes once the server listens, which ServerProcess waited for.
+  EXPECT_EQ(notify.next(), "READY=1");
+  ASSERT_EQ(::kill(server.process().pid(), SIGHUP), 0);
+  EXPECT_EQ(notify.next(), "RELOADING=1");
+  EXPECT_EQ(notify.next(), "READY=1");
+  ::kill(server.process().pid(), SIGTERM);
+  EXPECT_EQ(notify.next(), "STOPPING=1");
+  EXPECT_EQ(server.process().wait(), 0);
 }
 
 // --- SIGHUP (systemctl reload) ---------------------------------------------------------
