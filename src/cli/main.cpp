@@ -64,6 +64,8 @@ int main(int argc, char** argv) {
                  std::string("Read options from FILE (default ") + kDefaultConfigFile +
                      " if it exists; see signet(1))")
       ->type_name("FILE");
+  // A misspelt key must not be dropped silently (CLI11 ignores extras by default).
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   LogOptions log;
   app.add_flag_function(

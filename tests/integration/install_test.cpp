@@ -119,6 +119,13 @@ TEST_F(InstallTest, ServerOptionsComeFromTheConfigFileAndTheCommandLineWins) {
   EXPECT_THAT(err, HasSubstr("256.1.1.1"));
 }
 
+TEST_F(InstallTest, UnknownKeyInTheConfigFileIsAnError) {
+  write("server.conf", "[server]\nlistn = \"127.0.0.1:0\"\n", 0644);
+  std::string err;
+  EXPECT_EQ(run({"--config", dir_ + "/server.conf", "server"}, nullptr, &err), 2);
+  EXPECT_THAT(err, HasSubstr("server.listn"));
+}
+
 TEST_F(InstallTest, MissingConfigFileGivenExplicitlyIsAnError) {
   std::string err;
   EXPECT_NE(run({"--config", dir_ + "/nope.conf", "send", "127.0.0.1:9", "x"}, nullptr, &err), 0);
