@@ -128,17 +128,12 @@ int run_server(ServerArgs& args) {
     print_error(bound.error().message());
     return kExitUsage;
   }
-  const auto addr = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
-                                             : bound->address().to_string();
-  // The first line says the mode; scripts read the port from it.
-  std::cout << "signet server: " << mode->description << ", listening on " << addr << ":"
-            << bound->port() << std::endl;
-
   asio::io_context signals_ctx(1);
   asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
-  // SIGHUP (systemctl reload) re-reads what can change under a running
-  // server; connections stay open. The shared key and the options need a
-  // restart.
+  // Handled from before the first line: a script (or systemd) may signal
+  // as soon as it reads it. SIGHUP (systemctl reload) re-reads what can
+  // change under a running server (ServerMode::reload); connections stay
+  // open. Other options need a restart.
   std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec,
                                                                    int sig) {
     if (ec) return;
@@ -147,7 +142,7 @@ int run_server(ServerArgs& args) {
       if (mode->reload) {
         mode->reload();
       } else {
-        spdlog::info("SIGHUP: nothing to re-read in shared-key mode (restart to change the key)");
+        spdlog::info("SIGHUP: nothing to re-read; restart to change options");
       }
       notify_systemd("READY=1");
       signals.async_wait(on_signal);
@@ -159,6 +154,12 @@ int run_server(ServerArgs& args) {
   };
   signals.async_wait(on_signal);
   std::thread signal_thread([&] { signals_ctx.run(); });
+
+  const auto addr = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
+                                             : bound->address().to_string();
+  // The first line says the mode; scripts read the port from it.
+  std::cout << "signet server: " << mode->description << ", listening on " << addr << ":"
+            << bound->port() << std::endl;
   // systemd (Type=notify) starts the units after this one only now.
   notify_systemd("READY=1");
   server.run();
