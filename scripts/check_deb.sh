@@ -38,6 +38,9 @@ for lib in libc6 libssl3 libsystemd0; do
   grep -q "$lib" <<<"$depends" || fail "Depends lacks $lib: $depends"
 done
 [ "$(dpkg-deb -f "$deb" Installed-Size)" -gt 0 ] || fail "no Installed-Size"
+description=$(dpkg-deb -f "$deb" Description)
+[ "$(head -1 <<<"$description")" = "authenticated messages between machines" ] &&
+  grep -q "^ signet sends messages" <<<"$description" || fail "malformed Description: $description"
 dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | grep -qx /etc/signet/server.conf ||
   fail "/etc/signet/server.conf is not a conffile"
 
