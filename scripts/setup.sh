@@ -10,6 +10,8 @@ packages=(
   libasio-dev                   # standalone Asio, C++20 coroutines
   libspdlog-dev libfmt-dev      # logging and formatting
   libcli11-dev                  # command line
+  libsystemd-dev                # sd_notify: the server as a Type=notify systemd service
+  dpkg-dev                      # cpack -G DEB: dpkg-shlibdeps finds the .deb's Depends
   libgtest-dev libgmock-dev     # tests (CTest)
   libbenchmark-dev              # micro-benchmarks
   clang libclang-rt-14-dev      # libFuzzer and sanitizers

@@ -119,7 +119,7 @@ int hold_idle_connections(asio::io_context& ctx, const BenchArgs& args, const ne
   return kExitOk;
 }
 
-int run_bench(const BenchArgs& args) {
+int run_bench(BenchArgs& args) {
   auto hp = net::parse_host_port(args.server);
   if (!hp) {
     print_error(hp.error().message());

@@ -65,7 +65,7 @@ int show_reply(const wire::Reply& reply, bool raw, std::ostream& out) {
   return kExitOk;
 }
 
-int run_send(const ClientArgs& args) {
+int run_send(ClientArgs& args) {
   harden_process();
   auto hp = net::parse_host_port(args.server);
   if (!hp) {
@@ -111,7 +111,7 @@ bool is_final(const Error& e) {
          e.is(Errc::wrong_mode) || e.is(Errc::unsupported_mac);
 }
 
-int run_client(const ClientArgs& args) {
+int run_client(ClientArgs& args) {
   harden_process();
   auto hp = net::parse_host_port(args.server);
   if (!hp) {

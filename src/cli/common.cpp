@@ -1,5 +1,7 @@
 #include "cli/common.hpp"
 
+#include "cli/systemd.hpp"
+
 #include "api/signet.hpp"
 #include "crypto/secret_file.hpp"
 #include "util/bytes.hpp"
@@ -7,6 +9,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +23,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -54,7 +58,10 @@ int exit_status_for(const Error& e) {
 }
 
 void print_error(const std::string& message) {
-  std::cerr << "signet: " << message << std::endl;
+  // In the journal, an error has the error priority (sd-daemon(3)).
+  static const bool journal = is_journal_stream(STDERR_FILENO);
+  std::cerr << (journal ? journal_priority_prefix(spdlog::level::err) : "") << "signet: " << message
+            << std::endl;
 }
 
 namespace {
@@ -110,6 +117,31 @@ Result<int> open_log_file(const std::string& path, bool* too_open) {
 
 }  // namespace
 
+namespace {
+
+// %* in a pattern: the line's sd-daemon(3) priority prefix ("<6>").
+class JournalPriority final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    const std::string_view prefix = journal_priority_prefix(msg.level);
+    dest.append(prefix.data(), prefix.data() + prefix.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JournalPriority>();
+  }
+};
+
+// Under systemd the journal stamps each line itself and reads its priority
+// from a "<N>" prefix; the level word stays for people reading the journal.
+std::unique_ptr<spdlog::formatter> journal_formatter(const char* pattern) {
+  auto f = std::make_unique<spdlog::pattern_formatter>();
+  f->add_flag<JournalPriority>('*').set_pattern(pattern);
+  return f;
+}
+
+}  // namespace
+
 Result<void> setup_logging(const LogOptions& options) {
   auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto out_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
@@ -128,6 +160,10 @@ Result<void> setup_logging(const LogOptions& options) {
       std::make_shared<spdlog::logger>("messages", message_sinks.begin(), message_sinks.end());
   log->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   messages->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %v");
+  // Set after the loggers' patterns, which reach every sink (--log-file
+  // keeps its timestamps).
+  if (is_journal_stream(STDERR_FILENO)) err_sink->set_formatter(journal_formatter("%*%l %v"));
+  if (is_journal_stream(STDOUT_FILENO)) out_sink->set_formatter(journal_formatter("%*%v"));
   const auto level = options.verbosity < 0   ? spdlog::level::warn
                      : options.verbosity > 0 ? spdlog::level::debug
                                              : spdlog::level::info;
@@ -211,27 +247,54 @@ void harden_process() {
   prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+namespace {
+
+// A key file's contents: one trailing newline (an artefact of editors and
+// echo, not key material) is dropped. what names the file in messages.
+Result<std::shared_ptr<const crypto::SecretBytes>> read_key_file(const std::string& path,
+                                                                 const std::string& what) {
+  // Bounded, and refused unless a regular file: /dev/zero or a FIFO given
+  // by mistake must fail at once rather than exhaust memory or block.
+  auto file = crypto::read_secret_file(path, kMaxKeyFile);
+  if (!file) return Error(Errc::config, "cannot use the " + what + ": " + file.error().detail);
+  const std::string shown = util::escape_for_display(path);
+  if ((file->mode & (S_IRWXG | S_IRWXO)) != 0) {
+    spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", shown);
+  }
+  auto content = file->contents.span();
+  if (!content.empty() && content.back() == '\n') content = content.first(content.size() - 1);
+  if (!content.empty() && content.back() == '\r') content = content.first(content.size() - 1);
+  if (content.empty()) return Error(Errc::config, what + " " + shown + " is empty");
+  return std::make_shared<const crypto::SecretBytes>(content);
+}
+
+}  // namespace
+
 Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_key(
-    const std::string& psk_file) {
+    SharedKeySources& sources) {
   using Key = std::shared_ptr<const crypto::SecretBytes>;
   Key key;
-  if (!psk_file.empty()) {
-    // Bounded, and refused unless a regular file: /dev/zero or a FIFO given
-    // by mistake must fail at once rather than exhaust memory or block.
-    auto file = crypto::read_secret_file(psk_file, kMaxKeyFile);
-    if (!file) {
-      return Error(Errc::config, "cannot use the shared key file: " + file.error().detail);
+  if (!sources.file.empty()) {
+    auto read = read_key_file(sources.file, "shared key file");
+    if (!read) return read.error();
+    key = std::move(*read);
+  } else if (!sources.credential.empty()) {
+    const std::string& name = sources.credential;
+    if (name.find('/') != std::string::npos || name == "." || name == "..") {
+      return Error(Errc::config, "--psk-credential " + util::escape_for_display(name) +
+                                     " is not a credential name (no slashes)");
     }
-    const std::string shown = util::escape_for_display(psk_file);
-    if ((file->mode & (S_IRWXG | S_IRWXO)) != 0) {
-      spdlog::warn("shared key file {} is accessible by group or others; chmod 600 it", shown);
+    const char* dir = std::getenv("CREDENTIALS_DIRECTORY");
+    if (dir == nullptr || dir[0] == '\0') {
+      return Error(Errc::config, "--psk-credential " + util::escape_for_display(name) +
+                                     ": CREDENTIALS_DIRECTORY is not set (systemd sets it for "
+                                     "a unit with LoadCredential=)");
     }
-    auto content = file->contents.span();
-    // One trailing newline is an artefact of editors and echo, not key material.
-    if (!content.empty() && content.back() == '\n') content = content.first(content.size() - 1);
-    if (!content.empty() && content.back() == '\r') content = content.first(content.size() - 1);
-    if (content.empty()) return Error(Errc::config, "shared key file " + shown + " is empty");
-    key = std::make_shared<const crypto::SecretBytes>(content);
+    auto read = read_key_file(std::string(dir) + "/" + name, "shared key credential");
+    if (!read) return read.error();
+    key = std::move(*read);
+  } else if (!sources.config.empty()) {
+    key = std::make_shared<const crypto::SecretBytes>(util::as_bytes(sources.config));
   } else {
     if (std::getenv("SHARED_SECRET_KEY") == nullptr) return std::optional<Key>{};
     // The library reads it, wipes it in place and removes it from the environment.
@@ -239,11 +302,48 @@ Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_ke
     if (!taken) return Error(Errc::config, "SHARED_SECRET_KEY is set but empty");
     key = std::make_shared<const crypto::SecretBytes>(std::move(*taken));
   }
+  if (!sources.config.empty()) {
+    crypto::cleanse(
+        {reinterpret_cast<std::uint8_t*>(sources.config.data()), sources.config.size()});
+    sources.config.clear();
+  }
   if (key->size() < kMinRecommendedKey) {
     spdlog::warn("the shared key is only {} bytes; use at least {} random bytes", key->size(),
                  kMinRecommendedKey);
   }
   return std::optional<Key>(std::move(key));
+}
+
+Result<void> check_config_secrets(const CLI::App& app, bool psk_given, int argc,
+                                  const char* const* argv) {
+  if (!psk_given) return {};
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--psk" || arg.starts_with("--psk=")) {
+      return Error(Errc::config,
+                   "--psk is accepted only in a configuration file of mode 0600 (a command line "
+                   "is visible to every user); use --psk-file, --psk-credential or "
+                   "SHARED_SECRET_KEY");
+    }
+  }
+  // Not on the command line, so it came from the configuration file CLI11 read.
+  const CLI::Option* config = app.get_config_ptr();
+  const std::string path = config != nullptr ? config->as<std::string>() : "";
+  const std::string shown = util::escape_for_display(path);
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0) {
+    return Error(Errc::config,
+                 "cannot check the mode of the configuration file " + shown + " that sets psk");
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return Error(Errc::config, "the configuration file " + shown + " has mode " + mode +
+                                   " and sets psk: a file holding the shared key must be mode "
+                                   "0600 (chmod 600 it, or use psk-file or psk-credential)");
+  }
+  return {};
 }
 
 }  // namespace signet::cli

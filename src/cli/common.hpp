@@ -74,12 +74,38 @@ std::uint64_t raise_descriptor_limit();
 // leak into a core file.
 void harden_process();
 
-// The shared key, from --psk-file if given, else from SHARED_SECRET_KEY
-// (the variable is wiped and removed once read). nullopt when neither is set.
-// An empty key, or a file that cannot be read, is not a regular file (a FIFO,
-// a directory, /dev/zero) or is larger than 64 KiB, is a config error. Warns
-// (to the log) on a key under 16 bytes or a key file that others can read.
+// Where a command's shared key may come from (the first one set wins):
+// --psk-file FILE; --psk-credential NAME, the file NAME in systemd's
+// $CREDENTIALS_DIRECTORY (LoadCredential=, systemd.exec(5)); `psk = ...` in
+// the configuration file (allowed only in a file of mode 0600, see
+// check_config_secrets); then SHARED_SECRET_KEY.
+struct SharedKeySources {
+  std::string file;        // --psk-file
+  std::string credential;  // --psk-credential
+  std::string config;      // psk from the configuration file; wiped once read
+};
+
+// The shared key from the first source set (the variable SHARED_SECRET_KEY
+// is wiped and removed once read). nullopt when none is set. An empty key,
+// a file that cannot be read, is not a regular file (a FIFO, a directory,
+// /dev/zero) or is larger than 64 KiB, --psk-credential without
+// $CREDENTIALS_DIRECTORY, or a credential name with a slash, is a config
+// error. Warns (to the log) on a key under 16 bytes or a key file that
+// others can read.
 Result<std::optional<std::shared_ptr<const crypto::SecretBytes>>> load_shared_key(
-    const std::string& psk_file);
+    SharedKeySources& sources);
+
+// The configuration file (--config, default /etc/signet/server.conf) may hold
+// the shared key in clear (`psk = ...` in a command's section) only if nobody
+// but its owner may read it. Call after parsing: fails with config, naming the
+// file and its mode, if some command's psk came from a file whose mode
+// allows group or others anything; and if psk was given on the command line
+// (--psk is for the configuration file: a command line is visible to every
+// user in ps). psk_given: whether a psk option was set at all.
+Result<void> check_config_secrets(const CLI::App& app, bool psk_given, int argc,
+                                  const char* const* argv);
+
+// The default --config file.
+inline constexpr const char* kDefaultConfigFile = "/etc/signet/server.conf";
 
 }  // namespace signet::cli

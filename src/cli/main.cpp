@@ -6,8 +6,19 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/key_commands.hpp"
+#include "crypto/primitives.hpp"
+#include "proto/frames.hpp"
 
 namespace {
+
+// `signet --version`: the program, the OpenSSL it runs with (which may be
+// newer than the one it was built against), and the protocol versions it
+// speaks, so that a bug report says all three.
+std::string version_text() {
+  return "signet " SIGNET_VERSION "\n" + std::string(signet::crypto::openssl_version()) +
+         "\nprotocol versions " + std::to_string(signet::proto::kVersion1) + ", " +
+         std::to_string(signet::proto::kVersion2);
+}
 
 constexpr const char* kFooter =
     R"(Modes:
@@ -42,7 +53,19 @@ int main(int argc, char** argv) {
   CLI::App app("signet: authenticated messages between machines", "signet");
   app.footer(kFooter);
   app.require_subcommand(1);
-  app.set_version_flag("--version", "signet 0.1.0");
+  app.set_version_flag("--version", version_text,
+                       "Print the version (with OpenSSL's and the protocol versions) and exit");
+
+  // Options from a file, CLI11's TOML/INI format: a [server] section for
+  // `signet server`'s options, [send] and [client] for the clients'
+  // defaults, top-level keys for the options before the command. The
+  // command line takes precedence over the file.
+  app.set_config("--config", kDefaultConfigFile,
+                 std::string("Read options from FILE (default ") + kDefaultConfigFile +
+                     " if it exists; see signet(1))")
+      ->type_name("FILE");
+  // A misspelt key must not be dropped silently (CLI11 ignores extras by default).
+  app.allow_config_extras(CLI::config_extras_mode::error);
 
   LogOptions log;
   app.add_flag_function(
@@ -67,6 +90,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
+  }
+  bool psk_given = false;
+  for (const auto* sub : app.get_subcommands()) {
+    const auto* psk = sub->get_option_no_throw("--psk");
+    psk_given = psk_given || (psk != nullptr && psk->count() > 0);
+  }
+  if (auto ok = check_config_secrets(app, psk_given, argc, argv); !ok) {
+    print_error(ok.error().message());
+    return kExitUsage;
   }
   try {
     if (auto ok = setup_logging(log); !ok) {

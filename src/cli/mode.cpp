@@ -140,7 +140,8 @@ void log_reload(const keys::AuthorizedKeysFile& file,
 }
 
 Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
-    const ChannelOptions& options, SharedKey psk, std::string& description) {
+    const ChannelOptions& options, SharedKey psk, std::string& description,
+    std::function<void()>& reload) {
   auto identity = load_identity(options);
   if (!identity) return identity.error();
   auto path = file_in_config_dir(options.authorized_keys, keys::authorized_keys_path);
@@ -168,6 +169,14 @@ Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
   s.on_reload = [file = file.get(), log_mutex](const keys::AuthorizedKeysFile::Snapshot& snap) {
     std::lock_guard lock(*log_mutex);
     log_reload(*file, snap, false);
+  };
+  // The context holds the file for as long as the server runs; so does this.
+  reload = [file, log_mutex] {
+    const auto snap = file->reload();
+    std::lock_guard lock(*log_mutex);
+    for (const auto& w : snap.warnings) spdlog::warn("authorized_keys: {}", w);
+    spdlog::info("SIGHUP: re-read {}: {} key(s) authorized", shown(file->path()),
+                 snap.keys->entries().size());
   };
   const bool bound = s.require_psk;
   auto ctx = channel::TlsServerContext::create(*identity, std::move(s));
@@ -270,9 +279,17 @@ Result<void> confirm_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
 }  // namespace
 
 void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
-  cmd->add_option("--psk-file", options.psk_file,
+  cmd->add_option("--psk-file", options.psk.file,
                   "Read the shared key from FILE instead of SHARED_SECRET_KEY")
       ->type_name("FILE");
+  cmd->add_option("--psk-credential", options.psk.credential,
+                  "Read the shared key from the systemd credential NAME "
+                  "($CREDENTIALS_DIRECTORY/NAME, LoadCredential=)")
+      ->type_name("NAME");
+  // The key itself, for the configuration file only (check_config_secrets
+  // refuses it on the command line and in a file others may read). Hidden
+  // from --help: nobody should type a key into a command line.
+  cmd->add_option("--psk", options.psk.config)->group("");
   cmd->add_option(
          "--algorithms,--mac", options.algorithms,
          std::string(server ? "Shared-key algorithms to allow" : "Shared-key algorithms to offer") +
@@ -320,8 +337,57 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   }
 }
 
-Result<ServerMode> make_server_mode(const ChannelOptions& options) {
-  auto key = load_shared_key(options.psk_file);
+namespace {
+
+// Shared-key mode's settings, replaceable while connections start.
+struct SharedSettings {
+  std::optional<channel::PskSettings> current() {
+    std::lock_guard lock(mutex);
+    return settings;
+  }
+  std::mutex mutex;
+  std::optional<channel::PskSettings> settings;  // nullopt: shared-key mode not served
+};
+
+// SIGHUP in shared-key mode: the key is read again from --psk-file or
+// --psk-credential (SHARED_SECRET_KEY is gone from the environment once
+// read, and psk in the configuration file needs a restart). A key that
+// cannot be read keeps the old one.
+std::function<void()> shared_key_reload(std::shared_ptr<SharedSettings> shared,
+                                        const ChannelOptions& options) {
+  if (options.psk.file.empty() && options.psk.credential.empty()) {
+    return [] {
+      spdlog::info(
+          "SIGHUP: the shared key came from SHARED_SECRET_KEY or the configuration file and is "
+          "not re-read; restart to change it");
+    };
+  }
+  SharedKeySources sources{options.psk.file, options.psk.credential, {}};
+  return [shared, sources, options] {
+    auto sources_copy = sources;
+    auto key = load_shared_key(sources_copy);
+    if (!key || !*key) {
+      spdlog::error("SIGHUP: keeping the shared key: {}",
+                    key ? std::string("no key") : key.error().message());
+      return;
+    }
+    auto settings = psk_settings(**key, options);
+    if (!settings) {
+      spdlog::error("SIGHUP: keeping the shared key: {}", settings.error().message());
+      return;
+    }
+    {
+      std::lock_guard lock(shared->mutex);
+      shared->settings = std::move(*settings);
+    }
+    spdlog::info("SIGHUP: re-read the shared key; new connections use it");
+  };
+}
+
+}  // namespace
+
+Result<ServerMode> make_server_mode(ChannelOptions& options) {
+  auto key = load_shared_key(options.psk);
   if (!key) return key.error();
   SharedKey psk = key->value_or(nullptr);
   const bool key_mode = !psk || !options.identity.empty();
@@ -335,10 +401,12 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
 
   ServerMode mode;
   std::shared_ptr<const channel::TlsServerContext> tls;
-  std::optional<channel::PskSettings> shared;
+  // The shared-key settings new connections get; SIGHUP may replace them
+  // (open connections keep the copy they started with).
+  auto shared = std::make_shared<SharedSettings>();
   std::string key_description, shared_description;
   if (key_mode) {
-    auto ctx = make_tls_server(options, psk, key_description);
+    auto ctx = make_tls_server(options, psk, key_description, mode.reload);
     if (!ctx) return ctx.error();
     tls = std::move(*ctx);
   }
@@ -347,9 +415,20 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
     if (!settings) return settings.error();
     shared_description =
         "shared-key mode (" + suite_list(settings->suites, "the client offers only") + ")";
-    shared = std::move(*settings);
+    shared->settings = std::move(*settings);
   }
-  if (tls && shared) {
+  if (shared_key_mode && !key_mode) {
+    mode.reload = shared_key_reload(shared, options);
+  } else if (shared_key_mode && (!options.psk.file.empty() || !options.psk.credential.empty())) {
+    // Key mode's TLS context holds the key too (the binding); both would
+    // have to change at once.
+    auto reload_keys = std::move(mode.reload);
+    mode.reload = [reload_keys] {
+      if (reload_keys) reload_keys();
+      spdlog::info("SIGHUP: the shared key is not re-read while key mode is served too; restart");
+    };
+  }
+  if (tls && shared_key_mode) {
     // Documented, but easy to miss: the shared key alone is a way in.
     spdlog::warn(
         "serving key mode and shared-key mode: a client holding the shared key is admitted "
@@ -369,7 +448,8 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
       return std::unique_ptr<channel::Channel>(
           new channel::TlsServerChannel(tls, signet::peer_address(ep)));
     }
-    if (!shared) {
+    auto settings = shared->current();
+    if (!settings) {
       if (!first.empty() && first[0] == wire::kMagic[0]) {
         return Error(Errc::wrong_mode,
                      require_psk ? "this server admits only key-mode clients that also prove the "
@@ -379,13 +459,13 @@ Result<ServerMode> make_server_mode(const ChannelOptions& options) {
       }
       return Error(Errc::bad_magic, "the client speaks neither TLS nor signet");
     }
-    return std::unique_ptr<channel::Channel>(new channel::PskServerChannel(*shared));
+    return std::unique_ptr<channel::Channel>(new channel::PskServerChannel(*settings));
   };
   return mode;
 }
 
-Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::HostPort& server) {
-  auto key = load_shared_key(options.psk_file);
+Result<ClientMode> make_client_mode(ChannelOptions& options, const net::HostPort& server) {
+  auto key = load_shared_key(options.psk);
   if (!key) return key.error();
   SharedKey psk = key->value_or(nullptr);
   ClientMode mode;

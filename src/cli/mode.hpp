@@ -18,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/common.hpp"
 #include "net/client.hpp"
 #include "net/server.hpp"
 
@@ -25,7 +26,7 @@ namespace signet::cli {
 
 struct ChannelOptions {
   // Shared-key mode.
-  std::string psk_file;
+  SharedKeySources psk;  // --psk-file, --psk-credential, psk (configuration file only)
   std::vector<std::string> algorithms;  // suite names, preference order (--algorithms, --mac)
   std::uint32_t max_message = wire::kDefaultMaxPayload;
   int max_protocol = 2;  // --protocol: the highest version offered or accepted
@@ -47,11 +48,15 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server);
 struct ServerMode {
   net::ChannelFactory factory;
   std::string description;  // for the first line the program prints
+  // What SIGHUP re-reads, without touching open connections: in key mode
+  // authorized_keys (logged as it is read). Empty when there is nothing.
+  std::function<void()> reload;
 };
 // Loads keys, imports --add-keys and builds the TLS context once. Notices
 // (a new identity, the import report) go to stderr; authorized_keys
 // warnings to the log.
-Result<ServerMode> make_server_mode(const ChannelOptions& options);
+// Wipes options.psk.config once the key is taken.
+Result<ServerMode> make_server_mode(ChannelOptions& options);
 
 struct ClientMode {
   net::Connection::ChannelMaker make_channel;
@@ -59,7 +64,8 @@ struct ClientMode {
   bool key_mode = false;
 };
 // server is where known_hosts pins the key (and what the trust prompt names).
-Result<ClientMode> make_client_mode(const ChannelOptions& options, const net::HostPort& server);
+// Wipes options.psk.config once the key is taken.
+Result<ClientMode> make_client_mode(ChannelOptions& options, const net::HostPort& server);
 
 // The text a client prints for e: key-mode refusals are whole sentences
 // ("not authorized by this server (your key SHA256:...)") and are printed as

@@ -12,6 +12,7 @@
 #include "cli/common.hpp"
 #include "cli/exec_handler.hpp"
 #include "cli/mode.hpp"
+#include "cli/systemd.hpp"
 #include "util/encoding.hpp"
 
 namespace signet::cli {
@@ -78,7 +79,7 @@ wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message)
   return wire::Reply{0, "verified " + std::to_string(message.size()) + " bytes"};
 }
 
-int run_server(const ServerArgs& args) {
+int run_server(ServerArgs& args) {
   harden_process();
   if (!log_message_lines(args.log_messages)) spdlog::get("messages")->set_level(spdlog::level::off);
   auto listen = net::parse_host_port(args.listen);
@@ -127,20 +128,40 @@ int run_server(const ServerArgs& args) {
     print_error(bound.error().message());
     return kExitUsage;
   }
+  asio::io_context signals_ctx(1);
+  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM, SIGHUP);
+  // Handled from before the first line: a script (or systemd) may signal
+  // as soon as it reads it. SIGHUP (systemctl reload) re-reads what can
+  // change under a running server (ServerMode::reload); connections stay
+  // open. Other options need a restart.
+  std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec,
+                                                                   int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      notify_systemd("RELOADING=1");
+      if (mode->reload) {
+        mode->reload();
+      } else {
+        spdlog::info("SIGHUP: nothing to re-read; restart to change options");
+      }
+      notify_systemd("READY=1");
+      signals.async_wait(on_signal);
+      return;
+    }
+    spdlog::info("received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    notify_systemd("STOPPING=1");
+    server.stop();
+  };
+  signals.async_wait(on_signal);
+  std::thread signal_thread([&] { signals_ctx.run(); });
+
   const auto addr = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
                                              : bound->address().to_string();
   // The first line says the mode; scripts read the port from it.
   std::cout << "signet server: " << mode->description << ", listening on " << addr << ":"
             << bound->port() << std::endl;
-
-  asio::io_context signals_ctx(1);
-  asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("received {}; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server.stop();
-  });
-  std::thread signal_thread([&] { signals_ctx.run(); });
+  // systemd (Type=notify) starts the units after this one only now.
+  notify_systemd("READY=1");
   server.run();
   signals_ctx.stop();
   signal_thread.join();

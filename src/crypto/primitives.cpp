@@ -64,4 +64,8 @@ bool constant_time_equal(std::span<const std::uint8_t> a,
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::string_view openssl_version() noexcept {
+  return OpenSSL_version(OPENSSL_VERSION);
+}
+
 }  // namespace signet::crypto

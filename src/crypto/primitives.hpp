@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "crypto/secret.hpp"
 
@@ -25,5 +26,10 @@ void hkdf_sha256(std::span<const std::uint8_t> salt, std::span<const std::uint8_
 
 // Constant-time equality (CRYPTO_memcmp); false when the sizes differ.
 bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept;
+
+// The version text of the OpenSSL library linked at run time
+// (OpenSSL_version(OPENSSL_VERSION), e.g. "OpenSSL 3.0.11 19 Sep 2023").
+// Never fails; the text lives as long as the process.
+std::string_view openssl_version() noexcept;
 
 }  // namespace signet::crypto

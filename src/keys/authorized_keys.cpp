@@ -459,6 +459,16 @@ AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
   return snap;
 }
 
+AuthorizedKeysFile::Snapshot AuthorizedKeysFile::reload() {
+  {
+    std::lock_guard lock(mutex_);
+    loaded_ = false;
+  }
+  // Another thread may re-read it in between; this call then returns that
+  // fresh read (reloaded false), which is as new as ours would be.
+  return current();
+}
+
 // --- Editing ---
 
 Result<std::vector<AddOutcome>> add_authorized_keys(const fs::path& file,

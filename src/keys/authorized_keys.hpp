@@ -180,6 +180,10 @@ class AuthorizedKeysFile {
   // current stats the file (once) and re-reads it if its inode, size, mtime,
   // ctime, mode or owner changed since the last read.
   Snapshot current();
+  // reload re-reads the file even if its stat looks unchanged (an edit
+  // within the file system's timestamp granularity that kept the size), as
+  // the server does on SIGHUP. Callers holding an older snapshot keep it.
+  Snapshot reload();
   const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
