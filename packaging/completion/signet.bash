@@ -8,7 +8,7 @@ _signet_commands="server client send bench keygen fingerprint keys"
 _signet_keys_commands="add list remove"
 
 _signet_opts_global="-h --help --version --config -v --verbose -q --quiet --log-file"
-_signet_opts_channel="--psk-file --psk-credential --algorithms --mac --max-message -i --identity
+_signet_opts_channel="--psk-file --psk-credential --algorithms --mac --max-message --protocol -i --identity
   --passphrase-file"
 _signet_opts_server="-h --help -l --listen --log-messages $_signet_opts_channel --authorized-keys
   --add-keys --require-psk --handshake-timeout --idle-timeout --frame-timeout --max-buffered
