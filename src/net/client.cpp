@@ -1,7 +1,5 @@
 #include "net/client.hpp"
 
-#include "channel/psk_channel.hpp"
-
 #include <spdlog/spdlog.h>
 
 #include <utility>
@@ -13,6 +11,9 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
+#include "channel/psk_channel.hpp"  // channel::peer_error
+#include "net/channel_sink.hpp"
+
 namespace signet::net {
 namespace {
 
@@ -21,19 +22,6 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
-
-// Where the protocol session writes: the channel, into the output buffer.
-class ChannelSink : public proto::FrameSink {
- public:
-  ChannelSink(channel::Channel& channel, util::Bytes& out) : channel_(channel), out_(out) {}
-  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
-    channel_.send(static_cast<wire::FrameType>(type), parts, out_);
-  }
-
- private:
-  channel::Channel& channel_;
-  util::Bytes& out_;
-};
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "crypto/primitives.hpp"
+#include "net/channel_sink.hpp"
 #include "net/deadline.hpp"
 #include "net/handler_gate.hpp"
 #include "net/log_limiter.hpp"
@@ -58,19 +59,6 @@ proto::Authorizer authorizer(const channel::PeerIdentity& peer) {
     return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
   };
 }
-
-// Where the protocol session writes: the channel, into the output buffer.
-class ChannelSink : public proto::FrameSink {
- public:
-  ChannelSink(channel::Channel& channel, util::Bytes& out) : channel_(channel), out_(out) {}
-  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
-    channel_.send(static_cast<wire::FrameType>(type), parts, out_);
-  }
-
- private:
-  channel::Channel& channel_;
-  util::Bytes& out_;
-};
 
 std::string endpoint_string(const tcp::endpoint& ep) {
   const auto a = ep.address();

@@ -33,7 +33,9 @@ Session::Session(Role role, int version, Authorizer authorize)
 
 // Operations come and go once per message: their map nodes are kept for
 // reuse (a few dozen at most) instead of going back to the allocator.
+// Both also keep the counts of open operations per side.
 void Session::add(std::uint32_t op, const Operation& o) {
+  ++(o.mine ? my_open_ : peer_open_);
   if (spare_.empty()) {
     ops_.emplace(op, o);
     return;
@@ -45,13 +47,23 @@ void Session::add(std::uint32_t op, const Operation& o) {
   ops_.insert(std::move(node));
 }
 
-void Session::remove(std::unordered_map<std::uint32_t, Operation>::iterator it) {
+void Session::remove(Operations::iterator it) {
+  --(it->second.mine ? my_open_ : peer_open_);
   auto node = ops_.extract(it);
   if (spare_.size() < kSpareNodes) spare_.push_back(std::move(node));
 }
 
 bool Session::was_opened(std::uint32_t op) const noexcept {
   return op != 0 && op <= (mine(op) ? my_last_ : peer_last_);
+}
+
+Result<Session::Operations::iterator> Session::find_for_frame(std::uint32_t op,
+                                                              std::string_view frame) {
+  auto it = ops_.find(op);
+  if (it == ops_.end() && !was_opened(op)) {
+    return violation(std::string(frame) + op_name(op) + ", which was never opened");
+  }
+  return it;
 }
 
 std::uint32_t Session::send_window(std::uint32_t op) const noexcept {
@@ -73,12 +85,10 @@ Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payloa
     case FrameType::data: {
       auto f = decode_data(payload);
       if (!f) return f.error();
-      auto it = ops_.find(f->op);
-      if (it == ops_.end()) {
-        if (was_opened(f->op)) return std::optional<Event>{};
-        return violation("DATA for " + op_name(f->op) + ", which was never opened");
-      }
-      Operation& o = it->second;
+      auto it = find_for_frame(f->op, "DATA for ");
+      if (!it) return it.error();
+      if (*it == ops_.end()) return std::optional<Event>{};  // over: ignored
+      Operation& o = (*it)->second;
       if (o.received_fin) return violation("DATA after the peer's FIN on " + op_name(f->op));
       if (f->bytes.size() > o.receive_window) {
         return violation("DATA of " + std::to_string(f->bytes.size()) + " bytes on " +
@@ -92,12 +102,10 @@ Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payloa
     case FrameType::window: {
       auto f = decode_window(payload);
       if (!f) return f.error();
-      auto it = ops_.find(f->op);
-      if (it == ops_.end()) {
-        if (was_opened(f->op)) return std::optional<Event>{};
-        return violation("WINDOW for " + op_name(f->op) + ", which was never opened");
-      }
-      Operation& o = it->second;
+      auto it = find_for_frame(f->op, "WINDOW for ");
+      if (!it) return it.error();
+      if (*it == ops_.end()) return std::optional<Event>{};
+      Operation& o = (*it)->second;
       if (f->increment > kMaxWindow - o.send_window) {
         return violation("WINDOW takes the credit on " + op_name(f->op) + " above 2^31-1");
       }
@@ -110,29 +118,19 @@ Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payloa
       if (!mine(f->op)) {
         return violation("REPLY to " + op_name(f->op) + ", which the peer opened itself");
       }
-      auto it = ops_.find(f->op);
-      if (it == ops_.end()) {
-        if (was_opened(f->op)) return std::optional<Event>{};
-        return violation("REPLY to " + op_name(f->op) + ", which was never opened");
-      }
-      remove(it);
-      --my_open_;
+      auto it = find_for_frame(f->op, "REPLY to ");
+      if (!it) return it.error();
+      if (*it == ops_.end()) return std::optional<Event>{};
+      remove(*it);
       return std::optional<Event>(Answered{f->op, f->status, f->text});
     }
     case FrameType::cancel: {
       auto f = decode_cancel(payload);
       if (!f) return f.error();
-      auto it = ops_.find(f->op);
-      if (it == ops_.end()) {
-        if (was_opened(f->op)) return std::optional<Event>{};
-        return violation("CANCEL of " + op_name(f->op) + ", which was never opened");
-      }
-      if (it->second.mine) {
-        --my_open_;
-      } else {
-        --peer_open_;
-      }
-      remove(it);
+      auto it = find_for_frame(f->op, "CANCEL of ");
+      if (!it) return it.error();
+      if (*it == ops_.end()) return std::optional<Event>{};
+      remove(*it);
       return std::optional<Event>(Cancelled{f->op, std::move(f->error)});
     }
   }
@@ -176,7 +174,6 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
   o.mine = false;
   o.received_fin = f->fin;
   add(f->op, o);
-  ++peer_open_;
   return std::optional<Event>(Opened{f->op, f->kind, f->fin, f->body});
 }
 
@@ -200,7 +197,6 @@ Result<std::optional<Event>> Session::receive_v1(std::uint8_t type, ByteSpan pay
     o.kind = static_cast<std::uint8_t>(Kind::message);
     o.received_fin = true;
     add(op, o);
-    ++peer_open_;
     v1_order_.push_back(op);
     return std::optional<Event>(
         Opened{op, static_cast<std::uint8_t>(Kind::message), true, payload});
@@ -211,7 +207,6 @@ Result<std::optional<Event>> Session::receive_v1(std::uint8_t type, ByteSpan pay
   const std::uint32_t op = v1_order_.front();
   v1_order_.pop_front();
   if (auto it = ops_.find(op); it != ops_.end()) remove(it);
-  --my_open_;
   return std::optional<Event>(Answered{op, payload[0], payload.subspan(1)});
 }
 
@@ -236,7 +231,6 @@ Result<std::uint32_t> Session::open(std::uint8_t kind, ByteSpan body, bool fin, 
   o.mine = true;
   o.sent_fin = fin;
   add(op, o);
-  ++my_open_;
   if (version_ == kVersion1) {
     v1_order_.push_back(op);
     out.send_frame(kV1Message, {body});
@@ -281,7 +275,6 @@ Result<void> Session::reply(std::uint32_t op, std::uint8_t status, ByteSpan text
   if (it == ops_.end()) return Error(Errc::cancelled, op_name(op) + " is over");
   if (it->second.mine) throw std::logic_error("a reply to an operation this side opened");
   remove(it);
-  --peer_open_;
   if (version_ == kVersion2) {
     const auto h = reply_header(op, status);
     out.send_frame(static_cast<std::uint8_t>(FrameType::reply), {h, text});
@@ -311,11 +304,6 @@ Result<void> Session::cancel(std::uint32_t op, const wire::ErrorRecord& why, Fra
   }
   auto it = ops_.find(op);
   if (it == ops_.end()) return Error(Errc::cancelled, op_name(op) + " is over");
-  if (it->second.mine) {
-    --my_open_;
-  } else {
-    --peer_open_;
-  }
   remove(it);
   const Bytes p = cancel_payload(op, why);
   out.send_frame(static_cast<std::uint8_t>(FrameType::cancel), {p});

@@ -22,6 +22,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <variant>
 #include <vector>
@@ -138,8 +139,13 @@ class Session {
   // Whether op was ever opened (by its parity's side): a frame for an
   // operation never opened is a violation, one for an operation over is not.
   bool was_opened(std::uint32_t op) const noexcept;
+  using Operations = std::unordered_map<std::uint32_t, Operation>;
   void add(std::uint32_t op, const Operation& o);
-  void remove(std::unordered_map<std::uint32_t, Operation>::iterator it);
+  void remove(Operations::iterator it);
+  // The operation a peer's frame names: end() for one that is over (the
+  // frame is ignored), a violation for one never opened. `frame` starts the
+  // message, e.g. "DATA for ".
+  Result<Operations::iterator> find_for_frame(std::uint32_t op, std::string_view frame);
   Result<std::optional<Event>> receive_v1(std::uint8_t type, ByteSpan payload);
   Result<std::optional<Event>> receive_open(ByteSpan payload, FrameSink& out);
   Refused refuse(std::uint32_t op, std::uint8_t kind, Error why, FrameSink& out);
@@ -147,13 +153,13 @@ class Session {
   Role role_;
   int version_;
   Authorizer authorize_;
-  std::unordered_map<std::uint32_t, Operation> ops_;
+  Operations ops_;
   static constexpr std::size_t kSpareNodes = 64;
-  std::vector<std::unordered_map<std::uint32_t, Operation>::node_type> spare_;
+  std::vector<Operations::node_type> spare_;
   std::uint32_t my_last_ = 0;    // the highest id this side opened
   std::uint32_t peer_last_ = 0;  // the highest id the peer opened
-  std::uint32_t my_open_ = 0;    // operations open that this side opened
-  std::uint32_t peer_open_ = 0;  // operations open that the peer opened
+  std::uint32_t my_open_ = 0;    // operations open that this side opened (add/remove)
+  std::uint32_t peer_open_ = 0;  // operations open that the peer opened (add/remove)
   // Version 1: the order of messages, for replies (client: the ops awaiting
   // a REPLY; server: the ops not yet answered) and replies held back.
   std::deque<std::uint32_t> v1_order_;

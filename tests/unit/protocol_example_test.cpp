@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -113,6 +114,25 @@ Bytes tag_input(Direction d, std::uint64_t seq, ByteSpan frame_without_tag) {
   return out;
 }
 
+// The three handshake records, the server having checked the last; nullopt
+// (after a test failure) if either side refused.
+struct Flights {
+  Bytes client_hello, server_hello, client_finish;
+};
+std::optional<Flights> run_handshake(PskClientHandshake& client, PskServerHandshake& server) {
+  Flights f{client.client_hello(), {}, {}};
+  auto server_hello = server.on_client_hello(f.client_hello);
+  EXPECT_TRUE(server_hello.ok());
+  if (!server_hello) return std::nullopt;
+  f.server_hello = std::move(*server_hello);
+  auto client_finish = client.on_server_hello(f.server_hello);
+  EXPECT_TRUE(client_finish.ok());
+  if (!client_finish) return std::nullopt;
+  f.client_finish = std::move(*client_finish);
+  EXPECT_TRUE(server.on_client_finish(f.client_finish).ok());
+  return f;
+}
+
 // Runs the worked example with the real code and returns every value the
 // document shows, by marker name.
 std::map<std::string, Bytes> compute_example() {
@@ -127,17 +147,14 @@ std::map<std::string, Bytes> compute_example() {
   // version 2 example for what changes).
   PskClientHandshake client(psk, {suite}, cn, 1);
   PskServerHandshake server(psk, {suite}, sn, 1);
-  const Bytes client_hello = client.client_hello();
-  auto server_hello = server.on_client_hello(client_hello);
-  EXPECT_TRUE(server_hello.ok());
-  if (!server_hello) return {};
-  auto client_finish = client.on_server_hello(*server_hello);
-  EXPECT_TRUE(client_finish.ok());
-  if (!client_finish) return {};
-  EXPECT_TRUE(server.on_client_finish(*client_finish).ok());
+  const auto flights = run_handshake(client, server);
+  if (!flights) return {};
+  const Bytes& client_hello = flights->client_hello;
+  const Bytes& server_hello = flights->server_hello;
+  const Bytes& client_finish = flights->client_finish;
 
   const std::size_t tag = crypto::mac_tag_size(mac);
-  const ByteSpan sh(*server_hello);
+  const ByteSpan sh(server_hello);
   const ByteSpan sh_without_proof = sh.first(sh.size() - tag);
 
   // The key schedule step by step, checked against derive_session_keys.
@@ -161,7 +178,7 @@ std::map<std::string, Bytes> compute_example() {
   const Bytes server_proof = label_mac(keys.server_proof_key, kServerProofLabel);
   const Bytes client_proof = label_mac(keys.client_proof_key, kClientProofLabel);
   EXPECT_EQ(server_proof, bytes_of(sh.last(tag)));
-  EXPECT_EQ(client_proof, bytes_of(ByteSpan(*client_finish).last(tag)));
+  EXPECT_EQ(client_proof, bytes_of(ByteSpan(client_finish).last(tag)));
 
   // One message and its reply, each the first frame of its direction.
   FrameCodec client_codec = client.make_codec(wire::kDefaultMaxPayload);
@@ -205,9 +222,9 @@ std::map<std::string, Bytes> compute_example() {
       {"client_to_server_key", bytes_of(keys.client_to_server.span())},
       {"server_to_client_key", bytes_of(keys.server_to_client.span())},
       {"server_proof", server_proof},
-      {"server_hello", *server_hello},
+      {"server_hello", server_hello},
       {"client_proof", client_proof},
-      {"client_finish", *client_finish},
+      {"client_finish", client_finish},
       {"message_tag_input", message_tag_input},
       {"message_frame", message},
       {"reply_tag_input", reply_tag_input},
@@ -226,19 +243,16 @@ std::map<std::string, Bytes> compute_aead_example() {
                                          std::end(crypto::kDefaultSuites));
   PskClientHandshake client(psk, offer, cn, 1);
   PskServerHandshake server(psk, offer, sn, 1);
-  const Bytes client_hello = client.client_hello();
-  auto server_hello = server.on_client_hello(client_hello);
-  EXPECT_TRUE(server_hello.ok());
-  if (!server_hello) return {};
+  const auto flights = run_handshake(client, server);
+  if (!flights) return {};
+  const Bytes& client_hello = flights->client_hello;
+  const Bytes& server_hello = flights->server_hello;
+  const Bytes& client_finish = flights->client_finish;
   EXPECT_EQ(server.suite(), crypto::Suite::aes_256_gcm);
-  auto client_finish = client.on_server_hello(*server_hello);
-  EXPECT_TRUE(client_finish.ok());
-  if (!client_finish) return {};
-  EXPECT_TRUE(server.on_client_finish(*client_finish).ok());
 
   // Proofs are HMAC-SHA256 (32 bytes) for an AEAD suite.
   const std::size_t proof = 32;
-  const ByteSpan sh(*server_hello);
+  const ByteSpan sh(server_hello);
   const ByteSpan sh_without_proof = sh.first(sh.size() - proof);
   const auto transcript = crypto::sha256({client_hello, sh_without_proof});
   const Bytes salt = cat({cn, sn});
@@ -309,13 +323,13 @@ std::map<std::string, Bytes> compute_aead_example() {
 
   return {
       {"aead_client_hello", client_hello},
-      {"aead_server_hello", *server_hello},
+      {"aead_server_hello", server_hello},
       {"aead_hkdf_okm", okm},
       {"aead_client_to_server_key", bytes_of(keys.client_to_server.span())},
       {"aead_server_to_client_key", bytes_of(keys.server_to_client.span())},
       {"aead_client_to_server_iv", bytes_of(keys.client_to_server_iv.span())},
       {"aead_server_to_client_iv", bytes_of(keys.server_to_client_iv.span())},
-      {"aead_client_finish", *client_finish},
+      {"aead_client_finish", client_finish},
       {"aead_message_nonce", message_nonce},
       {"aead_message_aad", message_aad},
       {"aead_message_frame", message},
@@ -339,18 +353,14 @@ std::map<std::string, Bytes> compute_v2_example() {
   const wire::Nonce sn = counting_nonce(0x20);
   PskClientHandshake client(psk, {crypto::Suite::hmac_sha256}, cn, 2);
   PskServerHandshake server(psk, {crypto::Suite::hmac_sha256}, sn, 2);
-  const Bytes client_hello = client.client_hello();
-  auto server_hello = server.on_client_hello(client_hello);
-  EXPECT_TRUE(server_hello.ok());
-  if (!server_hello) return {};
-  auto client_finish = client.on_server_hello(*server_hello);
-  EXPECT_TRUE(client_finish.ok());
-  if (!client_finish) return {};
-  EXPECT_TRUE(server.on_client_finish(*client_finish).ok());
+  const auto flights = run_handshake(client, server);
+  if (!flights) return {};
+  const Bytes& client_hello = flights->client_hello;
+  const Bytes& server_hello = flights->server_hello;
   EXPECT_EQ(client.protocol(), 2);
   EXPECT_EQ(server.protocol(), 2);
 
-  const ByteSpan sh(*server_hello);
+  const ByteSpan sh(server_hello);
   const auto transcript = crypto::sha256({client_hello, sh.first(sh.size() - 32)});
 
   FrameCodec client_codec = client.make_codec(wire::kDefaultMaxPayload);
@@ -390,7 +400,7 @@ std::map<std::string, Bytes> compute_v2_example() {
 
   return {
       {"v2_client_hello", client_hello},
-      {"v2_server_hello", *server_hello},
+      {"v2_server_hello", server_hello},
       {"v2_transcript_hash", bytes_of(transcript)},
       {"v2_open_frame", open_frame},
       {"v2_reply_frame", reply_frame},
