@@ -1,6 +1,7 @@
 // signet::Server: a net::Server on a thread of its own (see signet.hpp).
 #include <thread>
 
+#include "api/message_service.hpp"
 #include "api/signet.hpp"
 
 namespace signet {
@@ -14,6 +15,12 @@ struct Server::Impl {
 };
 
 Server::Server(ServerConfig config, net::ChannelFactory channel, net::Handler handler)
+    : Server(config, std::move(channel),
+             message_service(std::move(handler),
+                             {config.max_concurrent_handlers, config.max_queued_handlers})) {}
+
+Server::Server(ServerConfig config, net::ChannelFactory channel,
+               net::ApplicationFactory application)
     : impl_(std::make_unique<Impl>()) {
   net::ServerOptions options;
   options.listen = std::move(config.listen);
@@ -23,11 +30,9 @@ Server::Server(ServerConfig config, net::ChannelFactory channel, net::Handler ha
   options.max_buffered_bytes = config.max_buffered_bytes;
   options.max_connections = config.max_connections;
   options.startups = config.startups;
-  options.max_concurrent_handlers = config.max_concurrent_handlers;
-  options.max_queued_handlers = config.max_queued_handlers;
   options.threads = config.threads;
   impl_->server =
-      std::make_unique<net::Server>(std::move(options), std::move(channel), std::move(handler));
+      std::make_unique<net::Server>(std::move(options), std::move(channel), std::move(application));
 }
 
 Server::Server(ServerConfig config, crypto::SecretBytes key, net::Handler handler)

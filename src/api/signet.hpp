@@ -148,6 +148,11 @@ struct ServerConfig {
 class Server {
  public:
   Server(ServerConfig config, net::ChannelFactory channel, net::Handler handler);
+  // Serves what `application` makes of each connection instead of messages
+  // only (net/link.hpp; message_service() is the application the other
+  // constructors serve). max_concurrent_handlers and max_queued_handlers
+  // are message_service()'s options and not used here.
+  Server(ServerConfig config, net::ChannelFactory channel, net::ApplicationFactory application);
   // Shared-key mode: shared_key_server(std::move(key)).
   Server(ServerConfig config, crypto::SecretBytes key, net::Handler handler);
   ~Server();

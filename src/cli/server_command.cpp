@@ -8,6 +8,7 @@
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
+#include "api/message_service.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/exec_handler.hpp"
@@ -109,20 +110,21 @@ int run_server(ServerArgs& args) {
   options.threads = args.threads;
   check_descriptor_limit(args.max_connections);
   net::Handler handler = net::SyncHandler(print_and_confirm);
+  MessageServiceOptions service;
   if (args.echo)
     handler = echo_handler(std::size_t{wire::send_limit(args.channel.max_message)} - 1);
   if (!args.exec.empty()) {
     const std::size_t cores = std::max(1u, std::thread::hardware_concurrency());
-    options.max_concurrent_handlers =
+    service.max_concurrent_handlers =
         args.exec_concurrency != 0 ? args.exec_concurrency : 4 * cores;
-    options.max_queued_handlers =
-        args.exec_queue != 0 ? args.exec_queue : 16 * options.max_concurrent_handlers;
+    service.max_queued_handlers =
+        args.exec_queue != 0 ? args.exec_queue : 16 * service.max_concurrent_handlers;
     // The reply's status byte leaves max_message - 1 bytes for the text.
     const std::size_t room = std::size_t{wire::send_limit(args.channel.max_message)} - 1;
     handler = make_exec_handler(ExecOptions{args.exec, seconds_option(args.exec_timeout),
                                             std::min(args.exec_max_output, room)});
   }
-  net::Server server(options, mode->factory, std::move(handler));
+  net::Server server(options, mode->factory, message_service(std::move(handler), service));
   auto bound = server.listen();
   if (!bound) {
     print_error(bound.error().message());

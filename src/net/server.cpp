@@ -4,13 +4,11 @@
 
 #include <array>
 #include <thread>
+#include <utility>
 
 #include "crypto/primitives.hpp"
-#include "net/channel_sink.hpp"
 #include "net/deadline.hpp"
-#include "net/handler_gate.hpp"
 #include "net/log_limiter.hpp"
-#include "proto/session.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -38,27 +36,6 @@ thread_local std::array<std::uint8_t, kScratchSize> scratch;
 
 // The first byte of a TLS handshake record (RFC 8446 section 5.1).
 constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
-
-// Replies larger than the channel allows are cut, never refused: the handler's
-// text is not the client's fault. What a reply frame's payload holds besides
-// the text and within the limit: the status (version 1). Version 2's
-// operation header is outside the limit (wire::operation_header_size).
-std::size_t reply_overhead(int version) {
-  return version == proto::kVersion2 ? 0 : 1;
-}
-
-// Every operation the peer opens is checked against its rights (allow= and
-// the other options of its authorized_keys line) before a handler sees it.
-proto::Authorizer authorizer(const channel::PeerIdentity& peer) {
-  if (!peer.authorize) return {};
-  return [check = peer.authorize](std::uint8_t kind) -> Result<void> {
-    switch (static_cast<proto::Kind>(kind)) {
-      case proto::Kind::message:
-        return check(keys::Operation::message);
-    }
-    return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
-  };
-}
 
 std::string endpoint_string(const tcp::endpoint& ep) {
   const auto a = ep.address();
@@ -99,24 +76,17 @@ void log_exception(std::exception_ptr e) {
 }  // namespace
 
 struct Server::Impl {
-  explicit Impl(ServerOptions o)
-      : options(std::move(o)),
-        admission(options.startups),
-        gate(options.max_concurrent_handlers == 0
-                 ? nullptr
-                 : std::make_unique<HandlerGate>(options.max_concurrent_handlers,
-                                                 options.max_queued_handlers)) {}
+  explicit Impl(ServerOptions o) : options(std::move(o)), admission(options.startups) {}
 
   ServerOptions options;
   ChannelFactory factory;
-  Handler handler;
+  ApplicationFactory application;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::optional<tcp::acceptor> acceptor;
   ServerStats stats;
   std::atomic<bool> stopping{false};
   std::size_t next_context = 0;
   StartupAdmission admission;
-  std::unique_ptr<HandlerGate> gate;
   std::atomic<int> refusing{0};
   // Everything an unauthenticated peer can make the server log goes through
   // one of these (log_limiter.hpp).
@@ -136,14 +106,17 @@ struct Server::Impl {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public Link, public std::enable_shared_from_this<Session> {
  public:
   // The connection comes admitted into the handshake (an admission slot for
   // `source` and kHandshakeReserve of the budget); the session gives both
   // back when the handshake is over or the connection ends.
   Session(tcp::socket socket, Server::Impl& server, StartupAdmission::Source source)
       : socket_(std::move(socket)),
+        executor_(socket_.get_executor()),
         deadline_(socket_.get_executor()),
+        wake_writer_(socket_.get_executor(), Clock::time_point::max()),
+        wrote_(socket_.get_executor(), Clock::time_point::max()),
         server_(server),
         source_(source) {}
 
@@ -151,14 +124,40 @@ class Session : public std::enable_shared_from_this<Session> {
   // thread, when no other reference may be left.
   static awaitable<void> run(std::shared_ptr<Session> self);
 
+  // Link.
+  const PeerInfo& peer() const override { return peer_; }
+  asio::any_io_executor executor() const override { return executor_; }
+  Result<std::optional<channel::Frame>> next_frame() override;
+  void send(wire::FrameType type, std::initializer_list<util::ByteSpan> parts) override;
+  std::uint32_t max_send_payload() const override { return channel_->max_send_payload(); }
+  std::size_t queued() const override { return out_.size() + writing_.size(); }
+  awaitable<Result<void>> drained() override;
+  void served() override {
+    ++served_;
+    ++server_.stats.messages;
+  }
+
  private:
   awaitable<void> main();
   // The deadline passed: tell the peer why if possible, and close.
   void timed_out();
+  // The reader: reads, feeds the channel, hands frames to the application.
   awaitable<Result<void>> serve();
-  awaitable<Result<void>> handle_frames();
-  awaitable<Result<void>> write_out();
-  awaitable<wire::Reply> call_handler(util::ByteSpan message);
+  awaitable<Result<void>> established();
+  // The writer (from the end of the handshake): writes whatever is queued.
+  static awaitable<void> write_loop(std::shared_ptr<Session> self);
+  // Writes what is queued without waiting, as far as the socket takes it,
+  // and leaves the rest to the writer. The reader calls it after each batch
+  // of frames, so a reply goes out in the reader's turn, without waking the
+  // writer (one reactor round trip less per request).
+  void write_now();
+  // During the handshake, and for the last notice: writes everything queued.
+  awaitable<Result<void>> write_all();
+  void wake_writer() {
+    if (!writer_idle_) return;
+    writer_idle_ = false;
+    wake_writer_.cancel();
+  }
   void leave_handshake();
   void touch(std::chrono::milliseconds timeout) { deadline_.arm(timeout); }
   // Brings this connection's share of the memory budget up to date (input
@@ -167,25 +166,33 @@ class Session : public std::enable_shared_from_this<Session> {
   // carry no frame, such as TLS KeyUpdate records, do not count as
   // activity); a frame that has started must complete within frame_timeout.
   // Fails with busy when input is arriving and the budget is exhausted.
-  Result<void> account(std::size_t frames_completed);
+  Result<void> account();
   // Logs a line about an unauthenticated peer through the rate limiter.
   bool may_log() { return announced_ ? true : server_.rejected_log.admit(); }
 
   tcp::socket socket_;
+  asio::any_io_executor executor_;
   Deadline deadline_;
+  asio::steady_timer wake_writer_;  // the writer sleeps on it while nothing is queued
+  asio::steady_timer wrote_;        // drained() sleeps on it while the writer writes
   Server::Impl& server_;
   StartupAdmission::Source source_;
   bool in_handshake_ = true;  // holds an admission slot and the handshake reserve
   std::unique_ptr<channel::Channel> channel_;
-  std::optional<proto::Session> session_;  // from the end of the handshake
-  util::Bytes out_;
+  std::unique_ptr<Application> application_;  // from the end of the handshake
+  util::Bytes out_;                           // queued for the peer
+  util::Bytes writing_;                       // what the writer has on the wire
   PeerInfo peer_;
-  bool writing_ = false;
+  bool writer_started_ = false;
+  bool writer_idle_ = false;     // the writer waits on wake_writer_
+  bool channel_failed_ = false;  // the channel has queued its own notice of the error
+  std::optional<std::error_code> write_error_;
   bool timed_out_ = false;
   bool announced_ = false;
   bool partial_ = false;        // a frame has started arriving and is not complete
+  std::size_t frames_ = 0;      // complete frames taken since the last account()
   std::int64_t accounted_ = 0;  // this connection's part of stats.buffered_bytes
-  std::uint64_t messages_ = 0;
+  std::uint64_t served_ = 0;
 };
 
 awaitable<void> Session::run(std::shared_ptr<Session> self) {
@@ -210,7 +217,7 @@ awaitable<void> Session::main() {
     const Error& e = result.error();
     if (e.is(Errc::peer_closed)) {
       if (announced_) {
-        spdlog::info("{}: connection closed by peer after {} message(s)", peer_.address, messages_);
+        spdlog::info("{}: connection closed by peer after {} message(s)", peer_.address, served_);
       } else if (may_log()) {
         spdlog::info("{}: connection closed by peer {}", peer_.address, e.detail);
       }
@@ -218,17 +225,18 @@ awaitable<void> Session::main() {
       ++server_.stats.rejected;
       if (e.is(Errc::busy)) ++server_.stats.busy;
       if (may_log()) spdlog::warn("{}: rejected: {}", peer_.address, e.message());
-      // Tell the peer why, if the channel queued a notice; bounded by the watchdog.
-      if (channel_) channel_->flush(out_);
-      if (!out_.empty() && socket_.is_open()) {
-        writing_ = true;
-        co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
-        writing_ = false;
-      }
+      // Tell the peer why (the channel has queued its own notice of what
+      // it found; the application's errors get an ERROR frame here), after
+      // what is queued before it; bounded by the watchdog.
+      if (channel_ && announced_ && !channel_failed_) channel_->send_error(e, out_);
+      if (socket_.is_open() && !write_error_) (void)co_await write_all();
     }
   }
+  application_.reset();
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+  wake_writer_.cancel();
+  wrote_.cancel();
   deadline_.stop();
   leave_handshake();
   server_.stats.buffered_bytes -= accounted_;
@@ -252,12 +260,15 @@ void Session::timed_out() {
   ++server_.stats.rejected;
   if (may_log()) spdlog::warn("{}: {}; closing", peer_.address, e.message());
   std::error_code ec;
-  if (!writing_ && channel_) {
+  // Only between frames: a notice must not land inside one half written.
+  if (writing_.empty() && out_.empty() && channel_) {
     util::Bytes notice;
     channel_->send_error(e, notice);
     socket_.write_some(asio::buffer(notice), ec);  // non-blocking, best effort
   }
   socket_.close(ec);
+  wake_writer_.cancel();
+  wrote_.cancel();
 }
 
 awaitable<Result<void>> Session::serve() {
@@ -297,149 +308,165 @@ awaitable<Result<void>> Session::serve() {
           out_ = wire::encode(
               wire::ErrorRecord{wire::error_code_for(made.error()), made.error().message()});
         }
+        channel_failed_ = true;
         co_return made.error();
       }
       channel_ = std::move(*made);
     }
-    if (auto r = channel_->receive(data, out_); !r) co_return r.error();
-    if (channel_->established() && !announced_) {
-      announced_ = true;
-      leave_handshake();
-      peer_.mode = channel_->description();
-      peer_.identity = channel_->peer();
-      peer_.protocol = channel_->protocol_version();
-      session_.emplace(proto::Role::server, peer_.protocol, authorizer(peer_.identity));
-      spdlog::info("{}: handshake ok ({}{}{}, protocol {})", peer_.address, peer_.mode,
-                   peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint,
-                   peer_.protocol);
-      touch(server_.options.idle_timeout);
+    if (auto r = channel_->receive(data, out_); !r) {
+      channel_failed_ = true;
+      co_return r.error();
     }
-    if (announced_) {
-      if (auto r = co_await handle_frames(); !r) co_return r.error();
+    if (!announced_) {
+      if (channel_->established()) {
+        if (auto r = co_await established(); !r) co_return r.error();
+      } else if (auto w = co_await write_all(); !w) {
+        co_return w.error();
+      }
+      if (!announced_) continue;
     }
-    if (auto w = co_await write_out(); !w) co_return w.error();
+    auto r = co_await application_->receive(*this);
+    if (!r) co_return r.error();
+    write_now();
+    if (auto a = account(); !a) co_return a.error();
+    if (write_error_) co_return Error(*write_error_, "write");
+    // Back-pressure: a peer that sends and does not read gets no more of
+    // its frames taken until what it was sent has gone out.
+    if (queued() >= kOutputHighWater) {
+      if (auto d = co_await drained(); !d) co_return d.error();
+    }
   }
 }
 
-awaitable<Result<void>> Session::write_out() {
-  if (channel_) channel_->flush(out_);
-  if (out_.empty()) co_return Result<void>{};
-  writing_ = true;
-  auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
-  writing_ = false;
-  if (ec) co_return Error(ec, "write");
-  out_.clear();
-  if (out_.capacity() > 4 * kScratchSize) util::Bytes().swap(out_);
-  if (announced_) (void)account(0);
+awaitable<Result<void>> Session::established() {
+  announced_ = true;
+  leave_handshake();
+  peer_.mode = channel_->description();
+  peer_.identity = channel_->peer();
+  peer_.protocol = channel_->protocol_version();
+  spdlog::info("{}: handshake ok ({}{}{}, protocol {})", peer_.address, peer_.mode,
+               peer_.identity.fingerprint.empty() ? "" : ", key ", peer_.identity.fingerprint,
+               peer_.protocol);
+  // The handshake's last bytes go out before the application may send.
+  if (auto w = co_await write_all(); !w) co_return w.error();
+  touch(server_.options.idle_timeout);
+  application_ = server_.application(*this);
+  writer_started_ = true;
+  asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
   co_return Result<void>{};
 }
 
-Result<void> Session::account(std::size_t frames_completed) {
+Result<std::optional<channel::Frame>> Session::next_frame() {
+  auto f = channel_->next_frame(out_);
+  if (!f) {
+    channel_failed_ = true;
+    return f.error();
+  }
+  if (f->has_value()) ++frames_;
+  return f;
+}
+
+void Session::send(wire::FrameType type, std::initializer_list<util::ByteSpan> parts) {
+  channel_->send(type, parts, out_);
+  // What the reader's frames make the application send, the reader writes
+  // when it is done with them (write_now), and the writer finds nothing;
+  // anything sent at another time is the writer's.
+  wake_writer();
+}
+
+awaitable<Result<void>> Session::drained() {
+  channel_->flush(out_);
+  while (queued() > 0) {
+    if (!socket_.is_open()) co_return Error(Errc::peer_closed);
+    if (write_error_) co_return Error(*write_error_, "write");
+    wake_writer();
+    co_await wrote_.async_wait(kTuple);
+    wrote_.expires_at(Clock::time_point::max());
+  }
+  (void)account();
+  co_return Result<void>{};
+}
+
+awaitable<void> Session::write_loop(std::shared_ptr<Session> self) {
+  auto& s = *self;
+  for (;;) {
+    if (!s.socket_.is_open() || s.write_error_) break;
+    s.channel_->flush(s.out_);
+    if (s.out_.empty()) {
+      s.writer_idle_ = true;
+      co_await s.wake_writer_.async_wait(kTuple);
+      s.writer_idle_ = false;
+      s.wake_writer_.expires_at(Clock::time_point::max());
+      continue;
+    }
+    s.writing_.swap(s.out_);
+    auto [ec, written] = co_await asio::async_write(s.socket_, asio::buffer(s.writing_), kTuple);
+    s.writing_.clear();
+    if (s.writing_.capacity() > 4 * kScratchSize) util::Bytes().swap(s.writing_);
+    if (ec) s.write_error_ = ec;
+    (void)s.account();
+    s.wrote_.cancel();
+  }
+  s.wrote_.cancel();
+}
+
+void Session::write_now() {
+  channel_->flush(out_);
+  if (out_.empty() || !writing_.empty() || write_error_) return;
+  std::error_code ec;
+  const std::size_t n = socket_.write_some(asio::buffer(out_), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    write_error_ = ec;
+    return;
+  }
+  if (n == out_.size()) {
+    out_.clear();
+    if (out_.capacity() > 4 * kScratchSize) util::Bytes().swap(out_);
+    return;
+  }
+  out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(n));
+  wake_writer();
+}
+
+awaitable<Result<void>> Session::write_all() {
+  if (writer_started_) {
+    // Everything queued goes out through the writer, in order.
+    auto d = co_await drained();
+    if (!d || out_.empty()) co_return d;
+  }
+  if (channel_) channel_->flush(out_);
+  if (out_.empty()) co_return Result<void>{};
+  writing_.swap(out_);
+  auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(writing_), kTuple);
+  writing_.clear();
+  if (ec) {
+    write_error_ = ec;
+    co_return Error(ec, "write");
+  }
+  co_return Result<void>{};
+}
+
+Result<void> Session::account() {
   const std::size_t input = channel_->buffered();
-  const auto now = static_cast<std::int64_t>(input + out_.size());
+  const auto now = static_cast<std::int64_t>(input + queued());
   const std::int64_t total = server_.stats.buffered_bytes += now - accounted_;
   accounted_ = now;
+  const std::size_t frames = std::exchange(frames_, 0);
   if (input > 0 && static_cast<std::size_t>(total) > server_.options.max_buffered_bytes) {
     return Error(
         Errc::busy,
         "memory limit of " + std::to_string(server_.options.max_buffered_bytes) + " bytes reached");
   }
   if (input == 0) {
-    if (partial_ || frames_completed > 0) touch(server_.options.idle_timeout);
+    if (partial_ || frames > 0) touch(server_.options.idle_timeout);
     partial_ = false;
-  } else if (!partial_ || frames_completed > 0) {
+  } else if (!partial_ || frames > 0) {
     // A new frame has started: it gets a full frame_timeout.
     partial_ = true;
     touch(server_.options.frame_timeout);
   }
   return {};
 }
-
-awaitable<Result<void>> Session::handle_frames() {
-  std::size_t completed = 0;
-  ChannelSink sink(*channel_, out_);
-  for (;;) {
-    auto f = channel_->next_frame(out_);
-    if (!f) co_return f.error();
-    if (!f->has_value()) break;
-    ++completed;
-    auto event = session_->receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink);
-    if (!event) {
-      channel_->send_error(event.error(), out_);
-      co_return event.error();
-    }
-    // Only operations the client opens need anything from the server: this
-    // server opens none, so REPLY, DATA, WINDOW and CANCEL need no action
-    // (the session has checked them).
-    if (!event->has_value()) continue;
-    if (const auto* refused = std::get_if<proto::Refused>(&**event)) {
-      spdlog::warn("{}: refused operation {} ({}): {}", peer_.address, refused->op,
-                   proto::kind_name(refused->kind), refused->why.message());
-      continue;
-    }
-    const auto* opened = std::get_if<proto::Opened>(&**event);
-    if (opened == nullptr) continue;
-    const std::uint32_t op = opened->op;
-    if (!opened->fin) {
-      // A message is one OPEN frame; DATA that follows is dropped.
-      const Error e(Errc::unsupported_operation,
-                    "a message is one OPEN frame with FIN; this server does not take streamed "
-                    "messages");
-      spdlog::warn("{}: refused operation {} (message): {}", peer_.address, op, e.message());
-      if (auto c = session_->cancel(op, {wire::error_code_for(e), e.detail}, sink); !c) {
-        co_return c.error();
-      }
-      continue;
-    }
-    spdlog::debug("{}: message {} verified ({} bytes, {})", peer_.address, op, opened->body.size(),
-                  peer_.mode);
-    std::optional<HandlerGate::Permit> permit;
-    if (server_.gate) {
-      auto p = co_await server_.gate->acquire();
-      if (!p) {
-        channel_->send_error(p.error(), out_);
-        co_return p.error();
-      }
-      permit.emplace(std::move(*p));
-    }
-    wire::Reply reply = co_await call_handler(opened->body);
-    permit.reset();
-    // Cut to what a peer accepts by default, not to this server's own
-    // receive limit (which may be smaller).
-    const std::size_t room = channel_->max_send_payload() - reply_overhead(peer_.protocol);
-    if (reply.text.size() > room) reply.text.resize(room);
-    if (auto r = session_->reply(op, reply.status, util::as_bytes(reply.text), sink); !r) {
-      co_return r.error();
-    }
-    spdlog::debug("{}: reply {} sealed ({} bytes, status {})", peer_.address, op, reply.text.size(),
-                  reply.status);
-    ++messages_;
-    ++server_.stats.messages;
-    // Back-pressure: a peer that sends and does not read gets no more
-    // frames taken until its replies have gone out.
-    if (out_.size() >= kOutputHighWater) {
-      (void)account(completed);
-      completed = 0;
-      if (auto w = co_await write_out(); !w) co_return w.error();
-    }
-  }
-  if (auto r = account(completed); !r) {
-    channel_->send_error(r.error(), out_);
-    co_return r.error();
-  }
-  co_return Result<void>{};
-}
-
-awaitable<wire::Reply> Session::call_handler(util::ByteSpan message) {
-  try {
-    if (auto* sync = std::get_if<SyncHandler>(&server_.handler)) co_return (*sync)(peer_, message);
-    co_return co_await std::get<AsyncHandler>(server_.handler)(peer_, message);
-  } catch (const std::exception& e) {
-    spdlog::error("{}: handler failed: {}", peer_.address, e.what());
-  }
-  co_return wire::Reply{255, "internal error in the server's handler"};
-}
-
 }  // namespace
 
 awaitable<void> Server::Impl::accept_loop() {
@@ -565,10 +592,10 @@ awaitable<void> Server::Impl::housekeeping() {
   }
 }
 
-Server::Server(ServerOptions options, ChannelFactory factory, Handler handler)
+Server::Server(ServerOptions options, ChannelFactory factory, ApplicationFactory application)
     : impl_(new Impl(std::move(options))) {
   impl_->factory = std::move(factory);
-  impl_->handler = std::move(handler);
+  impl_->application = std::move(application);
   unsigned n = impl_->options.threads;
   if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) impl_->contexts.push_back(std::make_unique<asio::io_context>());

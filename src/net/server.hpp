@@ -11,7 +11,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <variant>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -19,24 +18,11 @@
 #include "channel/channel.hpp"
 #include "net/address.hpp"
 #include "net/admission.hpp"
+#include "net/link.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
 
 namespace signet::net {
-
-struct PeerInfo {
-  std::string address;  // "127.0.0.1:50412"
-  std::string mode;     // channel description, e.g. "shared-key hmac-sha256"
-  channel::PeerIdentity identity;
-  int protocol = 1;  // the application protocol version the handshake chose
-};
-
-// A handler answers each verified message with a status and a text. It is
-// either a plain function or a coroutine; both run on the connection's thread.
-using SyncHandler = std::function<wire::Reply(const PeerInfo&, util::ByteSpan message)>;
-using AsyncHandler =
-    std::function<asio::awaitable<wire::Reply>(const PeerInfo&, util::ByteSpan message)>;
-using Handler = std::variant<SyncHandler, AsyncHandler>;
 
 // Builds the channel for a new connection from its first bytes (so one port
 // can tell shared-key mode from key mode) and the peer's address. An Error
@@ -61,21 +47,12 @@ struct ServerOptions {
   std::size_t max_connections = 16384;
   // Connections in their handshake, in all and per source (admission.hpp).
   StartupLimits startups;
-  // Handlers running at once over all connections, and requests that may
-  // wait for a turn beyond those (handler_gate.hpp); 0: no limit.
-  std::size_t max_concurrent_handlers = 0;
-  std::size_t max_queued_handlers = 0;
   unsigned threads = 0;  // 0: one per core
 };
 
 // What a connection in its handshake is counted for in max_buffered_bytes:
 // a TLS handshake's state (measured at 47-63 KB) plus slack.
 inline constexpr std::size_t kHandshakeReserve = 64 * 1024;
-// A connection stops taking frames while this much of its output is not yet
-// written (back-pressure: a peer that sends but never reads holds at most
-// this plus one reply).
-inline constexpr std::size_t kOutputHighWater = 256 * 1024;
-
 struct ServerStats {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> active{0};
@@ -87,7 +64,9 @@ struct ServerStats {
 
 class Server {
  public:
-  Server(ServerOptions options, ChannelFactory factory, Handler handler);
+  // Each connection gets the channel `factory` makes, and once its handshake
+  // is over, the application `application` makes (link.hpp).
+  Server(ServerOptions options, ChannelFactory factory, ApplicationFactory application);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

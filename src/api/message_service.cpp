@@ -1,0 +1,156 @@
+#include "api/message_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <optional>
+
+#include "net/handler_gate.hpp"
+#include "proto/session.hpp"
+
+namespace signet {
+namespace {
+
+// Where a connection's protocol session writes its frames: the link, which
+// protects them and queues them for the peer.
+class LinkSink : public proto::FrameSink {
+ public:
+  explicit LinkSink(net::Link& link) : link_(link) {}
+  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
+    link_.send(static_cast<wire::FrameType>(type), parts);
+  }
+
+ private:
+  net::Link& link_;
+};
+
+// Every operation the peer opens is checked against its rights (allow= and
+// the other options of its authorized_keys line) before a handler sees it.
+proto::Authorizer authorizer(const channel::PeerIdentity& peer) {
+  if (!peer.authorize) return {};
+  return [check = peer.authorize](std::uint8_t kind) -> Result<void> {
+    switch (static_cast<proto::Kind>(kind)) {
+      case proto::Kind::message:
+        return check(keys::Operation::message);
+    }
+    return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
+  };
+}
+
+// Replies larger than the peer takes are cut, never refused: the handler's
+// text is not the client's fault. What a reply frame's payload holds besides
+// the text and within the limit: the status (version 1). Version 2's
+// operation header is outside the limit (wire::operation_header_size).
+std::size_t reply_overhead(int version) {
+  return version == proto::kVersion2 ? 0 : 1;
+}
+
+struct Shared {
+  net::Handler handler;
+  std::unique_ptr<net::HandlerGate> gate;
+};
+
+class MessageService : public net::Application {
+ public:
+  MessageService(std::shared_ptr<const Shared> shared, net::Link& link)
+      : shared_(std::move(shared)),
+        session_(proto::Role::server, link.peer().protocol, authorizer(link.peer().identity)),
+        sink_(link) {}
+
+  asio::awaitable<Result<void>> receive(net::Link& link) override;
+
+ private:
+  asio::awaitable<Result<void>> answer(net::Link& link, const proto::Opened& opened);
+  asio::awaitable<wire::Reply> call_handler(const net::PeerInfo& peer, util::ByteSpan message);
+
+  std::shared_ptr<const Shared> shared_;
+  proto::Session session_;
+  LinkSink sink_;
+};
+
+asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
+  for (;;) {
+    auto f = link.next_frame();
+    if (!f) co_return f.error();
+    if (!f->has_value()) co_return Result<void>{};
+    auto event = session_.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink_);
+    if (!event) co_return event.error();
+    // This server opens no operations, so REPLY, DATA, WINDOW and CANCEL
+    // need no action (the session has checked them).
+    if (!event->has_value()) continue;
+    if (const auto* refused = std::get_if<proto::Refused>(&**event)) {
+      spdlog::warn("{}: refused operation {} ({}): {}", link.peer().address, refused->op,
+                   proto::kind_name(refused->kind), refused->why.message());
+      continue;
+    }
+    if (const auto* opened = std::get_if<proto::Opened>(&**event)) {
+      if (auto r = co_await answer(link, *opened); !r) co_return r.error();
+    }
+  }
+}
+
+asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const proto::Opened& opened) {
+  const net::PeerInfo& peer = link.peer();
+  const std::uint32_t op = opened.op;
+  if (!opened.fin) {
+    // A message is one OPEN frame; DATA that follows is dropped.
+    const Error e(Errc::unsupported_operation,
+                  "a message is one OPEN frame with FIN; this server does not take streamed "
+                  "messages");
+    spdlog::warn("{}: refused operation {} (message): {}", peer.address, op, e.message());
+    co_return session_.cancel(op, {wire::error_code_for(e), e.detail}, sink_);
+  }
+  spdlog::debug("{}: message {} verified ({} bytes, {})", peer.address, op, opened.body.size(),
+                peer.mode);
+  std::optional<net::HandlerGate::Permit> permit;
+  if (shared_->gate) {
+    auto p = co_await shared_->gate->acquire();
+    if (!p) co_return p.error();
+    permit.emplace(std::move(*p));
+  }
+  wire::Reply reply = co_await call_handler(peer, opened.body);
+  permit.reset();
+  // Cut to what a peer accepts by default, not to this server's own receive
+  // limit (which may be smaller).
+  const std::size_t room = link.max_send_payload() - reply_overhead(peer.protocol);
+  if (reply.text.size() > room) reply.text.resize(room);
+  if (auto r = session_.reply(op, reply.status, util::as_bytes(reply.text), sink_); !r) {
+    co_return r.error();
+  }
+  spdlog::debug("{}: reply {} sealed ({} bytes, status {})", peer.address, op, reply.text.size(),
+                reply.status);
+  link.served();
+  // Back-pressure: a peer that sends and does not read gets no more of its
+  // frames taken until its replies have gone out.
+  if (link.queued() >= net::kOutputHighWater) co_return co_await link.drained();
+  co_return Result<void>{};
+}
+
+asio::awaitable<wire::Reply> MessageService::call_handler(const net::PeerInfo& peer,
+                                                          util::ByteSpan message) {
+  try {
+    if (auto* sync = std::get_if<net::SyncHandler>(&shared_->handler)) {
+      co_return (*sync)(peer, message);
+    }
+    co_return co_await std::get<net::AsyncHandler>(shared_->handler)(peer, message);
+  } catch (const std::exception& e) {
+    spdlog::error("{}: handler failed: {}", peer.address, e.what());
+  }
+  co_return wire::Reply{255, "internal error in the server's handler"};
+}
+
+}  // namespace
+
+net::ApplicationFactory message_service(net::Handler handler, MessageServiceOptions options) {
+  auto shared = std::make_shared<Shared>();
+  shared->handler = std::move(handler);
+  if (options.max_concurrent_handlers != 0) {
+    shared->gate = std::make_unique<net::HandlerGate>(options.max_concurrent_handlers,
+                                                      options.max_queued_handlers);
+  }
+  return [shared = std::shared_ptr<const Shared>(std::move(shared))](
+             net::Link& link) -> std::unique_ptr<net::Application> {
+    return std::make_unique<MessageService>(shared, link);
+  };
+}
+
+}  // namespace signet

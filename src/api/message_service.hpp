@@ -1,0 +1,27 @@
+// signet::message_service: the application that answers messages, protocol
+// version 1's MESSAGE/REPLY and version 2's message operations alike, by
+// calling a handler for each verified message.
+//
+// It drives the connection's proto::Session: every frame the peer sends goes
+// through it (so the peer's rights are checked on every operation it opens),
+// and every answer goes back through it. Handlers run one at a time per
+// connection, in the order the messages came; across connections at most
+// max_concurrent_handlers at once (net::HandlerGate).
+#pragma once
+
+#include <cstddef>
+
+#include "net/link.hpp"
+
+namespace signet {
+
+struct MessageServiceOptions {
+  // Handlers running at once over all connections, and requests that may
+  // wait for a turn beyond those (net/handler_gate.hpp); 0: no limit.
+  std::size_t max_concurrent_handlers = 0;
+  std::size_t max_queued_handlers = 0;
+};
+
+net::ApplicationFactory message_service(net::Handler handler, MessageServiceOptions options = {});
+
+}  // namespace signet
