@@ -1,6 +1,5 @@
 #include "crypto/identity.hpp"
 
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -15,11 +14,9 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <system_error>
 #include <utility>
 
 #include "crypto/openssl_ptr.hpp"
@@ -64,10 +61,6 @@ constexpr std::size_t kOpensshBlockSize = 8;
 Error ossl_error(Errc code, std::string detail) {
   ERR_clear_error();
   return Error(code, std::move(detail));
-}
-
-Error errno_error(Errc code, const std::string& what, int err) {
-  return Error(code, what + ": " + std::generic_category().message(err));
 }
 
 std::string display(std::string_view s) {
@@ -552,33 +545,6 @@ Result<SecretBytes> dearmor_openssh(std::string_view text) {
   return out;
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) noexcept : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
-bool write_all(int fd, ByteSpan data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data = data.subspan(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 std::string mode_string(mode_t mode) {
   char buf[8];
   std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
@@ -889,65 +855,14 @@ Result<void> PrivateKey::save(const std::filesystem::path& path, std::string_vie
   if (pem_len <= 0 || pem_data == nullptr) return ossl_error(Errc::io, "cannot encode the key");
   const ByteSpan pem(reinterpret_cast<const std::uint8_t*>(pem_data),
                      static_cast<std::size_t>(pem_len));
-  if (auto ok = write_file_atomic(path, pem, 0600, overwrite); !ok) return ok;
+  if (auto ok = util::write_file_atomic(path, pem, 0600, overwrite); !ok) return ok;
 
   const std::string line = format_public_key_line(public_, comment) + "\n";
-  if (auto ok = write_file_atomic(pub_path, util::as_bytes(line), 0644, overwrite); !ok) {
+  if (auto ok = util::write_file_atomic(pub_path, util::as_bytes(line), 0644, overwrite); !ok) {
     // Without its .pub a fresh key is only half made; leave nothing behind.
     if (overwrite == Overwrite::no) ::unlink(path.c_str());
     return ok;
   }
-  return {};
-}
-
-// --- Files ---
-
-Result<void> write_file_atomic(const std::filesystem::path& path, util::ByteSpan contents,
-                               unsigned mode, Overwrite overwrite) {
-  const std::string shown = display(path.string());
-  fs::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-  std::array<std::uint8_t, 8> nonce{};
-  random_bytes(nonce);
-  const fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + util::to_hex(nonce));
-
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-               static_cast<mode_t>(mode & 0777)));
-  if (fd.get() < 0) {
-    return errno_error(Errc::io, "cannot create a file in " + display(dir.string()), errno);
-  }
-  // From here on, any failure removes the temporary file.
-  struct Unlinker {
-    const fs::path& p;
-    bool armed = true;
-    ~Unlinker() {
-      if (armed) ::unlink(p.c_str());
-    }
-  } unlinker{tmp};
-
-  // The umask may have cleared bits of `mode`; the caller asked for exactly it.
-  if (::fchmod(fd.get(), static_cast<mode_t>(mode & 07777)) != 0 ||
-      !write_all(fd.get(), contents) || ::fsync(fd.get()) != 0) {
-    return errno_error(Errc::io, "cannot write " + shown, errno);
-  }
-  if (::close(fd.release()) != 0) return errno_error(Errc::io, "cannot write " + shown, errno);
-
-  if (overwrite == Overwrite::yes) {
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      return errno_error(Errc::io, "cannot replace " + shown, errno);
-    }
-    unlinker.armed = false;
-  } else {
-    // link() fails if the target exists, so a concurrent writer is never
-    // overwritten; the temporary name is then removed by the unlinker.
-    if (::link(tmp.c_str(), path.c_str()) != 0) {
-      const int err = errno;
-      if (err == EEXIST) return Error(Errc::config, shown + " already exists; not overwriting it");
-      return errno_error(Errc::io, "cannot create " + shown, err);
-    }
-  }
-  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());  // best effort: the data is in place
   return {};
 }
 

@@ -22,6 +22,7 @@
 #include "crypto/secret.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
+#include "util/file.hpp"
 
 struct evp_pkey_st;
 
@@ -104,7 +105,8 @@ class PublicKey {
 using PassphraseProvider =
     std::function<Result<SecretBytes>(const std::filesystem::path& key_file)>;
 
-enum class Overwrite : bool { no, yes };
+// PrivateKey::save's choice, the same as util::write_file_atomic's.
+using util::Overwrite;
 
 // This machine's identity. Move-only; the OpenSSL key is freed (and its
 // secret parts wiped by OpenSSL) on destruction.
@@ -147,7 +149,7 @@ class PrivateKey {
 
   // save writes `path` as PKCS#8 PEM, mode 0600 (encrypted with AES-256-CBC
   // when passphrase is not empty), and `path.pub` as one OpenSSH line, mode
-  // 0644, each atomically (see write_file_atomic). With Overwrite::no it
+  // 0644, each atomically (see util::write_file_atomic). With Overwrite::no it
   // fails with config, before writing anything, if either file exists. The
   // comment must be printable text on one line (config otherwise).
   Result<void> save(const std::filesystem::path& path, std::string_view comment,
@@ -169,15 +171,8 @@ class PrivateKey {
 // The `<type> <base64> [comment]` line of a .pub file, without a newline.
 std::string format_public_key_line(const PublicKey& key, std::string_view comment);
 
-// write_file_atomic replaces (Overwrite::yes) or creates (Overwrite::no)
-// `path` so that readers see either the old or the complete new file: it
-// writes a temporary file in the same directory (O_EXCL, created with
-// `mode`), fsyncs it, renames (or, for Overwrite::no, hard-links) it into
-// place and fsyncs the directory. No temporary file is left behind on
-// failure. Fails with config if the file exists and Overwrite::no, io
-// otherwise. It lives here because key files were its first user; the keys
-// layer uses it for authorized_keys and known_hosts.
-Result<void> write_file_atomic(const std::filesystem::path& path, util::ByteSpan contents,
-                               unsigned mode, Overwrite overwrite);
+// Key files were write_file_atomic's first user; it lives in util now and
+// keeps its old name here for callers that know it by it.
+using util::write_file_atomic;
 
 }  // namespace signet::crypto
