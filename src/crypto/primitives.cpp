@@ -6,10 +6,18 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
-#include <memory>
 #include <stdexcept>
 
+#include "crypto/openssl_ptr.hpp"
+
 namespace signet::crypto {
+namespace {
+
+using MdCtxPtr = OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free>;
+using KdfPtr = OpenSslPtr<EVP_KDF, EVP_KDF_free>;
+using KdfCtxPtr = OpenSslPtr<EVP_KDF_CTX, EVP_KDF_CTX_free>;
+
+}  // namespace
 
 void cleanse(std::span<std::uint8_t> b) noexcept {
   if (!b.empty()) OPENSSL_cleanse(b.data(), b.size());
@@ -23,7 +31,7 @@ void random_bytes(std::span<std::uint8_t> out) {
 }
 
 Sha256Digest sha256(std::initializer_list<std::span<const std::uint8_t>> parts) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  MdCtxPtr ctx(EVP_MD_CTX_new());
   Sha256Digest d{};
   unsigned int len = 0;
   bool ok = ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1;
@@ -35,11 +43,9 @@ Sha256Digest sha256(std::initializer_list<std::span<const std::uint8_t>> parts) 
 
 void hkdf_sha256(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm,
                  std::span<const std::uint8_t> info, std::span<std::uint8_t> out) {
-  std::unique_ptr<EVP_KDF, decltype(&EVP_KDF_free)> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr),
-                                                        EVP_KDF_free);
+  KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (!kdf) throw std::runtime_error("OpenSSL HKDF unavailable");
-  std::unique_ptr<EVP_KDF_CTX, decltype(&EVP_KDF_CTX_free)> ctx(EVP_KDF_CTX_new(kdf.get()),
-                                                                EVP_KDF_CTX_free);
+  KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
   char digest[] = "SHA256";
   // OSSL_PARAM wants non-const pointers; the KDF only reads them.
   auto* salt_p = const_cast<std::uint8_t*>(salt.data());

@@ -6,6 +6,7 @@
 
 #include "keys/public_key_line.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet::keys {
 namespace {
@@ -161,16 +162,16 @@ std::string join_lines(const std::vector<std::string>& lines) {
 
 // Everything an edit needs: the lock, the current text and the mode to keep.
 struct EditState {
-  DirectoryLock lock;
+  util::DirectoryLock lock;
   std::optional<std::string> text;
   unsigned mode = 0600;
 };
 
 Result<EditState> begin_edit(const fs::path& file) {
-  auto lock = DirectoryLock::acquire(parent_dir(file));
+  auto lock = util::DirectoryLock::acquire(util::parent_dir(file));
   if (!lock) return lock.error();
-  FileStamp stamp;
-  auto text = read_text_file(file, kMaxAuthorizedKeysSize, &stamp);
+  util::FileStamp stamp;
+  auto text = util::read_file(file, kMaxAuthorizedKeysSize, &stamp);
   if (!text) return text.error();
   EditState st{std::move(*lock), std::move(*text), 0600};
   if (stamp.exists) st.mode = stamp.mode & 07777;
@@ -180,7 +181,7 @@ Result<EditState> begin_edit(const fs::path& file) {
 Result<void> finish_edit(const fs::path& file, const EditState& st,
                          const std::vector<std::string>& lines) {
   const std::string text = join_lines(lines);
-  return crypto::write_file_atomic(file, util::as_bytes(text), st.mode, crypto::Overwrite::yes);
+  return util::write_file_atomic(file, util::as_bytes(text), st.mode, util::Overwrite::yes);
 }
 
 }  // namespace
@@ -422,7 +423,7 @@ AuthorizedKeysFile::AuthorizedKeysFile(fs::path path)
 
 AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
   std::lock_guard lock(mutex_);
-  auto now = stat_file(path_);
+  auto now = util::stat_file(path_);
   if (loaded_) {
     // Unchanged file, or the same stat failure as last time: nothing new.
     if (now && stat_error_.empty() && *now == stamp_) return {keys_, false, {}};
@@ -431,9 +432,9 @@ AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
   stat_error_ = now ? std::string() : now.error().detail;
 
   const std::string name = shown_path(path_);
-  FileStamp read_stamp;
+  util::FileStamp read_stamp;
   AuthorizedKeys parsed;
-  auto text = read_text_file(path_, kMaxAuthorizedKeysSize, &read_stamp);
+  auto text = util::read_file(path_, kMaxAuthorizedKeysSize, &read_stamp);
   if (!text) {
     parsed = AuthorizedKeys::refuse_all(text.error().detail + "; no key is admitted");
   } else if (!*text) {
@@ -447,7 +448,7 @@ AuthorizedKeysFile::Snapshot AuthorizedKeysFile::current() {
   }
   // Remember what was read (or that nothing could be), so an unchanged
   // file is not re-read and its warnings not repeated.
-  stamp_ = text && *text ? read_stamp : (now ? *now : FileStamp{});
+  stamp_ = text && *text ? read_stamp : (now ? *now : util::FileStamp{});
   loaded_ = true;
   Snapshot snap;
   snap.reloaded = true;
@@ -558,7 +559,7 @@ Result<std::vector<RemovedKey>> remove_authorized_key(const fs::path& file,
 }
 
 Result<AuthorizedKeys> read_authorized_keys(const fs::path& file) {
-  auto text = read_text_file(file, kMaxAuthorizedKeysSize);
+  auto text = util::read_file(file, kMaxAuthorizedKeysSize);
   if (!text) return text.error();
   if (!*text) return Error(Errc::config, shown_path(file) + " does not exist");
   return AuthorizedKeys::parse(**text);
@@ -567,7 +568,7 @@ Result<AuthorizedKeys> read_authorized_keys(const fs::path& file) {
 Result<ImportReport> import_directory(const fs::path& authorized_keys, const fs::path& dir) {
   // Held open and checked as opened: the keys read are the ones in the
   // folder that passed the check, whatever happens to its path meanwhile.
-  auto folder = OpenDirectory::open(dir);
+  auto folder = util::OpenDirectory::open(dir);
   if (!folder) return folder.error();
   // Whoever can add a file to the folder could admit themselves: refuse the
   // whole import, as for authorized_keys itself.
@@ -586,8 +587,8 @@ Result<ImportReport> import_directory(const fs::path& authorized_keys, const fs:
   std::vector<std::string> entries;
   std::vector<std::string> names;
   for (const std::string& name : files) {
-    FileStamp stamp;
-    auto text = folder->read_text_file(name, kMaxPubFileSize, &stamp);
+    util::FileStamp stamp;
+    auto text = folder->read_file(name, kMaxPubFileSize, &stamp);
     if (!text || !*text) {
       report.bad.push_back({name, text ? "vanished while reading" : text.error().detail});
       continue;

@@ -46,6 +46,7 @@
 #include "keys/files.hpp"
 #include "keys/ip_address.hpp"
 #include "util/error.hpp"
+#include "util/file.hpp"
 
 namespace signet::keys {
 
@@ -190,14 +191,14 @@ class AuthorizedKeysFile {
   const std::filesystem::path path_;
   std::mutex mutex_;
   bool loaded_ = false;
-  FileStamp stamp_;
+  util::FileStamp stamp_;
   std::string stat_error_;  // the last stat failure, reported once
   std::shared_ptr<const AuthorizedKeys> keys_;
 };
 
 // --- Editing (signet keys add/remove/list, signet server --add-keys) ---
 // Every edit takes a lock on the directory, re-reads the file, and replaces
-// it atomically (crypto::write_file_atomic), keeping every other line
+// it atomically (util::write_file_atomic), keeping every other line
 // byte for byte and the file's mode (0600 for a new file).
 
 enum class AddStatus { added, already_present };

@@ -12,6 +12,7 @@
 #include "keys/paths.hpp"
 #include "keys/public_key_line.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet::keys {
 namespace {
@@ -161,7 +162,7 @@ Result<void> check_folders(const fs::path& path) {
   return {};
 }
 
-Result<void> check_file(const fs::path& path, const FileStamp& stamp) {
+Result<void> check_file(const fs::path& path, const util::FileStamp& stamp) {
   if (!stamp.exists) return {};
   if (auto safe = check_private_ownership(stamp, path); !safe) return untrusted(path, safe.error());
   return {};
@@ -170,8 +171,8 @@ Result<void> check_file(const fs::path& path, const FileStamp& stamp) {
 // The first pin for the normalised host `target`, nullopt if none.
 Result<std::optional<FoundPin>> find_pin(const fs::path& path, const std::string& target) {
   if (auto safe = check_folders(path); !safe) return safe.error();
-  FileStamp stamp;
-  auto text = read_text_file(path, kMaxKnownHostsSize, &stamp);
+  util::FileStamp stamp;
+  auto text = util::read_file(path, kMaxKnownHostsSize, &stamp);
   if (!text) return text.error();
   if (!*text) return std::optional<FoundPin>();
   if (auto safe = check_file(path, stamp); !safe) return safe.error();
@@ -226,10 +227,10 @@ Result<void> KnownHosts::add(std::string_view host_port, const crypto::PublicKey
     return Error(Errc::config, "a known_hosts comment must be one line of printable text");
   }
   if (auto safe = check_folders(path_); !safe) return safe.error();
-  auto lock = DirectoryLock::acquire(parent_dir(path_));
+  auto lock = util::DirectoryLock::acquire(util::parent_dir(path_));
   if (!lock) return lock.error();
-  FileStamp stamp;
-  auto text = read_text_file(path_, kMaxKnownHostsSize, &stamp);
+  util::FileStamp stamp;
+  auto text = util::read_file(path_, kMaxKnownHostsSize, &stamp);
   if (!text) return text.error();
   if (auto safe = check_file(path_, stamp); !safe) return safe.error();
 
@@ -263,7 +264,7 @@ Result<void> KnownHosts::add(std::string_view host_port, const crypto::PublicKey
     out += '\n';
   }
   const unsigned mode = stamp.exists ? stamp.mode & 07777 : 0600;
-  return crypto::write_file_atomic(path_, util::as_bytes(out), mode, crypto::Overwrite::yes);
+  return util::write_file_atomic(path_, util::as_bytes(out), mode, util::Overwrite::yes);
 }
 
 }  // namespace signet::keys

@@ -13,6 +13,7 @@
 
 #include "keys/files.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet::keys {
 namespace {
@@ -101,7 +102,7 @@ Result<void> check_from(const fs::path& start) {
     if (!ec) home.push_back(std::move(c));
   }
   for (fs::path p = start;; p = p.parent_path()) {
-    auto st = stat_file(p);
+    auto st = util::stat_file(p);
     if (!st) return st.error();
     if (!st->exists) {
       return Error(Errc::io, "cannot check " + util::escape_for_display(p.string()) +
@@ -137,7 +138,7 @@ Result<void> check_directories_of(const fs::path& file) {
   // The folders it is reached through, then those of what it resolves to
   // (a symlinked file's target may live elsewhere). A file that does not
   // exist yet would be created in the first.
-  if (auto ok = check_private_directories(parent_dir(file)); !ok) return ok;
+  if (auto ok = check_private_directories(util::parent_dir(file)); !ok) return ok;
   auto real = resolved(file);
   if (!real) return real.error();
   if (!*real) return {};
