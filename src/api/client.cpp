@@ -1,4 +1,4 @@
-// signet::Client: one net::Connection at a time on a thread of the client's
+// signet::Client: one MessageClient connection at a time on a thread of the client's
 // own, reopened on demand (see signet.hpp).
 //
 // Everything below Impl's public entry points runs on that thread, so the
@@ -27,7 +27,7 @@ namespace {
 
 using asio::awaitable;
 using Clock = std::chrono::steady_clock;
-using ConnectionPtr = std::shared_ptr<net::Connection>;
+using ConnectionPtr = std::shared_ptr<MessageClient>;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // How long the destructor lets requests in flight fail cleanly.
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
@@ -141,7 +141,7 @@ awaitable<void> Client::Impl::connect_with_retries(std::shared_ptr<Attempt> a) {
   unsigned tried = 0;
   while (tried < attempts && !closed) {
     ++tried;
-    auto r = co_await net::Connection::open(config.server, make_channel, options);
+    auto r = co_await MessageClient::open(config.server, make_channel, options);
     if (closed) {
       if (r) (*r)->close();
       break;

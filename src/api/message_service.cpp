@@ -4,24 +4,12 @@
 
 #include <optional>
 
+#include "api/link_sink.hpp"
 #include "net/handler_gate.hpp"
 #include "proto/session.hpp"
 
 namespace signet {
 namespace {
-
-// Where a connection's protocol session writes its frames: the link, which
-// protects them and queues them for the peer.
-class LinkSink : public proto::FrameSink {
- public:
-  explicit LinkSink(net::Link& link) : link_(link) {}
-  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
-    link_.send(static_cast<wire::FrameType>(type), parts);
-  }
-
- private:
-  net::Link& link_;
-};
 
 // Every operation the peer opens is checked against its rights (allow= and
 // the other options of its authorized_keys line) before a handler sees it.

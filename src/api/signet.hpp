@@ -49,6 +49,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
+#include "api/message_client.hpp"
 #include "channel/tls_channel.hpp"
 #include "crypto/identity.hpp"
 #include "crypto/mac.hpp"

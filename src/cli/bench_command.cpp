@@ -46,7 +46,7 @@ double percentile(const std::vector<double>& sorted, double p) {
 }
 
 // Keeps up to `inflight` messages outstanding; inflight 1 is request-response.
-asio::awaitable<Result<Row>> run_one(std::shared_ptr<net::Connection> conn, std::size_t size,
+asio::awaitable<Result<Row>> run_one(std::shared_ptr<MessageClient> conn, std::size_t size,
                                      std::size_t count, std::size_t inflight) {
   Row row;
   row.size = size;
@@ -90,12 +90,12 @@ asio::awaitable<Result<Row>> run_one(std::shared_ptr<net::Connection> conn, std:
 // keeps them open and silent so the server's memory per connection can be read.
 int hold_idle_connections(asio::io_context& ctx, const BenchArgs& args, const net::HostPort& hp,
                           const ClientMode& mode) {
-  std::vector<std::shared_ptr<net::Connection>> held;
+  std::vector<std::shared_ptr<MessageClient>> held;
   held.reserve(args.idle_connections);
   const util::Bytes hello = {'i', 'd', 'l', 'e'};
   const auto start = Clock::now();
   for (std::size_t i = 0; i < args.idle_connections; ++i) {
-    auto conn = net::run_blocking(ctx, net::Connection::open(hp, mode.make_channel));
+    auto conn = net::run_blocking(ctx, MessageClient::open(hp, mode.make_channel));
     if (!conn) {
       print_error("connection " + std::to_string(i + 1) + ": " +
                   client_error_message(conn.error(), mode));
@@ -145,7 +145,7 @@ int run_bench(BenchArgs& args) {
     load.timeout = seconds_option(args.timeout);
     return run_load_bench(*hp, *mode, load);
   }
-  auto conn = net::run_blocking(ctx, net::Connection::open(*hp, mode->make_channel));
+  auto conn = net::run_blocking(ctx, MessageClient::open(*hp, mode->make_channel));
   if (!conn) {
     print_error(client_error_message(conn.error(), *mode));
     return exit_status_for(conn.error());

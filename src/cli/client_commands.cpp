@@ -34,10 +34,10 @@ net::ClientOptions client_options(const ClientArgs& args) {
 }
 
 // One connection attempt: connect and handshake.
-Result<std::shared_ptr<net::Connection>> connect(asio::io_context& ctx, const net::HostPort& hp,
-                                                 const ClientMode& mode,
-                                                 const net::ClientOptions& options) {
-  return net::run_blocking(ctx, net::Connection::open(hp, mode.make_channel, options));
+Result<std::shared_ptr<MessageClient>> connect(asio::io_context& ctx, const net::HostPort& hp,
+                                               const ClientMode& mode,
+                                               const net::ClientOptions& options) {
+  return net::run_blocking(ctx, MessageClient::open(hp, mode.make_channel, options));
 }
 
 // The reply for a terminal: the server (or its --exec command) chose these
@@ -127,7 +127,7 @@ int run_client(ClientArgs& args) {
             << std::endl;
   asio::io_context ctx(1);
   const auto options = client_options(args);
-  std::shared_ptr<net::Connection> conn;
+  std::shared_ptr<MessageClient> conn;
 
   constexpr int kAttempts = 5;
   const auto reconnect = [&](bool first) -> Result<void> {

@@ -56,9 +56,9 @@ asio::awaitable<void> drive(std::size_t id, const net::HostPort& server, const C
                             const LoadOptions& o, ConnectionResult& r) {
   net::ClientOptions copts;
   copts.connect_timeout = copts.handshake_timeout = copts.reply_timeout = o.timeout;
-  std::shared_ptr<net::Connection> conn;
+  std::shared_ptr<MessageClient> conn;
   for (int attempt = 0;; ++attempt) {
-    auto c = co_await net::Connection::open(server, mode.make_channel, copts);
+    auto c = co_await MessageClient::open(server, mode.make_channel, copts);
     if (c) {
       conn = std::move(*c);
       break;

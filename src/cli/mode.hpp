@@ -18,6 +18,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "api/message_client.hpp"
 #include "cli/common.hpp"
 #include "net/client.hpp"
 #include "net/server.hpp"

@@ -8,11 +8,9 @@
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
-
-#include "channel/psk_channel.hpp"  // channel::peer_error
-#include "net/channel_sink.hpp"
 
 namespace signet::net {
 namespace {
@@ -25,20 +23,17 @@ constexpr std::size_t kReadChunk = 64 * 1024;
 
 }  // namespace
 
-// One call() waiting for its reply.
-struct Connection::Pending {
-  explicit Pending(const asio::any_io_executor& ex) : ready(ex, Clock::time_point::max()) {}
-  asio::steady_timer ready;  // never expires; cancelled once result is set
-  std::optional<Result<wire::Reply>> result;
-};
-
 Connection::Connection(tcp::socket socket, std::unique_ptr<channel::Channel> channel,
-                       ClientOptions options)
+                       ClientOptions options, std::string address)
     : socket_(std::move(socket)),
-      deadline_(socket_.get_executor()),
+      executor_(socket_.get_executor()),
+      deadline_(executor_),
       channel_(std::move(channel)),
       options_(options),
-      wake_(socket_.get_executor(), Clock::time_point::max()) {}
+      wake_(executor_, Clock::time_point::max()),
+      wrote_(executor_, Clock::time_point::max()) {
+  peer_.address = std::move(address);
+}
 
 awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
                                                                 ChannelMaker make_channel,
@@ -50,7 +45,7 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
       co_await resolver.async_resolve(server.host, std::to_string(server.port), kTuple);
   if (rec) co_return Error(Errc::unreachable, where + ": cannot resolve host: " + rec.message());
 
-  auto conn = std::make_shared<Connection>(tcp::socket(ex), make_channel(), options);
+  auto conn = std::make_shared<Connection>(tcp::socket(ex), make_channel(), options, where);
   // Watched from before the socket is open (async_connect opens it) until
   // the connection shuts down.
   conn->arm(options.connect_timeout);
@@ -59,6 +54,8 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
       self->timed_out_ = true;
       std::error_code ec;
       self->socket_.close(ec);
+      self->wake_.cancel();
+      self->wrote_.cancel();
     }
   });
   auto [cec, ep] = co_await asio::async_connect(conn->socket_, endpoints, kTuple);
@@ -80,6 +77,9 @@ awaitable<Result<std::shared_ptr<Connection>>> Connection::open(HostPort server,
     conn->close();
     co_return c.error();
   }
+  conn->peer_.mode = conn->channel_->description();
+  conn->peer_.identity = conn->channel_->peer();
+  conn->peer_.protocol = conn->channel_->protocol_version();
   co_return conn;
 }
 
@@ -91,20 +91,27 @@ void Connection::close() {
   shut_down();
 }
 
+void Connection::fail(Error e) {
+  if (!error_) {
+    if (!channel_failed_ && channel_->established()) channel_->send_error(e, out_);
+    tell_peer_now();
+    error_ = std::move(e);
+    spdlog::debug("connection failed: {}", error_->message());
+  }
+  shut_down();
+}
+
 void Connection::shut_down() {
   deadline_.stop();
   std::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
+  out_.clear();
   wake_.cancel();
-  // Every call waiting for a reply learns why it will not come.
-  auto pending = std::move(pending_);
-  pending_.clear();
-  for (auto& [op, p] : pending) {
-    p->result.emplace(*error_);
-    p->ready.cancel();
-  }
-  if (auto hook = std::exchange(close_hook_, nullptr)) hook();
+  wrote_.cancel();
+  if (auto hook = std::exchange(close_hook_, nullptr)) hook(*error_);
+  // The application may hold the last reference to this connection.
+  if (app_) asio::post(executor_, [app = std::move(app_)] {});
 }
 
 Error Connection::io_error(std::error_code ec, const char* what) const {
@@ -116,286 +123,155 @@ Error Connection::io_error(std::error_code ec, const char* what) const {
   return Error(ec, what);
 }
 
+Result<std::optional<channel::Frame>> Connection::next_frame() {
+  auto f = channel_->next_frame(out_);
+  if (!f) channel_failed_ = true;
+  return f;
+}
+
+void Connection::send(wire::FrameType type, std::initializer_list<util::ByteSpan> parts) {
+  channel_->send(type, parts, out_);
+  wake_writer();
+}
+
+void Connection::wake_writer() {
+  if (!writer_idle_) return;
+  writer_idle_ = false;
+  wake_.cancel();
+}
+
 awaitable<Result<void>> Connection::write_out() {
   channel_->flush(out_);
   if (out_.empty()) co_return Result<void>{};
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out_), kTuple);
-  out_.clear();
+  writing_.swap(out_);
+  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kTuple);
+  writing_.clear();
   if (ec) co_return io_error(ec, "sending");
   co_return Result<void>{};
 }
 
-awaitable<Result<void>> Connection::read_more() {
+awaitable<Result<void>> Connection::read_once(const char* waiting) {
   if (in_.size() != kReadChunk) in_.resize(kReadChunk);
   auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_), kTuple);
-  if (ec)
-    co_return io_error(ec, channel_->established() ? "waiting for a reply" : "in the handshake");
-  auto r = channel_->receive(util::ByteSpan(in_.data(), n), out_);
-  auto w = co_await write_out();  // handshake replies, or the notice of an error
-  if (!r) co_return r.error();
-  co_return w;
+  if (error_) co_return *error_;
+  if (ec) co_return io_error(ec, waiting);
+  if (auto r = channel_->receive(util::ByteSpan(in_.data(), n), out_); !r) {
+    channel_failed_ = true;
+    co_return r.error();
+  }
+  co_return Result<void>{};
 }
 
 awaitable<Result<void>> Connection::handshake() {
   arm(options_.handshake_timeout);
   channel_->start(out_);
-  if (auto w = co_await write_out(); !w) co_return w.error();
-  while (!channel_->established()) {
-    if (auto r = co_await read_more(); !r) {
-      disarm();
-      co_return r.error();
-    }
+  auto w = co_await write_out();
+  while (w && !channel_->established()) {
+    auto r = co_await read_once("in the handshake");
+    w = co_await write_out();  // handshake replies, or the notice of an error
+    if (!r) w = r.error();
   }
   disarm();
+  if (!w) co_return w.error();
   spdlog::debug("handshake ok ({})", channel_->description());
   co_return Result<void>{};
 }
 
-proto::Session& Connection::session() {
-  if (!session_) session_.emplace(proto::Role::client, channel_->protocol_version());
-  return *session_;
-}
-
-Result<std::uint32_t> Connection::open_message(util::ByteSpan message) {
-  ChannelSink sink(*channel_, out_);
-  auto op = session().open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink);
-  if (op) {
-    // description() builds a string: not for every message unless asked.
-    if (spdlog::should_log(spdlog::level::debug)) {
-      spdlog::debug("message {} sealed ({} bytes, {})", *op, message.size(),
-                    channel_->description());
-    }
-  }
-  return op;
-}
-
-Result<void> Connection::queue(util::ByteSpan message) {
-  auto op = open_message(message);
-  if (!op) return op.error();
-  queued_.push_back(*op);
-  return {};
-}
-
-Result<void> Connection::take_frames(std::optional<std::uint32_t> want) {
-  ChannelSink sink(*channel_, out_);
-  for (;;) {
-    auto f = channel_->next_frame(out_);
-    if (!f) return f.error();
-    if (!f->has_value()) return {};
-    auto e = session().receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink);
-    if (!e) {
-      // A violation after the handshake: tell the server (docs/PROTOCOL.md).
-      channel_->send_error(e.error(), out_);
-      return e.error();
-    }
-    if (!e->has_value()) continue;
-    if (auto* a = std::get_if<proto::Answered>(&**e)) {
-      spdlog::debug("reply to {} verified (status {})", a->op, a->status);
-      answered_.emplace_back(a->op, wire::Reply{a->status, std::string(util::as_chars(a->text))});
-      if (a->op == want) return {};
-    } else if (auto* c = std::get_if<proto::Cancelled>(&**e)) {
-      answered_.emplace_back(c->op, channel::peer_error(c->error));
-      if (c->op == want) return {};
-    } else if (auto* o = std::get_if<proto::Opened>(&**e)) {
-      // This client serves no operations.
-      (void)session().cancel(
-          o->op, {wire::ErrorCode::unsupported_operation, "this client serves no operations"},
-          sink);
-    }
-    // DATA and WINDOW on a message: nothing to do.
-  }
-}
-
-std::optional<Result<wire::Reply>> Connection::take_answer(std::uint32_t op) {
-  // Answers come mostly in the order asked: the one wanted is nearly always first.
-  const auto it = find_answer(op);
-  if (it == answered_.end()) return std::nullopt;
-  auto r = std::move(it->second);
-  answered_.erase(it);
-  return r;
-}
-
 awaitable<Result<void>> Connection::flush() {
+  if (error_) co_return *error_;
   arm(options_.reply_timeout);
   auto w = co_await write_out();
   disarm();
   co_return w;
 }
 
-awaitable<Result<wire::Reply>> Connection::next_reply() {
-  if (queued_.empty()) co_return Error(Errc::unexpected_frame, "no message is waiting for a reply");
-  arm(options_.reply_timeout);
-  for (;;) {
-    // Frames up to the answer wanted: the channel is read once per frame,
-    // and once more only when the answer is not there yet.
-    if (find_answer(queued_.front()) == answered_.end()) {
-      if (auto r = take_frames(queued_.front()); !r) {
-        (void)co_await write_out();  // the notice of the error, best effort
-        disarm();
-        co_return r.error();
-      }
-    }
-    if (auto a = take_answer(queued_.front())) {
-      queued_.pop_front();
-      disarm();
-      if (!out_.empty()) (void)co_await write_out();  // a CANCEL, if any
-      co_return std::move(*a);
-    }
-    if (auto r = co_await read_more(); !r) {
-      disarm();
-      co_return r.error();
-    }
+awaitable<Result<void>> Connection::read_more() {
+  if (error_) co_return *error_;
+  auto r = co_await read_once("waiting for a reply");
+  if (!out_.empty()) {
+    // Channel output for the server (key mode), or the notice of an error.
+    if (auto w = co_await write_out(); r && !w) r = w.error();
   }
+  co_return r;
 }
 
-Result<std::optional<wire::Reply>> Connection::poll_reply() {
-  if (queued_.empty()) return std::optional<wire::Reply>{};
-  if (find_answer(queued_.front()) == answered_.end()) {
-    if (auto r = take_frames(queued_.front()); !r) {
-      tell_peer_now();
-      return r.error();
-    }
+awaitable<Result<void>> Connection::drained() {
+  channel_->flush(out_);
+  while (queued() > 0) {
+    if (error_) co_return *error_;
+    wake_writer();
+    co_await wrote_.async_wait(kTuple);
+    wrote_.expires_at(Clock::time_point::max());
   }
-  auto a = take_answer(queued_.front());
-  if (!a) return std::optional<wire::Reply>{};
-  queued_.pop_front();
-  if (!*a) return a->error();
-  return std::optional<wire::Reply>(std::move(**a));
+  co_return Result<void>{};
 }
 
-awaitable<Result<wire::Reply>> Connection::request(util::ByteSpan message) {
-  if (message.size() > channel_->max_payload()) {
-    co_return Error(Errc::too_large, "message of " + std::to_string(message.size()) +
-                                         " bytes, limit " +
-                                         std::to_string(channel_->max_payload()));
-  }
-  if (auto q = queue(message); !q) co_return q.error();
-  if (auto w = co_await flush(); !w) co_return w.error();
-  co_return co_await next_reply();
-}
-
-// --- Concurrent requests (call) ----------------------------------------------------
+// --- Pumped ---------------------------------------------------------------------------
 //
 // All of this runs on the connection's executor, one handler at a time, so
-// the state needs no lock: call() seals into out_ and adds its operation to
-// pending_; write_loop() is the only writer of the socket once pumping;
-// read_loop() is the only reader and completes each pending call by the id
-// of the operation its reply answers.
+// the state needs no lock: the application sends into out_; write_loop() is
+// the only writer of the socket; read_loop() the only reader.
 
-awaitable<Result<wire::Reply>> Connection::call(util::ByteSpan message) {
-  if (error_) co_return *error_;
-  if (!socket_.is_open()) co_return Error(Errc::peer_closed, "the connection is closed");
-  if (message.size() > channel_->max_payload()) {
-    co_return Error(Errc::too_large, "message of " + std::to_string(message.size()) +
-                                         " bytes, limit " +
-                                         std::to_string(channel_->max_payload()));
-  }
-  auto p = std::make_shared<Pending>(socket_.get_executor());
-  auto op = open_message(message);
-  if (!op) co_return op.error();
-  if (pending_.empty()) arm(options_.reply_timeout);
-  pending_.emplace(*op, p);
-  start_pump();
-  wake_.cancel();
-  while (!p->result) co_await p->ready.async_wait(kTuple);
-  co_return std::move(*p->result);
-}
-
-void Connection::start_pump() {
-  if (pumping_) return;
-  pumping_ = true;
+void Connection::start(std::shared_ptr<Application> app) {
+  app_ = std::move(app);
   // The loops own the connection until it fails or is closed.
-  asio::co_spawn(socket_.get_executor(), write_loop(shared_from_this()), asio::detached);
-  asio::co_spawn(socket_.get_executor(), read_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(executor_, write_loop(shared_from_this()), asio::detached);
+  asio::co_spawn(executor_, read_loop(shared_from_this()), asio::detached);
 }
 
 awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self) {
-  while (!error_) {
-    channel_->flush(out_);
-    if (out_.empty()) {
-      wake_.expires_at(Clock::time_point::max());
-      co_await wake_.async_wait(kTuple);
+  auto& s = *self;
+  while (!s.error_) {
+    s.channel_->flush(s.out_);
+    if (s.out_.empty()) {
+      s.writer_idle_ = true;
+      co_await s.wake_.async_wait(kTuple);
+      s.writer_idle_ = false;
+      s.wake_.expires_at(Clock::time_point::max());
       continue;
     }
-    // Whatever call() seals while this write is on the wire goes in the next one.
-    writing_.swap(out_);
-    write_busy_ = true;
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(writing_), kTuple);
-    write_busy_ = false;
-    writing_.clear();
-    if (writing_.capacity() > 4 * kReadChunk) util::Bytes().swap(writing_);
-    if (error_) break;
-    if (ec) fail(io_error(ec, "sending"));
+    // Whatever is sent while this write is on the wire goes in the next one.
+    s.writing_.swap(s.out_);
+    auto [ec, n] = co_await asio::async_write(s.socket_, asio::buffer(s.writing_), kTuple);
+    s.writing_.clear();
+    if (s.writing_.capacity() > 4 * kReadChunk) util::Bytes().swap(s.writing_);
+    s.wrote_.cancel();
+    if (s.error_) break;
+    if (ec) s.fail(s.io_error(ec, "sending"));
   }
-  (void)self;
 }
 
 awaitable<void> Connection::read_loop(std::shared_ptr<Connection> self) {
-  while (!error_) {
-    if (auto d = deliver_replies(); !d) {
-      fail(d.error(), true);
-      break;
+  auto& s = *self;
+  while (!s.error_) {
+    if (auto app = s.app_) {
+      auto r = co_await app->receive(s);
+      if (s.error_) break;
+      if (!r) {
+        s.fail(r.error());
+        break;
+      }
     }
-    if (!out_.empty()) wake_.cancel();  // channel output for the peer (key mode)
-    if (in_.size() != kReadChunk) in_.resize(kReadChunk);
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(in_), kTuple);
-    if (error_) break;
-    if (ec) {
-      fail(io_error(ec, pending_.empty() ? "idle" : "waiting for a reply"));
-      break;
-    }
-    if (auto r = channel_->receive(util::ByteSpan(in_.data(), n), out_); !r) {
-      fail(r.error(), true);
+    if (!s.out_.empty()) s.wake_writer();  // channel output for the server (key mode)
+    auto r = co_await s.read_once(s.deadline_.armed() ? "waiting for a reply" : "idle");
+    if (s.error_) break;
+    if (!r) {
+      s.fail(r.error());
       break;
     }
   }
-  (void)self;
-}
-
-Result<void> Connection::deliver_replies() {
-  if (auto r = take_frames(); !r) return r.error();
-  bool progress = false;
-  for (auto it = answered_.begin(); it != answered_.end();) {
-    auto p = pending_.find(it->first);
-    if (p == pending_.end()) {
-      ++it;
-      continue;
-    }
-    p->second->result.emplace(std::move(it->second));
-    p->second->ready.cancel();
-    pending_.erase(p);
-    it = answered_.erase(it);
-    progress = true;
-  }
-  // Progress: the next reply gets a full reply_timeout.
-  if (progress) {
-    if (pending_.empty()) {
-      disarm();
-    } else {
-      arm(options_.reply_timeout);
-    }
-  }
-  return {};
 }
 
 void Connection::tell_peer_now() {
   // The channel queued a notice of an error: send it without waiting, best
   // effort, as the server does.
   channel_->flush(out_);
-  if (!write_busy_ && !out_.empty() && socket_.is_open()) {
+  if (writing_.empty() && !out_.empty() && socket_.is_open()) {
     std::error_code ec;
     socket_.non_blocking(true, ec);
     if (!ec) socket_.write_some(asio::buffer(out_), ec);
   }
   out_.clear();
-}
-
-void Connection::fail(Error e, bool tell_peer) {
-  if (!error_) error_ = std::move(e);
-  if (tell_peer) tell_peer_now();
-  out_.clear();
-  spdlog::debug("connection failed: {}", error_->message());
-  shut_down();
 }
 
 }  // namespace signet::net
