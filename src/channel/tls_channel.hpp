@@ -172,7 +172,9 @@ class TlsChannel : public Channel {
 
   std::string description() const override;
   Result<void> receive(ByteSpan in, Bytes& out) override;
-  bool established() const override { return state_ == State::established; }
+  bool established() const override {
+    return state_ == State::may_bind || state_ == State::established;
+  }
   int protocol_version() const override;
   PeerIdentity peer() const override { return peer_; }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
@@ -189,18 +191,44 @@ class TlsChannel : public Channel {
   std::size_t buffered() const override { return in_.data().size() + plain_.data().size(); }
 
  protected:
-  enum class State { handshake, binding, established, failed };
+  // Where the connection is. One value is the truth; the checks below ask
+  // it rather than flags.
+  enum class State {
+    // Client: the ClientHello is out and nothing has come back. The server's
+    // first bytes may be a signet error record in place of TLS (take_refusal).
+    awaiting_server,
+    handshake,  // the TLS handshake is under way
+    // Server, shared key required: the handshake is complete, and the
+    // binding frame must arrive before established().
+    binding,
+    // Server: established(), and the first frame may still be an optional
+    // binding frame (take_binding, from next_frame).
+    may_bind,
+    established,       // frames flow both ways
+    handshake_failed,  // failed before the handshake completed: nothing more is written
+    failed,            // failed after it: frames already queued may still be flushed
+  };
+
+  // The TLS handshake has completed (whatever happened since).
+  bool handshake_complete() const noexcept {
+    return state_ == State::binding || state_ == State::may_bind || state_ == State::established ||
+           state_ == State::failed;
+  }
+  bool has_failed() const noexcept {
+    return state_ == State::handshake_failed || state_ == State::failed;
+  }
 
   TlsChannel(detail::SslPtr ssl, std::uint32_t max_payload, bool server);
 
-  // Runs once SSL_do_handshake has succeeded; may write (the binding frame).
+  // Runs once SSL_do_handshake has succeeded, in state established; may
+  // write (the binding frame) and may set the state the server waits in.
   virtual Result<void> handshake_done() = 0;
   // Checks the key in the peer's certificate (from the verify callback).
   virtual Result<void> verify_peer_key(evp_pkey_st* key) = 0;
   // The Error for a fatal alert the peer sent.
   virtual Error alert_error(int alert) const = 0;
-  // Server: the first frame may be a binding frame; true once it has been
-  // dealt with, false while more bytes are needed.
+  // Server (states binding and may_bind): the first frame may be a binding
+  // frame; true once it has been dealt with, false while more bytes are needed.
   virtual Result<bool> take_binding() { return true; }
 
   Error fail(Error e, Bytes& out);
@@ -221,25 +249,28 @@ class TlsChannel : public Channel {
   crypto::SecretBytes binding_mac(const crypto::SecretBytes& psk);
 
   detail::SslPtr ssl_;
-  State state_ = State::handshake;
+  State state_;
   PeerIdentity peer_;
-  InputBuffer plain_;   // decrypted bytes not yet taken as frames
-  bool bound_ = false;  // the peer proved the shared key
+  InputBuffer plain_;  // decrypted bytes not yet taken as frames
+  // The peer proved the shared key. Not a state: a fact about the session
+  // that stays true through established and failed, shown by description().
+  bool bound_ = false;
 
  private:
   friend struct detail::TlsCallbacks;
   class OutputScope;
 
-  bool server_;
   FrameCodec codec_;
   InputBuffer in_;               // ciphertext not yet read by TLS
   std::size_t record_left_ = 0;  // bytes of the current record TLS has yet to read
   Bytes* out_ = nullptr;         // where TLS writes, while a call runs
   Bytes pending_;                // frames queued by send(), not yet given to TLS
-  bool handshake_complete_ = false;
-  bool server_spoke_tls_ = false;  // client: the server's first byte was TLS
-  bool binding_checked_ = false;
-  bool ssl_failed_ = false;       // OpenSSL reported a fatal error: no more writes
+  // OpenSSL reported a fatal error: the SSL object writes nothing more. Not
+  // a state: it is the SSL object's condition, not where the protocol is,
+  // and it can happen in any state after the handshake (a failed SSL_write
+  // in flush() is recorded here and in failure_, and reported by the next
+  // next_frame), so as states it would double every one of them.
+  bool ssl_failed_ = false;
   std::optional<Error> failure_;  // why the channel failed, for later calls
   std::optional<Error> callback_error_;
   std::optional<int> received_alert_;
