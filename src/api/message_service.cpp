@@ -23,17 +23,11 @@ class LinkSink : public proto::FrameSink {
   net::Link& link_;
 };
 
-// Every operation the peer opens is checked against its rights (allow= and
-// the other options of its authorized_keys line) before a handler sees it.
+// Every operation the peer opens is checked against the rights its channel
+// attached before a handler sees it (key mode: the check that admitted the
+// key, authorized_keys_check(), applying its line's allow= and other options).
 proto::Authorizer authorizer(const channel::PeerIdentity& peer) {
-  if (!peer.authorize) return {};
-  return [check = peer.authorize](std::uint8_t kind) -> Result<void> {
-    switch (static_cast<proto::Kind>(kind)) {
-      case proto::Kind::message:
-        return check(keys::Operation::message);
-    }
-    return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
-  };
+  return peer.authorize;
 }
 
 // Replies larger than the peer takes are cut, never refused: the handler's

@@ -225,7 +225,7 @@ Result<detail::SslCtxPtr> make_context(const crypto::PrivateKey& identity, bool 
   // certificate (there is none).
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   // No resumption: every connection does the full handshake, so every
-  // connection is authenticated against the current authorized_keys.
+  // client key goes through the ClientKeyCheck (the current authorized_keys).
   SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_num_tickets(c, 0);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
@@ -276,8 +276,6 @@ TlsServerContext::TlsServerContext(detail::SslCtxPtr ctx, crypto::PublicKey iden
 
 Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::create(
     const crypto::PrivateKey& identity, TlsServerSettings settings) {
-  if (!settings.authorized_keys)
-    return Error(Errc::config, "key mode needs an authorized_keys file");
   if (settings.require_psk && !settings.psk) {
     return Error(Errc::config, "requiring the shared key needs a shared key");
   }
@@ -574,10 +572,10 @@ crypto::SecretBytes TlsChannel::binding_mac(const crypto::SecretBytes& psk) {
 // --- Server ------------------------------------------------------------------------
 
 TlsServerChannel::TlsServerChannel(std::shared_ptr<const TlsServerContext> context,
-                                   keys::IpAddress peer)
+                                   ClientKeyCheck check_client_key)
     : TlsChannel(new_ssl(context->ctx_.get()), context->settings().max_payload, true),
       context_(std::move(context)),
-      peer_address_(peer) {}
+      check_client_key_(std::move(check_client_key)) {}
 
 Result<void> TlsServerChannel::verify_peer_key(evp_pkey_st* pkey) {
   // Parsed for display first, so even a refused weak key is named by its fingerprint.
@@ -589,18 +587,16 @@ Result<void> TlsServerChannel::verify_peer_key(evp_pkey_st* pkey) {
   if (auto policy = key->check_policy(); !policy) {
     return Error(Errc::not_authorized, "key " + key->fingerprint() + ": " + policy.error().detail);
   }
-  const auto& s = context_->settings();
-  auto snapshot = s.authorized_keys->current();
-  if (snapshot.reloaded && s.on_reload) s.on_reload(snapshot);
-  const auto now = s.now ? s.now() : keys::Clock::now();
-  // Who may connect is decided here; what it may do, on each request.
-  auto entry = snapshot.keys->authorize(*key, peer_address_, now);
-  if (!entry) return entry.error();
-  auto admitted = std::make_shared<const keys::AuthorizedKey>(std::move(*entry));
-  peer_ = PeerIdentity{key->fingerprint(), admitted->comment,
-                       [admitted, peer = peer_address_, clock = s.now](keys::Operation op) {
-                         return admitted->check(peer, clock ? clock() : keys::Clock::now(), op);
-                       }};
+  if (!check_client_key_) {
+    return Error(Errc::not_authorized,
+                 "no way to check the client's key " + key->fingerprint() + "; refusing it");
+  }
+  // Who may connect is decided here; what it may do, on each request
+  // (through the admission's authorize).
+  auto admitted = check_client_key_(*key);
+  if (!admitted) return admitted.error();
+  peer_ = PeerIdentity{key->fingerprint(), std::move(admitted->comment),
+                       std::move(admitted->authorize)};
   return {};
 }
 

@@ -3,18 +3,18 @@
 //
 // Both sides present a self-signed X.509 certificate made in memory from their
 // identity key. The certificate is only a carrier for the key: no CA, name,
-// date or signature on it is looked at. A server admits a client whose key is
-// in authorized_keys (with its expiry-time and from= restrictions); a client
-// accepts a server whose key its ServerKeyCheck accepts (known_hosts, in the
-// CLI). The SSL objects run over a BIO that reads the bytes given to
-// receive() and appends what TLS writes to the caller's output, so the
-// network layer drives these channels exactly like the shared-key ones.
+// date or signature on it is looked at. A server admits a client whose key
+// its ClientKeyCheck admits (authorized_keys with its restrictions, built by
+// src/api); a client accepts a server whose key its ServerKeyCheck accepts
+// (known_hosts, in the CLI); neither channel knows those files. The SSL
+// objects run over a BIO that reads the bytes given to receive() and appends
+// what TLS writes to the caller's output, so the network layer drives these
+// channels exactly like the shared-key ones.
 //
 // Contexts are built once (certificate, key, SSL_CTX) and shared by every
 // connection and thread; a channel belongs to one connection and one thread.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,8 +27,6 @@
 #include "channel/psk_channel.hpp"
 #include "crypto/identity.hpp"
 #include "crypto/secret.hpp"
-#include "keys/authorized_keys.hpp"
-#include "keys/ip_address.hpp"
 
 struct ssl_st;
 struct ssl_ctx_st;
@@ -67,20 +65,35 @@ struct TlsCallbacks;  // OpenSSL's callbacks, in tls_channel.cpp
 
 // --- Server ------------------------------------------------------------------
 
+// What a ClientKeyCheck returns for a client key it admits; the channel's
+// PeerIdentity gets these next to the key's fingerprint.
+struct ClientAdmission {
+  std::string comment;       // PeerIdentity::comment
+  OperationCheck authorize;  // PeerIdentity::authorize; empty: every operation
+};
+
+// Decides whether a client key may connect. Runs while the client's
+// Certificate is processed, inside the handshake (as ServerKeyCheck does on
+// the other side), with a key that passed crypto's key policy. An Error
+// refuses the client: the server's receive() fails with that Error (what the
+// server logs), and the client gets the bad_certificate alert
+// (kKeyRefusedAlert) and says not_authorized_message(). An admission takes
+// effect only if the handshake completes: the client proves that it holds
+// the key afterwards (CertificateVerify). It must not block.
+//
+// Each channel gets its own, not the context, because the decision may
+// depend on what only the layer above knows of the connection (in signet,
+// the client's address, for authorized_keys from=):
+// signet::authorized_keys_check (src/api) builds it.
+using ClientKeyCheck = std::function<Result<ClientAdmission>(const crypto::PublicKey& client_key)>;
+
 struct TlsServerSettings {
-  // Re-read when it changes; consulted on every handshake. Required.
-  std::shared_ptr<keys::AuthorizedKeysFile> authorized_keys;
   // The shared key a client's binding frame is checked against; null: none
   // (a binding frame is then read and ignored).
   std::shared_ptr<const crypto::SecretBytes> psk;
   // Refuse a client that does not send a valid binding frame first (needs psk).
   bool require_psk = false;
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
-  // The time expiry-time= is checked against; the system clock if empty.
-  std::function<keys::Clock::time_point()> now;
-  // Called with each snapshot that re-read authorized_keys (to log its
-  // warnings once per reload); may run on any worker thread.
-  std::function<void(const keys::AuthorizedKeysFile::Snapshot&)> on_reload;
   // The highest application protocol version to accept: 2 selects ALPN
   // kAlpnProtocol2 when a client offers it; 1 never selects it.
   int max_protocol = 2;
@@ -89,7 +102,7 @@ struct TlsServerSettings {
 class TlsServerContext {
  public:
   // create makes the certificate and the SSL_CTX. Fails with config when the
-  // settings are incomplete (no authorized_keys, require_psk without a psk)
+  // settings are incomplete (require_psk without a psk)
   // and io when OpenSSL refuses the key or the parameters.
   static Result<std::shared_ptr<const TlsServerContext>> create(const crypto::PrivateKey& identity,
                                                                 TlsServerSettings settings);
@@ -278,8 +291,9 @@ class TlsChannel : public Channel {
 
 class TlsServerChannel final : public TlsChannel {
  public:
-  // peer: the client's address, for authorized_keys from= checks.
-  TlsServerChannel(std::shared_ptr<const TlsServerContext> context, keys::IpAddress peer);
+  // check_client_key decides who is admitted; without one every client is refused.
+  TlsServerChannel(std::shared_ptr<const TlsServerContext> context,
+                   ClientKeyCheck check_client_key);
 
   void start(Bytes&) override {}
 
@@ -290,7 +304,7 @@ class TlsServerChannel final : public TlsChannel {
   Result<bool> take_binding() override;
 
   std::shared_ptr<const TlsServerContext> context_;
-  keys::IpAddress peer_address_;
+  ClientKeyCheck check_client_key_;
 };
 
 class TlsClientChannel final : public TlsChannel {
