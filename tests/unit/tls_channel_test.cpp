@@ -1,10 +1,12 @@
 // Key-mode channels back to back in memory: mutual authentication and frames
-// both ways for each key type; refusals by authorized_keys, through the
-// check the library and the program give the channel
-// (signet::authorized_keys_check: unknown, expired, wrong address, removed
-// while running) with the reason the server logs and the message the client
-// shows; a changed server key refused by the pin callback; the shared-key
-// binding; garbage and every truncation of the first flight fed to a server.
+// both ways for each key type; the server's ClientKeyCheck refusing (with
+// its reason reaching the server's log and the client's message) and
+// admitting (its per-operation check travelling with the peer); refusals by
+// authorized_keys through the check the library and the program give the
+// channel (signet::authorized_keys_check: unknown, expired, wrong address,
+// removed while running); a changed server key refused by the pin
+// callback; the shared-key binding; garbage and every truncation of the
+// first flight fed to a server.
 #include "channel/tls_channel.hpp"
 
 #include <gtest/gtest.h>
@@ -14,10 +16,13 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "api/signet.hpp"
 #include "keys/authorized_keys.hpp"
+#include "proto/frames.hpp"
+#include "proto/session.hpp"
 
 namespace signet::channel {
 namespace {
@@ -274,6 +279,133 @@ void expect_refused(Link& link, const crypto::PrivateKey& client_key, const std:
   EXPECT_EQ(read.error().detail, "not authorized by this server (your key " +
                                      client_key.public_key().fingerprint() + ")");
 }
+
+// --- The server's ClientKeyCheck ----------------------------------------------------------
+
+// Hands a proto::Session's frames to a channel, as net's ChannelSink does.
+class SendThrough : public proto::FrameSink {
+ public:
+  SendThrough(Channel& channel, Bytes& out) : channel_(channel), out_(out) {}
+  void send_frame(std::uint8_t type, std::initializer_list<ByteSpan> parts) override {
+    channel_.send(static_cast<wire::FrameType>(type), parts, out_);
+  }
+
+ private:
+  Channel& channel_;
+  Bytes& out_;
+};
+
+TEST_F(TlsChannelTest, AClientKeyCheckThatRefusesEndsTheHandshakeWithItsError) {
+  auto sctx = server_context(key_line(client_key_));  // in the file, but the check decides
+  const std::string fingerprint = client_key_.public_key().fingerprint();
+  // Whatever the check's code, the server fails with the check's Error (its
+  // log line); the client learns only that it was refused: TLS carries
+  // the refusal as the bad_certificate alert, which has no text.
+  for (const Errc code : {Errc::not_authorized, Errc::io}) {
+    SCOPED_TRACE(Error(code).message());
+    std::vector<std::string> checked;
+    TlsServerChannel server(sctx, [&](const crypto::PublicKey& key) -> Result<ClientAdmission> {
+      checked.push_back(key.fingerprint());
+      return Error(code, "key " + key.fingerprint() + " refused by the test's check");
+    });
+    TlsClientChannel client(client_context(client_key_));
+    Link link{client, server, {}, {}, {}, {}};
+    link.handshake();
+    EXPECT_EQ(checked, std::vector<std::string>{fingerprint});
+    ASSERT_FALSE(link.server_result.ok()) << "server admitted the client";
+    EXPECT_TRUE(link.server_result.error().is(code)) << link.server_result.error().message();
+    EXPECT_EQ(link.server_result.error().detail,
+              "key " + fingerprint + " refused by the test's check");
+    EXPECT_FALSE(server.established());
+    EXPECT_TRUE(server.peer().fingerprint.empty());
+
+    auto read = link.client_reads();
+    ASSERT_FALSE(read.ok()) << "client did not notice the refusal";
+    EXPECT_TRUE(read.error().is(Errc::not_authorized)) << read.error().message();
+    EXPECT_EQ(read.error().detail, not_authorized_message(client_key_.public_key()));
+  }
+}
+
+TEST_F(TlsChannelTest, WithoutAClientKeyCheckEveryClientIsRefused) {
+  auto sctx = server_context(key_line(client_key_));
+  TlsServerChannel server(sctx, ClientKeyCheck{});
+  TlsClientChannel client(client_context(client_key_));
+  Link link{client, server, {}, {}, {}, {}};
+  link.handshake();
+  expect_error(link.server_result, Errc::not_authorized, "server");
+  expect_error(link.client_reads(), Errc::not_authorized, "client");
+}
+
+TEST_F(TlsChannelTest, AnAdmittedPeerCarriesTheChecksOperationCheckToEveryOperation) {
+  auto sctx = server_context("");  // nobody in the file: the check decides
+  std::vector<std::uint8_t> asked;
+  TlsServerChannel server(sctx, [&asked](const crypto::PublicKey&) -> Result<ClientAdmission> {
+    return ClientAdmission{"admitted by the test", [&asked](std::uint8_t kind) -> Result<void> {
+                             asked.push_back(kind);
+                             if (asked.size() == 1) return {};
+                             return Error(Errc::not_authorized,
+                                          "only one operation, said the test");
+                           }};
+  });
+  TlsClientChannel client(client_context(client_key_));
+  Link link{client, server, {}, {}, {}, {}};
+  link.handshake();
+  ASSERT_TRUE(link.server_result) << link.server_result.error().message();
+  ASSERT_TRUE(server.established());
+  EXPECT_EQ(server.peer().fingerprint, client_key_.public_key().fingerprint());
+  EXPECT_EQ(server.peer().comment, "admitted by the test");
+  ASSERT_TRUE(server.peer().authorize);
+  EXPECT_TRUE(asked.empty()) << "asked about an operation during the handshake";
+  ASSERT_EQ(server.protocol_version(), proto::kVersion2);
+
+  // The client opens two message operations; the server's session asks the
+  // peer's check about each: the first is opened, the second cancelled with
+  // the check's reason, which reaches the client.
+  proto::Session client_session(proto::Role::client, proto::kVersion2);
+  proto::Session server_session(proto::Role::server, proto::kVersion2, server.peer().authorize);
+  SendThrough to_server(client, link.to_server);
+  SendThrough to_client(server, link.to_client);
+  const auto kind = static_cast<std::uint8_t>(proto::Kind::message);
+  auto first = client_session.open(kind, util::as_bytes("one"), true, to_server);
+  auto second = client_session.open(kind, util::as_bytes("two"), true, to_server);
+  ASSERT_TRUE(first && second);
+  client.flush(link.to_server);
+  Bytes in;
+  in.swap(link.to_server);
+  ASSERT_TRUE(server.receive(in, link.to_client));
+  std::vector<proto::Event> events;
+  for (;;) {
+    auto f = server.next_frame(link.to_client);
+    ASSERT_TRUE(f) << f.error().message();
+    if (!f->has_value()) break;
+    auto e =
+        server_session.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, to_client);
+    ASSERT_TRUE(e) << e.error().message();
+    if (e->has_value()) events.push_back(std::move(**e));
+  }
+  EXPECT_EQ(asked, (std::vector<std::uint8_t>{kind, kind}));
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_TRUE(std::holds_alternative<proto::Opened>(events[0]));
+  EXPECT_EQ(std::get<proto::Opened>(events[0]).op, *first);
+  ASSERT_TRUE(std::holds_alternative<proto::Refused>(events[1]));
+  EXPECT_EQ(std::get<proto::Refused>(events[1]).op, *second);
+
+  server.flush(link.to_client);
+  in.clear();
+  in.swap(link.to_client);
+  ASSERT_TRUE(client.receive(in, link.to_server));
+  auto f = client.next_frame(link.to_server);
+  ASSERT_TRUE(f && f->has_value());
+  auto e = client_session.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, to_server);
+  ASSERT_TRUE(e && e->has_value()) << (e ? "no event" : e.error().message());
+  ASSERT_TRUE(std::holds_alternative<proto::Cancelled>(**e));
+  const auto& cancelled = std::get<proto::Cancelled>(**e);
+  EXPECT_EQ(cancelled.op, *second);
+  EXPECT_EQ(cancelled.error.code, wire::ErrorCode::not_authorized);
+  EXPECT_EQ(cancelled.error.reason, "only one operation, said the test");
+}
+
+// --- Refusals by authorized_keys -----------------------------------------------------------
 
 TEST_F(TlsChannelTest, UnknownKeyIsRefusedWithItsFingerprint) {
   const auto other = make_key();
