@@ -13,8 +13,8 @@ declare -A allowed=(
   [wire]="util wire"
   [proto]="util wire proto"
   [keys]="util crypto keys"
-  [channel]="util crypto wire keys channel"
-  [net]="util crypto wire proto keys channel net"
+  [channel]="util crypto wire channel"
+  [net]="util crypto wire channel net"
   [api]="util crypto wire proto keys channel net api"
   [cli]="util crypto wire proto keys channel net api cli"
 )

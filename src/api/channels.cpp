@@ -1,9 +1,12 @@
-// Shared-key mode channel builders for the library (see signet.hpp).
+// Channel builders for the library (see signet.hpp), and the authorized_keys
+// check key-mode servers give their channels.
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "api/signet.hpp"
 #include "channel/psk_channel.hpp"
+#include "proto/frames.hpp"
 
 namespace signet {
 
@@ -17,7 +20,44 @@ channel::PskSettings psk_settings(crypto::SecretBytes key, SharedKeyOptions opti
 // A TLS record starts with content type 22 (handshake), RFC 8446 section 5.1.
 constexpr std::uint8_t kTlsHandshakeRecord = 0x16;
 
+// The allow= name of an operation kind the protocol opens; nullopt for a
+// kind authorized_keys has no name for.
+std::optional<keys::Operation> operation_of(std::uint8_t kind) {
+  switch (static_cast<proto::Kind>(kind)) {
+    case proto::Kind::message:
+      return keys::Operation::message;
+  }
+  return std::nullopt;
+}
+
+keys::Clock::time_point now(const AuthorizedKeysPolicy& policy) {
+  return policy.now ? policy.now() : keys::Clock::now();
+}
+
 }  // namespace
+
+channel::ClientKeyCheck authorized_keys_check(std::shared_ptr<const AuthorizedKeysPolicy> policy,
+                                              keys::IpAddress peer) {
+  if (!policy || !policy->file) return {};  // the channel refuses every key
+  return [policy = std::move(policy),
+          peer](const crypto::PublicKey& key) -> Result<channel::ClientAdmission> {
+    auto snapshot = policy->file->current();
+    if (snapshot.reloaded && policy->on_reload) policy->on_reload(snapshot);
+    // Who may connect is decided here; what it may do, on each request.
+    auto entry = snapshot.keys->authorize(key, peer, now(*policy));
+    if (!entry) return entry.error();
+    auto admitted = std::make_shared<const keys::AuthorizedKey>(std::move(*entry));
+    std::string comment = admitted->comment;
+    return channel::ClientAdmission{
+        std::move(comment), [admitted, peer, policy](std::uint8_t kind) -> Result<void> {
+          const auto op = operation_of(kind);
+          if (!op) {
+            return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
+          }
+          return admitted->check(peer, now(*policy), *op);
+        }};
+  };
+}
 
 net::ChannelFactory shared_key_server(crypto::SecretBytes key, SharedKeyOptions options) {
   const bool no_key = key.empty();
@@ -54,21 +94,27 @@ keys::IpAddress peer_address(const asio::ip::tcp::endpoint& endpoint) {
 
 Result<net::ChannelFactory> key_mode_server(const crypto::PrivateKey& identity,
                                             KeyModeServerOptions options) {
+  if (!options.authorized_keys) {
+    return Error(Errc::config, "key mode needs an authorized_keys file");
+  }
+  auto policy = std::make_shared<const AuthorizedKeysPolicy>(
+      AuthorizedKeysPolicy{std::move(options.authorized_keys), {}, {}});
   channel::TlsServerSettings s;
-  s.authorized_keys = std::move(options.authorized_keys);
   s.require_psk = options.psk != nullptr;
   s.psk = std::move(options.psk);
   s.max_payload = options.max_message;
   auto ctx = channel::TlsServerContext::create(identity, std::move(s));
   if (!ctx) return ctx.error();
-  return net::ChannelFactory([tls = std::move(*ctx)](util::ByteSpan first,
-                                                     const asio::ip::tcp::endpoint& ep)
-                                 -> Result<std::unique_ptr<channel::Channel>> {
-    if (first.empty() || first[0] != 0x16) {
-      return Error(Errc::wrong_mode, "this server runs key mode (TLS 1.3) only");
-    }
-    return std::unique_ptr<channel::Channel>(new channel::TlsServerChannel(tls, peer_address(ep)));
-  });
+  return net::ChannelFactory(
+      [tls = std::move(*ctx), policy = std::move(policy)](
+          util::ByteSpan first,
+          const asio::ip::tcp::endpoint& ep) -> Result<std::unique_ptr<channel::Channel>> {
+        if (first.empty() || first[0] != 0x16) {
+          return Error(Errc::wrong_mode, "this server runs key mode (TLS 1.3) only");
+        }
+        return std::unique_ptr<channel::Channel>(
+            new channel::TlsServerChannel(tls, authorized_keys_check(policy, peer_address(ep))));
+      });
 }
 
 Result<net::Connection::ChannelMaker> key_mode_client(const crypto::PrivateKey& identity,

@@ -11,19 +11,6 @@
 namespace signet {
 namespace {
 
-// Every operation the peer opens is checked against its rights (allow= and
-// the other options of its authorized_keys line) before a handler sees it.
-proto::Authorizer authorizer(const channel::PeerIdentity& peer) {
-  if (!peer.authorize) return {};
-  return [check = peer.authorize](std::uint8_t kind) -> Result<void> {
-    switch (static_cast<proto::Kind>(kind)) {
-      case proto::Kind::message:
-        return check(keys::Operation::message);
-    }
-    return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
-  };
-}
-
 // Replies larger than the peer takes are cut, never refused: the handler's
 // text is not the client's fault. What a reply frame's payload holds besides
 // the text and within the limit: the status (version 1). Version 2's
@@ -41,7 +28,11 @@ class MessageService : public net::Application {
  public:
   MessageService(std::shared_ptr<const Shared> shared, net::Link& link)
       : shared_(std::move(shared)),
-        session_(proto::Role::server, link.peer().protocol, authorizer(link.peer().identity)),
+        // Every operation the peer opens is checked against the rights its
+        // channel attached before a handler sees it (key mode: the check
+        // that admitted the key, applying its authorized_keys line's allow=
+        // and other options; api/channels.cpp).
+        session_(proto::Role::server, link.peer().protocol, link.peer().identity.authorize),
         sink_(link) {}
 
   asio::awaitable<Result<void>> receive(net::Link& link) override;

@@ -40,6 +40,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -92,8 +93,10 @@ struct KeyModeServerOptions {
 };
 
 // Key mode server channels: TLS 1.3, this identity, clients admitted by
-// authorized_keys (checked on every handshake, with the client's address).
-// Fails with config or io when the identity or settings are unusable.
+// authorized_keys (checked on every handshake, with the client's address,
+// by authorized_keys_check()).
+// Fails with config or io when the identity or settings are unusable
+// (config when options.authorized_keys is null).
 Result<net::ChannelFactory> key_mode_server(const crypto::PrivateKey& identity,
                                             KeyModeServerOptions options);
 
@@ -110,6 +113,28 @@ struct KeyModeClientOptions {
 
 Result<net::Connection::ChannelMaker> key_mode_client(const crypto::PrivateKey& identity,
                                                       KeyModeClientOptions options);
+
+// How a key-mode server admits client keys: by an authorized_keys file.
+struct AuthorizedKeysPolicy {
+  // Re-read when it changes; consulted on every handshake. Required.
+  std::shared_ptr<keys::AuthorizedKeysFile> file;
+  // The time expiry-time= is checked against; the system clock if empty.
+  std::function<keys::Clock::time_point()> now;
+  // Called with each snapshot that re-read authorized_keys (to log its
+  // warnings once per reload); may run on any worker thread.
+  std::function<void(const keys::AuthorizedKeysFile::Snapshot&)> on_reload;
+};
+
+// The ClientKeyCheck for one key-mode connection from `peer` (give it to
+// that connection's channel::TlsServerChannel). It admits a key that the
+// policy's authorized_keys admits from that address now, named by its
+// line's comment; the admission's authorize applies the line's allow=,
+// expiry-time= and from= to every operation the client opens (an operation
+// kind unknown here fails with unsupported_operation). Refusals fail with
+// not_authorized and the messages of keys::AuthorizedKeys::authorize. A
+// policy without a file refuses every key.
+channel::ClientKeyCheck authorized_keys_check(std::shared_ptr<const AuthorizedKeysPolicy> policy,
+                                              keys::IpAddress peer);
 
 // A server key check that admits exactly the key with this fingerprint
 // ("SHA256:..."); any other key fails with host_key_changed naming both.

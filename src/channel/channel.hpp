@@ -16,7 +16,6 @@
 #include <optional>
 #include <string>
 
-#include "keys/authorized_keys.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
@@ -31,16 +30,25 @@ struct Frame {
   ByteSpan payload;  // valid until the next call on the channel
 };
 
+// Decides whether the peer may open an operation of this kind. The kind is
+// the application protocol's (proto::Kind), which a channel does not
+// interpret: whoever admitted the peer built the check and knows the kinds.
+// Fails (normally with not_authorized) with the reason the peer is told.
+using OperationCheck = std::function<Result<void>(std::uint8_t kind)>;
+
 // Who is on the other end, once the handshake has proved it.
 struct PeerIdentity {
   std::string fingerprint;  // key mode: "SHA256:..."; shared-key mode: empty
-  std::string comment;      // key mode: the authorized_keys comment
+  // key mode: what the server's ClientKeyCheck named the key by (signet:
+  // the authorized_keys comment)
+  std::string comment;
   // The peer's rights, checked on every request it makes (as OpenSSH keeps a
-  // key's options after authentication): in key mode, the options of the
-  // authorized_keys line that admitted the key (allow=, expiry-time=,
-  // from=), as they were at the handshake; fails with not_authorized and the
-  // reason. Empty: every operation is allowed (shared-key mode, clients).
-  std::function<Result<void>(keys::Operation)> authorize;
+  // key's options after authentication): in key mode, what the server's
+  // ClientKeyCheck returned (signet: the options of the authorized_keys line
+  // that admitted the key, allow=, expiry-time= and from=, as they were at
+  // the handshake). Empty: every operation is allowed (shared-key mode,
+  // clients).
+  OperationCheck authorize;
 };
 
 class Channel {

@@ -225,7 +225,7 @@ Result<detail::SslCtxPtr> make_context(const crypto::PrivateKey& identity, bool 
   // certificate (there is none).
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   // No resumption: every connection does the full handshake, so every
-  // connection is authenticated against the current authorized_keys.
+  // client key goes through the ClientKeyCheck (the current authorized_keys).
   SSL_CTX_set_options(c, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_num_tickets(c, 0);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
@@ -276,8 +276,6 @@ TlsServerContext::TlsServerContext(detail::SslCtxPtr ctx, crypto::PublicKey iden
 
 Result<std::shared_ptr<const TlsServerContext>> TlsServerContext::create(
     const crypto::PrivateKey& identity, TlsServerSettings settings) {
-  if (!settings.authorized_keys)
-    return Error(Errc::config, "key mode needs an authorized_keys file");
   if (settings.require_psk && !settings.psk) {
     return Error(Errc::config, "requiring the shared key needs a shared key");
   }
@@ -327,7 +325,9 @@ class TlsChannel::OutputScope {
 };
 
 TlsChannel::TlsChannel(detail::SslPtr ssl, std::uint32_t max_payload, bool server)
-    : ssl_(std::move(ssl)), server_(server), codec_(max_payload) {
+    : ssl_(std::move(ssl)),
+      state_(server ? State::handshake : State::awaiting_server),
+      codec_(max_payload) {
   BIO* bio = BIO_new(detail::TlsCallbacks::bio_method());
   if (bio == nullptr) throw std::bad_alloc();
   BIO_set_data(bio, this);
@@ -345,7 +345,7 @@ TlsChannel::~TlsChannel() = default;
 
 std::string TlsChannel::description() const {
   std::string d = "key mode, TLS 1.3";
-  if (handshake_complete_) {
+  if (handshake_complete()) {
     if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl_.get())) {
       d += " ";
       d += SSL_CIPHER_get_name(c);
@@ -356,7 +356,7 @@ std::string TlsChannel::description() const {
 }
 
 int TlsChannel::protocol_version() const {
-  if (!handshake_complete_) return 1;
+  if (!handshake_complete()) return 1;
   const unsigned char* p = nullptr;
   unsigned int n = 0;
   SSL_get0_alpn_selected(ssl_.get(), &p, &n);
@@ -366,10 +366,10 @@ int TlsChannel::protocol_version() const {
 }
 
 Error TlsChannel::fail(Error e, Bytes& out) {
-  if (state_ != State::failed) {
+  if (!has_failed()) {
     // Errors the peer reported need no answer.
     if (!reported_by_peer(e)) send_error(e, out);
-    state_ = State::failed;
+    state_ = handshake_complete() ? State::failed : State::handshake_failed;
     failure_ = e;
   }
   return e;
@@ -388,25 +388,26 @@ Error TlsChannel::ssl_error(int ret) {
   } else if (code == SSL_ERROR_ZERO_RETURN) {
     e = Error(Errc::peer_closed, "the peer ended the TLS session");
   } else {
-    e = openssl_error(handshake_complete_ ? "TLS" : "TLS handshake");
+    e = openssl_error(handshake_complete() ? "TLS" : "TLS handshake");
   }
   ERR_clear_error();
   return e;
 }
 
 Result<void> TlsChannel::receive(ByteSpan in, Bytes& out) {
-  if (state_ == State::failed) {
+  if (has_failed()) {
     return Error(Errc::peer_closed,
                  "channel already failed" + (failure_ ? ": " + failure_->message() : ""));
   }
   OutputScope scope(*this, out);
   in_.append(in);
-  if (!server_ && !server_spoke_tls_ && !in_.data().empty()) {
+  if (state_ == State::awaiting_server && !in_.data().empty()) {
     auto refusal = take_refusal();
     if (!refusal) return fail(refusal.error(), out);
     if (!*refusal) return {};  // more of the record to come
+    state_ = State::handshake;
   }
-  if (state_ == State::handshake) {
+  if (state_ == State::awaiting_server || state_ == State::handshake) {
     ERR_clear_error();
     const int r = SSL_do_handshake(ssl_.get());
     if (r != 1) {
@@ -416,17 +417,13 @@ Result<void> TlsChannel::receive(ByteSpan in, Bytes& out) {
       }
       return fail(ssl_error(r), out);
     }
-    handshake_complete_ = true;
+    state_ = State::established;
     if (auto done = handshake_done(); !done) return fail(done.error(), out);
-    if (state_ == State::handshake) state_ = State::established;
   }
   if (state_ == State::binding) {
     auto b = take_binding();
     if (!b) return fail(b.error(), out);
-    if (*b) {
-      binding_checked_ = true;
-      state_ = State::established;
-    }
+    if (*b) state_ = State::established;
   }
   in_.compact();
   return {};
@@ -436,7 +433,6 @@ Result<bool> TlsChannel::take_refusal() {
   const ByteSpan d = in_.data();
   if (d[0] != wire::kMagic[0]) {
     // No TLS record starts with 'S' (content types are 20-24, RFC 8446 section 5.1).
-    server_spoke_tls_ = true;
     return true;
   }
   // A signet server that refuses a connection before any TLS (busy, or the
@@ -502,17 +498,17 @@ void TlsChannel::flush(Bytes& out) {
 }
 
 Result<std::optional<Frame>> TlsChannel::next_frame(Bytes& out) {
-  if (state_ != State::established) return std::optional<Frame>{};
+  if (!established()) return std::optional<Frame>{};
   OutputScope scope(*this, out);
   if (ssl_failed_ && failure_) return fail(*failure_, out);
-  if (!binding_checked_) {
+  if (state_ == State::may_bind) {
     auto b = take_binding();
     if (!b) return fail(b.error(), out);
     if (!*b) {
       in_.compact();
       return std::optional<Frame>{};
     }
-    binding_checked_ = true;
+    state_ = State::established;
   }
   for (;;) {
     auto f = codec_.open(plain_.mutable_data());
@@ -538,7 +534,7 @@ Result<std::optional<Frame>> TlsChannel::next_frame(Bytes& out) {
 }
 
 void TlsChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> parts, Bytes& out) {
-  if (!handshake_complete_) throw std::logic_error("send before the TLS handshake completed");
+  if (!handshake_complete()) throw std::logic_error("send before the TLS handshake completed");
   std::size_t len = 0;
   for (auto p : parts) len += p.size();
   if (len > std::size_t{wire::send_limit(codec_.max_payload())} +
@@ -550,7 +546,7 @@ void TlsChannel::send(wire::FrameType type, std::initializer_list<ByteSpan> part
 }
 
 void TlsChannel::send_error(const Error& e, Bytes& out) {
-  if (!handshake_complete_ || ssl_failed_ || state_ == State::failed) return;
+  if (!handshake_complete() || ssl_failed_ || has_failed()) return;
   OutputScope scope(*this, out);
   const auto payload =
       wire::encode_error_payload(wire::ErrorRecord{wire::error_code_for(e), e.message()});
@@ -576,10 +572,10 @@ crypto::SecretBytes TlsChannel::binding_mac(const crypto::SecretBytes& psk) {
 // --- Server ------------------------------------------------------------------------
 
 TlsServerChannel::TlsServerChannel(std::shared_ptr<const TlsServerContext> context,
-                                   keys::IpAddress peer)
+                                   ClientKeyCheck check_client_key)
     : TlsChannel(new_ssl(context->ctx_.get()), context->settings().max_payload, true),
       context_(std::move(context)),
-      peer_address_(peer) {}
+      check_client_key_(std::move(check_client_key)) {}
 
 Result<void> TlsServerChannel::verify_peer_key(evp_pkey_st* pkey) {
   // Parsed for display first, so even a refused weak key is named by its fingerprint.
@@ -591,18 +587,16 @@ Result<void> TlsServerChannel::verify_peer_key(evp_pkey_st* pkey) {
   if (auto policy = key->check_policy(); !policy) {
     return Error(Errc::not_authorized, "key " + key->fingerprint() + ": " + policy.error().detail);
   }
-  const auto& s = context_->settings();
-  auto snapshot = s.authorized_keys->current();
-  if (snapshot.reloaded && s.on_reload) s.on_reload(snapshot);
-  const auto now = s.now ? s.now() : keys::Clock::now();
-  // Who may connect is decided here; what it may do, on each request.
-  auto entry = snapshot.keys->authorize(*key, peer_address_, now);
-  if (!entry) return entry.error();
-  auto admitted = std::make_shared<const keys::AuthorizedKey>(std::move(*entry));
-  peer_ = PeerIdentity{key->fingerprint(), admitted->comment,
-                       [admitted, peer = peer_address_, clock = s.now](keys::Operation op) {
-                         return admitted->check(peer, clock ? clock() : keys::Clock::now(), op);
-                       }};
+  if (!check_client_key_) {
+    return Error(Errc::not_authorized,
+                 "no way to check the client's key " + key->fingerprint() + "; refusing it");
+  }
+  // Who may connect is decided here; what it may do, on each request
+  // (through the admission's authorize).
+  auto admitted = check_client_key_(*key);
+  if (!admitted) return admitted.error();
+  peer_ = PeerIdentity{key->fingerprint(), std::move(admitted->comment),
+                       std::move(admitted->authorize)};
   return {};
 }
 
@@ -611,7 +605,7 @@ Result<void> TlsServerChannel::handshake_done() {
   if (peer_.fingerprint.empty()) {
     return Error(Errc::not_authorized, "the client presented no certificate");
   }
-  if (context_->settings().require_psk) state_ = State::binding;
+  state_ = context_->settings().require_psk ? State::binding : State::may_bind;
   return {};
 }
 

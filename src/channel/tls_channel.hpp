@@ -3,18 +3,18 @@
 //
 // Both sides present a self-signed X.509 certificate made in memory from their
 // identity key. The certificate is only a carrier for the key: no CA, name,
-// date or signature on it is looked at. A server admits a client whose key is
-// in authorized_keys (with its expiry-time and from= restrictions); a client
-// accepts a server whose key its ServerKeyCheck accepts (known_hosts, in the
-// CLI). The SSL objects run over a BIO that reads the bytes given to
-// receive() and appends what TLS writes to the caller's output, so the
-// network layer drives these channels exactly like the shared-key ones.
+// date or signature on it is looked at. A server admits a client whose key
+// its ClientKeyCheck admits (authorized_keys with its restrictions, built by
+// src/api); a client accepts a server whose key its ServerKeyCheck accepts
+// (known_hosts, in the CLI); neither channel knows those files. The SSL
+// objects run over a BIO that reads the bytes given to receive() and appends
+// what TLS writes to the caller's output, so the network layer drives these
+// channels exactly like the shared-key ones.
 //
 // Contexts are built once (certificate, key, SSL_CTX) and shared by every
 // connection and thread; a channel belongs to one connection and one thread.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,8 +27,6 @@
 #include "channel/psk_channel.hpp"
 #include "crypto/identity.hpp"
 #include "crypto/secret.hpp"
-#include "keys/authorized_keys.hpp"
-#include "keys/ip_address.hpp"
 
 struct ssl_st;
 struct ssl_ctx_st;
@@ -67,20 +65,35 @@ struct TlsCallbacks;  // OpenSSL's callbacks, in tls_channel.cpp
 
 // --- Server ------------------------------------------------------------------
 
+// What a ClientKeyCheck returns for a client key it admits; the channel's
+// PeerIdentity gets these next to the key's fingerprint.
+struct ClientAdmission {
+  std::string comment;       // PeerIdentity::comment
+  OperationCheck authorize;  // PeerIdentity::authorize; empty: every operation
+};
+
+// Decides whether a client key may connect. Runs while the client's
+// Certificate is processed, inside the handshake (as ServerKeyCheck does on
+// the other side), with a key that passed crypto's key policy. An Error
+// refuses the client: the server's receive() fails with that Error (what the
+// server logs), and the client gets the bad_certificate alert
+// (kKeyRefusedAlert) and says not_authorized_message(). An admission takes
+// effect only if the handshake completes: the client proves that it holds
+// the key afterwards (CertificateVerify). It must not block.
+//
+// Each channel gets its own, not the context, because the decision may
+// depend on what only the layer above knows of the connection (in signet,
+// the client's address, for authorized_keys from=):
+// signet::authorized_keys_check (src/api) builds it.
+using ClientKeyCheck = std::function<Result<ClientAdmission>(const crypto::PublicKey& client_key)>;
+
 struct TlsServerSettings {
-  // Re-read when it changes; consulted on every handshake. Required.
-  std::shared_ptr<keys::AuthorizedKeysFile> authorized_keys;
   // The shared key a client's binding frame is checked against; null: none
   // (a binding frame is then read and ignored).
   std::shared_ptr<const crypto::SecretBytes> psk;
   // Refuse a client that does not send a valid binding frame first (needs psk).
   bool require_psk = false;
   std::uint32_t max_payload = wire::kDefaultMaxPayload;
-  // The time expiry-time= is checked against; the system clock if empty.
-  std::function<keys::Clock::time_point()> now;
-  // Called with each snapshot that re-read authorized_keys (to log its
-  // warnings once per reload); may run on any worker thread.
-  std::function<void(const keys::AuthorizedKeysFile::Snapshot&)> on_reload;
   // The highest application protocol version to accept: 2 selects ALPN
   // kAlpnProtocol2 when a client offers it; 1 never selects it.
   int max_protocol = 2;
@@ -89,7 +102,7 @@ struct TlsServerSettings {
 class TlsServerContext {
  public:
   // create makes the certificate and the SSL_CTX. Fails with config when the
-  // settings are incomplete (no authorized_keys, require_psk without a psk)
+  // settings are incomplete (require_psk without a psk)
   // and io when OpenSSL refuses the key or the parameters.
   static Result<std::shared_ptr<const TlsServerContext>> create(const crypto::PrivateKey& identity,
                                                                 TlsServerSettings settings);
@@ -172,7 +185,9 @@ class TlsChannel : public Channel {
 
   std::string description() const override;
   Result<void> receive(ByteSpan in, Bytes& out) override;
-  bool established() const override { return state_ == State::established; }
+  bool established() const override {
+    return state_ == State::may_bind || state_ == State::established;
+  }
   int protocol_version() const override;
   PeerIdentity peer() const override { return peer_; }
   Result<std::optional<Frame>> next_frame(Bytes& out) override;
@@ -189,18 +204,44 @@ class TlsChannel : public Channel {
   std::size_t buffered() const override { return in_.data().size() + plain_.data().size(); }
 
  protected:
-  enum class State { handshake, binding, established, failed };
+  // Where the connection is. One value is the truth; the checks below ask
+  // it rather than flags.
+  enum class State {
+    // Client: the ClientHello is out and nothing has come back. The server's
+    // first bytes may be a signet error record in place of TLS (take_refusal).
+    awaiting_server,
+    handshake,  // the TLS handshake is under way
+    // Server, shared key required: the handshake is complete, and the
+    // binding frame must arrive before established().
+    binding,
+    // Server: established(), and the first frame may still be an optional
+    // binding frame (take_binding, from next_frame).
+    may_bind,
+    established,       // frames flow both ways
+    handshake_failed,  // failed before the handshake completed: nothing more is written
+    failed,            // failed after it: frames already queued may still be flushed
+  };
+
+  // The TLS handshake has completed (whatever happened since).
+  bool handshake_complete() const noexcept {
+    return state_ == State::binding || state_ == State::may_bind || state_ == State::established ||
+           state_ == State::failed;
+  }
+  bool has_failed() const noexcept {
+    return state_ == State::handshake_failed || state_ == State::failed;
+  }
 
   TlsChannel(detail::SslPtr ssl, std::uint32_t max_payload, bool server);
 
-  // Runs once SSL_do_handshake has succeeded; may write (the binding frame).
+  // Runs once SSL_do_handshake has succeeded, in state established; may
+  // write (the binding frame) and may set the state the server waits in.
   virtual Result<void> handshake_done() = 0;
   // Checks the key in the peer's certificate (from the verify callback).
   virtual Result<void> verify_peer_key(evp_pkey_st* key) = 0;
   // The Error for a fatal alert the peer sent.
   virtual Error alert_error(int alert) const = 0;
-  // Server: the first frame may be a binding frame; true once it has been
-  // dealt with, false while more bytes are needed.
+  // Server (states binding and may_bind): the first frame may be a binding
+  // frame; true once it has been dealt with, false while more bytes are needed.
   virtual Result<bool> take_binding() { return true; }
 
   Error fail(Error e, Bytes& out);
@@ -221,25 +262,28 @@ class TlsChannel : public Channel {
   crypto::SecretBytes binding_mac(const crypto::SecretBytes& psk);
 
   detail::SslPtr ssl_;
-  State state_ = State::handshake;
+  State state_;
   PeerIdentity peer_;
-  InputBuffer plain_;   // decrypted bytes not yet taken as frames
-  bool bound_ = false;  // the peer proved the shared key
+  InputBuffer plain_;  // decrypted bytes not yet taken as frames
+  // The peer proved the shared key. Not a state: a fact about the session
+  // that stays true through established and failed, shown by description().
+  bool bound_ = false;
 
  private:
   friend struct detail::TlsCallbacks;
   class OutputScope;
 
-  bool server_;
   FrameCodec codec_;
   InputBuffer in_;               // ciphertext not yet read by TLS
   std::size_t record_left_ = 0;  // bytes of the current record TLS has yet to read
   Bytes* out_ = nullptr;         // where TLS writes, while a call runs
   Bytes pending_;                // frames queued by send(), not yet given to TLS
-  bool handshake_complete_ = false;
-  bool server_spoke_tls_ = false;  // client: the server's first byte was TLS
-  bool binding_checked_ = false;
-  bool ssl_failed_ = false;       // OpenSSL reported a fatal error: no more writes
+  // OpenSSL reported a fatal error: the SSL object writes nothing more. Not
+  // a state: it is the SSL object's condition, not where the protocol is,
+  // and it can happen in any state after the handshake (a failed SSL_write
+  // in flush() is recorded here and in failure_, and reported by the next
+  // next_frame), so as states it would double every one of them.
+  bool ssl_failed_ = false;
   std::optional<Error> failure_;  // why the channel failed, for later calls
   std::optional<Error> callback_error_;
   std::optional<int> received_alert_;
@@ -247,8 +291,9 @@ class TlsChannel : public Channel {
 
 class TlsServerChannel final : public TlsChannel {
  public:
-  // peer: the client's address, for authorized_keys from= checks.
-  TlsServerChannel(std::shared_ptr<const TlsServerContext> context, keys::IpAddress peer);
+  // check_client_key decides who is admitted; without one every client is refused.
+  TlsServerChannel(std::shared_ptr<const TlsServerContext> context,
+                   ClientKeyCheck check_client_key);
 
   void start(Bytes&) override {}
 
@@ -259,7 +304,7 @@ class TlsServerChannel final : public TlsChannel {
   Result<bool> take_binding() override;
 
   std::shared_ptr<const TlsServerContext> context_;
-  keys::IpAddress peer_address_;
+  ClientKeyCheck check_client_key_;
 };
 
 class TlsClientChannel final : public TlsChannel {

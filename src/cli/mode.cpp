@@ -139,9 +139,15 @@ void log_reload(const keys::AuthorizedKeysFile& file,
   }
 }
 
-Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
-    const ChannelOptions& options, SharedKey psk, std::string& description,
-    std::function<void()>& reload) {
+// Key mode's server side: the TLS context, and the authorized_keys policy
+// each connection's channel checks client keys against.
+struct KeyModeServer {
+  std::shared_ptr<const channel::TlsServerContext> context;
+  std::shared_ptr<const AuthorizedKeysPolicy> authorized_keys;
+};
+
+Result<KeyModeServer> make_tls_server(const ChannelOptions& options, SharedKey psk,
+                                      std::string& description, std::function<void()>& reload) {
   auto identity = load_identity(options);
   if (!identity) return identity.error();
   auto path = file_in_config_dir(options.authorized_keys, keys::authorized_keys_path);
@@ -159,18 +165,20 @@ Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
   log_reload(*file, file->current(), true);
 
   channel::TlsServerSettings s;
-  s.authorized_keys = file;
   s.psk = std::move(psk);
   s.require_psk = options.require_psk;
   s.max_payload = options.max_message;
   s.max_protocol = options.max_protocol;
   // Worker threads may reload at once; the file serialises reads, this the log lines.
   auto log_mutex = std::make_shared<std::mutex>();
-  s.on_reload = [file = file.get(), log_mutex](const keys::AuthorizedKeysFile::Snapshot& snap) {
+  AuthorizedKeysPolicy policy;
+  policy.file = file;
+  policy.on_reload = [file = file.get(),
+                      log_mutex](const keys::AuthorizedKeysFile::Snapshot& snap) {
     std::lock_guard lock(*log_mutex);
     log_reload(*file, snap, false);
   };
-  // The context holds the file for as long as the server runs; so does this.
+  // The policy holds the file for as long as the server runs; so does this.
   reload = [file, log_mutex] {
     const auto snap = file->reload();
     std::lock_guard lock(*log_mutex);
@@ -183,7 +191,8 @@ Result<std::shared_ptr<const channel::TlsServerContext>> make_tls_server(
   if (!ctx) return ctx.error();
   description = "key mode (TLS 1.3, identity " + identity->public_key().fingerprint() +
                 (bound ? ", shared key required" : "") + ")";
-  return ctx;
+  return KeyModeServer{std::move(*ctx),
+                       std::make_shared<const AuthorizedKeysPolicy>(std::move(policy))};
 }
 
 // --- The client's known_hosts policy ---
@@ -400,15 +409,15 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
   const bool shared_key_mode = psk && !options.require_psk;
 
   ServerMode mode;
-  std::shared_ptr<const channel::TlsServerContext> tls;
+  KeyModeServer tls;
   // The shared-key settings new connections get; SIGHUP may replace them
   // (open connections keep the copy they started with).
   auto shared = std::make_shared<SharedSettings>();
   std::string key_description, shared_description;
   if (key_mode) {
-    auto ctx = make_tls_server(options, psk, key_description, mode.reload);
-    if (!ctx) return ctx.error();
-    tls = std::move(*ctx);
+    auto made = make_tls_server(options, psk, key_description, mode.reload);
+    if (!made) return made.error();
+    tls = std::move(*made);
   }
   if (shared_key_mode) {
     auto settings = psk_settings(psk, options);
@@ -428,7 +437,7 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
       spdlog::info("SIGHUP: the shared key is not re-read while key mode is served too; restart");
     };
   }
-  if (tls && shared_key_mode) {
+  if (tls.context && shared_key_mode) {
     // Documented, but easy to miss: the shared key alone is a way in.
     spdlog::warn(
         "serving key mode and shared-key mode: a client holding the shared key is admitted "
@@ -441,12 +450,13 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
   mode.factory = [tls, shared, require_psk](util::ByteSpan first, const asio::ip::tcp::endpoint& ep)
       -> Result<std::unique_ptr<channel::Channel>> {
     if (!first.empty() && first[0] == kTlsHandshakeRecord) {
-      if (!tls) {
+      if (!tls.context) {
         return Error(Errc::wrong_mode,
                      "the client speaks TLS (key mode) but this server runs shared-key mode only");
       }
-      return std::unique_ptr<channel::Channel>(
-          new channel::TlsServerChannel(tls, signet::peer_address(ep)));
+      return std::unique_ptr<channel::Channel>(new channel::TlsServerChannel(
+          tls.context,
+          signet::authorized_keys_check(tls.authorized_keys, signet::peer_address(ep))));
     }
     auto settings = shared->current();
     if (!settings) {

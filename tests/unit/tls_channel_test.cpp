@@ -1,7 +1,10 @@
 // Key-mode channels back to back in memory: mutual authentication and frames
-// both ways for each key type; refusals by authorized_keys (unknown, expired,
-// wrong address, removed while running) with the reason the server logs and
-// the message the client shows; a changed server key refused by the pin
+// both ways for each key type; the server's ClientKeyCheck refusing (with
+// its reason reaching the server's log and the client's message) and
+// admitting (its per-operation check travelling with the peer); refusals by
+// authorized_keys through the check the library and the program give the
+// channel (signet::authorized_keys_check: unknown, expired, wrong address,
+// removed while running); a changed server key refused by the pin
 // callback; the shared-key binding; garbage and every truncation of the
 // first flight fed to a server.
 #include "channel/tls_channel.hpp"
@@ -13,8 +16,13 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <variant>
+#include <vector>
 
+#include "api/signet.hpp"
 #include "keys/authorized_keys.hpp"
+#include "proto/frames.hpp"
+#include "proto/session.hpp"
 
 namespace signet::channel {
 namespace {
@@ -82,13 +90,21 @@ class TlsChannelTest : public ::testing::Test {
  protected:
   TlsChannelTest() : server_key_(make_key()), client_key_(make_key()) {}
 
+  // Writes authorized_keys, which check_from() then checks clients against.
   std::shared_ptr<const TlsServerContext> server_context(const std::string& authorized_keys,
-                                                         TlsServerSettings s = {}) {
+                                                         TlsServerSettings s = {},
+                                                         AuthorizedKeysPolicy policy = {}) {
     write_text(dir_ / "authorized_keys", authorized_keys);
-    s.authorized_keys = std::make_shared<keys::AuthorizedKeysFile>(dir_ / "authorized_keys");
+    policy.file = std::make_shared<keys::AuthorizedKeysFile>(dir_ / "authorized_keys");
+    policy_ = std::make_shared<const AuthorizedKeysPolicy>(std::move(policy));
     auto ctx = TlsServerContext::create(server_key_, std::move(s));
     if (!ctx) throw std::runtime_error(ctx.error().message());
     return *ctx;
+  }
+
+  // The authorized_keys check for a client connecting from this address.
+  ClientKeyCheck check_from(const char* address) const {
+    return authorized_keys_check(policy_, ip(address));
   }
 
   std::shared_ptr<const TlsClientContext> client_context(
@@ -103,6 +119,7 @@ class TlsChannelTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::shared_ptr<const AuthorizedKeysPolicy> policy_;
   crypto::PrivateKey server_key_;
   crypto::PrivateKey client_key_;
 };
@@ -191,7 +208,7 @@ class TlsKeyTypes : public TlsChannelTest, public ::testing::WithParamInterface<
 TEST_P(TlsKeyTypes, MutualAuthenticationAndFramesBothWays) {
   const auto client_key = make_key(GetParam());
   auto sctx = server_context(key_line(client_key, {}, "alice@laptop"));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -228,7 +245,7 @@ INSTANTIATE_TEST_SUITE_P(KeyTypes, TlsKeyTypes,
 
 TEST_F(TlsChannelTest, NothingIsWrittenInClearAfterTheHello) {
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -263,10 +280,137 @@ void expect_refused(Link& link, const crypto::PrivateKey& client_key, const std:
                                      client_key.public_key().fingerprint() + ")");
 }
 
+// --- The server's ClientKeyCheck ----------------------------------------------------------
+
+// Hands a proto::Session's frames to a channel, as net's ChannelSink does.
+class SendThrough : public proto::FrameSink {
+ public:
+  SendThrough(Channel& channel, Bytes& out) : channel_(channel), out_(out) {}
+  void send_frame(std::uint8_t type, std::initializer_list<ByteSpan> parts) override {
+    channel_.send(static_cast<wire::FrameType>(type), parts, out_);
+  }
+
+ private:
+  Channel& channel_;
+  Bytes& out_;
+};
+
+TEST_F(TlsChannelTest, AClientKeyCheckThatRefusesEndsTheHandshakeWithItsError) {
+  auto sctx = server_context(key_line(client_key_));  // in the file, but the check decides
+  const std::string fingerprint = client_key_.public_key().fingerprint();
+  // Whatever the check's code, the server fails with the check's Error (its
+  // log line); the client learns only that it was refused: TLS carries
+  // the refusal as the bad_certificate alert, which has no text.
+  for (const Errc code : {Errc::not_authorized, Errc::io}) {
+    SCOPED_TRACE(Error(code).message());
+    std::vector<std::string> checked;
+    TlsServerChannel server(sctx, [&](const crypto::PublicKey& key) -> Result<ClientAdmission> {
+      checked.push_back(key.fingerprint());
+      return Error(code, "key " + key.fingerprint() + " refused by the test's check");
+    });
+    TlsClientChannel client(client_context(client_key_));
+    Link link{client, server, {}, {}, {}, {}};
+    link.handshake();
+    EXPECT_EQ(checked, std::vector<std::string>{fingerprint});
+    ASSERT_FALSE(link.server_result.ok()) << "server admitted the client";
+    EXPECT_TRUE(link.server_result.error().is(code)) << link.server_result.error().message();
+    EXPECT_EQ(link.server_result.error().detail,
+              "key " + fingerprint + " refused by the test's check");
+    EXPECT_FALSE(server.established());
+    EXPECT_TRUE(server.peer().fingerprint.empty());
+
+    auto read = link.client_reads();
+    ASSERT_FALSE(read.ok()) << "client did not notice the refusal";
+    EXPECT_TRUE(read.error().is(Errc::not_authorized)) << read.error().message();
+    EXPECT_EQ(read.error().detail, not_authorized_message(client_key_.public_key()));
+  }
+}
+
+TEST_F(TlsChannelTest, WithoutAClientKeyCheckEveryClientIsRefused) {
+  auto sctx = server_context(key_line(client_key_));
+  TlsServerChannel server(sctx, ClientKeyCheck{});
+  TlsClientChannel client(client_context(client_key_));
+  Link link{client, server, {}, {}, {}, {}};
+  link.handshake();
+  expect_error(link.server_result, Errc::not_authorized, "server");
+  expect_error(link.client_reads(), Errc::not_authorized, "client");
+}
+
+TEST_F(TlsChannelTest, AnAdmittedPeerCarriesTheChecksOperationCheckToEveryOperation) {
+  auto sctx = server_context("");  // nobody in the file: the check decides
+  std::vector<std::uint8_t> asked;
+  TlsServerChannel server(sctx, [&asked](const crypto::PublicKey&) -> Result<ClientAdmission> {
+    return ClientAdmission{"admitted by the test", [&asked](std::uint8_t kind) -> Result<void> {
+                             asked.push_back(kind);
+                             if (asked.size() == 1) return {};
+                             return Error(Errc::not_authorized,
+                                          "only one operation, said the test");
+                           }};
+  });
+  TlsClientChannel client(client_context(client_key_));
+  Link link{client, server, {}, {}, {}, {}};
+  link.handshake();
+  ASSERT_TRUE(link.server_result) << link.server_result.error().message();
+  ASSERT_TRUE(server.established());
+  EXPECT_EQ(server.peer().fingerprint, client_key_.public_key().fingerprint());
+  EXPECT_EQ(server.peer().comment, "admitted by the test");
+  ASSERT_TRUE(server.peer().authorize);
+  EXPECT_TRUE(asked.empty()) << "asked about an operation during the handshake";
+  ASSERT_EQ(server.protocol_version(), proto::kVersion2);
+
+  // The client opens two message operations; the server's session asks the
+  // peer's check about each: the first is opened, the second cancelled with
+  // the check's reason, which reaches the client.
+  proto::Session client_session(proto::Role::client, proto::kVersion2);
+  proto::Session server_session(proto::Role::server, proto::kVersion2, server.peer().authorize);
+  SendThrough to_server(client, link.to_server);
+  SendThrough to_client(server, link.to_client);
+  const auto kind = static_cast<std::uint8_t>(proto::Kind::message);
+  auto first = client_session.open(kind, util::as_bytes("one"), true, to_server);
+  auto second = client_session.open(kind, util::as_bytes("two"), true, to_server);
+  ASSERT_TRUE(first && second);
+  client.flush(link.to_server);
+  Bytes in;
+  in.swap(link.to_server);
+  ASSERT_TRUE(server.receive(in, link.to_client));
+  std::vector<proto::Event> events;
+  for (;;) {
+    auto f = server.next_frame(link.to_client);
+    ASSERT_TRUE(f) << f.error().message();
+    if (!f->has_value()) break;
+    auto e =
+        server_session.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, to_client);
+    ASSERT_TRUE(e) << e.error().message();
+    if (e->has_value()) events.push_back(std::move(**e));
+  }
+  EXPECT_EQ(asked, (std::vector<std::uint8_t>{kind, kind}));
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_TRUE(std::holds_alternative<proto::Opened>(events[0]));
+  EXPECT_EQ(std::get<proto::Opened>(events[0]).op, *first);
+  ASSERT_TRUE(std::holds_alternative<proto::Refused>(events[1]));
+  EXPECT_EQ(std::get<proto::Refused>(events[1]).op, *second);
+
+  server.flush(link.to_client);
+  in.clear();
+  in.swap(link.to_client);
+  ASSERT_TRUE(client.receive(in, link.to_server));
+  auto f = client.next_frame(link.to_server);
+  ASSERT_TRUE(f && f->has_value());
+  auto e = client_session.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, to_server);
+  ASSERT_TRUE(e && e->has_value()) << (e ? "no event" : e.error().message());
+  ASSERT_TRUE(std::holds_alternative<proto::Cancelled>(**e));
+  const auto& cancelled = std::get<proto::Cancelled>(**e);
+  EXPECT_EQ(cancelled.op, *second);
+  EXPECT_EQ(cancelled.error.code, wire::ErrorCode::not_authorized);
+  EXPECT_EQ(cancelled.error.reason, "only one operation, said the test");
+}
+
+// --- Refusals by authorized_keys -----------------------------------------------------------
+
 TEST_F(TlsChannelTest, UnknownKeyIsRefusedWithItsFingerprint) {
   const auto other = make_key();
   auto sctx = server_context(key_line(other));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   expect_refused(link, client_key_, "is not in authorized_keys");
@@ -275,25 +419,26 @@ TEST_F(TlsChannelTest, UnknownKeyIsRefusedWithItsFingerprint) {
 TEST_F(TlsChannelTest, EmptyOrMissingAuthorizedKeysAdmitsNobody) {
   auto sctx = server_context("");
   fs::remove(dir_ / "authorized_keys");
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   expect_refused(link, client_key_, "is not in authorized_keys");
 }
 
 TEST_F(TlsChannelTest, ExpiredKeyIsRefused) {
-  TlsServerSettings s;
+  AuthorizedKeysPolicy policy;
   keys::Clock::time_point now = *keys::parse_expiry_time("20300102");
-  s.now = [&now] { return now; };
-  auto sctx = server_context(key_line(client_key_, "expiry-time=\"20300101\""), std::move(s));
+  policy.now = [&now] { return now; };
+  auto sctx =
+      server_context(key_line(client_key_, "expiry-time=\"20300101\""), {}, std::move(policy));
   {
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     TlsClientChannel client(client_context(client_key_));
     Link link{client, server, {}, {}, {}, {}};
     expect_refused(link, client_key_, "expired at 2030-01-01T00:00:00Z");
   }
   now = *keys::parse_expiry_time("20291231");
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -304,13 +449,13 @@ TEST_F(TlsChannelTest, ExpiredKeyIsRefused) {
 TEST_F(TlsChannelTest, AddressOutsideFromIsRefused) {
   auto sctx = server_context(key_line(client_key_, "from=\"10.0.0.0/8\""));
   {
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     TlsClientChannel client(client_context(client_key_));
     Link link{client, server, {}, {}, {}, {}};
     expect_refused(link, client_key_, "address 127.0.0.1 not in from=\"10.0.0.0/8\"");
   }
   // An IPv4-mapped address in the network is admitted.
-  TlsServerChannel server(sctx, ip("::ffff:10.1.2.3"));
+  TlsServerChannel server(sctx, check_from("::ffff:10.1.2.3"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -319,18 +464,18 @@ TEST_F(TlsChannelTest, AddressOutsideFromIsRefused) {
 
 TEST_F(TlsChannelTest, KeyRemovedWhileRunningIsRefusedOnTheNextConnection) {
   int reloads = 0;
-  TlsServerSettings s;
-  s.on_reload = [&reloads](const keys::AuthorizedKeysFile::Snapshot&) { ++reloads; };
-  auto sctx = server_context(key_line(client_key_) + key_line(make_key()), std::move(s));
+  AuthorizedKeysPolicy policy;
+  policy.on_reload = [&reloads](const keys::AuthorizedKeysFile::Snapshot&) { ++reloads; };
+  auto sctx = server_context(key_line(client_key_) + key_line(make_key()), {}, std::move(policy));
   {
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     TlsClientChannel client(client_context(client_key_));
     Link link{client, server, {}, {}, {}, {}};
     link.handshake();
     ASSERT_TRUE(link.server_result) << link.server_result.error().message();
   }
   write_text(dir_ / "authorized_keys", "# nobody\n");
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   expect_refused(link, client_key_, "is not in authorized_keys");
@@ -339,13 +484,13 @@ TEST_F(TlsChannelTest, KeyRemovedWhileRunningIsRefusedOnTheNextConnection) {
 
 TEST_F(TlsChannelTest, ReloadWarningsAreReportedOncePerReload) {
   std::vector<std::string> warnings;
-  TlsServerSettings s;
-  s.on_reload = [&warnings](const keys::AuthorizedKeysFile::Snapshot& snap) {
+  AuthorizedKeysPolicy policy;
+  policy.on_reload = [&warnings](const keys::AuthorizedKeysFile::Snapshot& snap) {
     warnings.insert(warnings.end(), snap.warnings.begin(), snap.warnings.end());
   };
-  auto sctx = server_context("garbage line\n" + key_line(client_key_), std::move(s));
+  auto sctx = server_context("garbage line\n" + key_line(client_key_), {}, std::move(policy));
   for (int i = 0; i < 3; ++i) {
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     TlsClientChannel client(client_context(client_key_));
     Link link{client, server, {}, {}, {}, {}};
     link.handshake();
@@ -360,7 +505,7 @@ TEST_F(TlsChannelTest, ReloadWarningsAreReportedOncePerReload) {
 TEST_F(TlsChannelTest, ChangedServerKeyIsRefusedByThePin) {
   const auto pinned = make_key();
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_, nullptr, pin(pinned.public_key())));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -419,7 +564,7 @@ std::vector<std::pair<std::size_t, std::size_t>> tls_records(const Bytes& stream
 
 TEST_F(TlsChannelTest, ANewServerKeyIsConfirmedOnlyAfterTheServerProvedIt) {
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   DeferredTrust trust;
   TlsClientChannel client(deferring_context(client_key_, trust));
   Link link{client, server, {}, {}, {}, {}};
@@ -434,7 +579,7 @@ TEST_F(TlsChannelTest, ANewServerKeyIsConfirmedOnlyAfterTheServerProvedIt) {
 TEST_F(TlsChannelTest, ConfirmedKeyCarriesFramesAndARefusalEndsTheChannel) {
   auto sctx = server_context(key_line(client_key_));
   for (const bool refuse : {false, true}) {
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     DeferredTrust trust;
     trust.refuse = refuse;
     TlsClientChannel client(deferring_context(client_key_, trust));
@@ -464,7 +609,7 @@ TEST_F(TlsChannelTest, AServerThatFailsCertificateVerifyIsNeverConfirmed) {
   // client has seen the key (the check ran) but no proof that the server
   // holds it.
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   DeferredTrust trust;
   TlsClientChannel client(deferring_context(client_key_, trust));
   Bytes to_server, to_client;
@@ -486,7 +631,7 @@ TEST_F(TlsChannelTest, AServerThatFailsCertificateVerifyIsNeverConfirmed) {
 
 TEST_F(TlsChannelTest, ClientWithoutACheckRefusesEveryServer) {
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientSettings cs;  // no check_server_key
   auto cctx = TlsClientContext::create(client_key_, std::move(cs));
   ASSERT_TRUE(cctx);
@@ -503,7 +648,7 @@ TEST_F(TlsChannelTest, RequiredBindingWithTheRightKeyIsAccepted) {
   s.psk = psk_of("a shared key of thirty-two bytes");
   s.require_psk = true;
   auto sctx = server_context(key_line(client_key_), std::move(s));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_, psk_of("a shared key of thirty-two bytes")));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -521,7 +666,7 @@ TEST_F(TlsChannelTest, BindingWithAWrongKeyIsRefused) {
   s.psk = psk_of("the server's shared key");
   s.require_psk = true;
   auto sctx = server_context(key_line(client_key_), std::move(s));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_, psk_of("another shared key")));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -537,7 +682,7 @@ TEST_F(TlsChannelTest, MissingBindingIsRefusedWhenRequired) {
   s.psk = psk_of("the server's shared key");
   s.require_psk = true;
   auto sctx = server_context(key_line(client_key_), std::move(s));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -560,7 +705,7 @@ TEST_F(TlsChannelTest, OptionalBindingIsCheckedWhenPresent) {
   auto sctx = server_context(key_line(client_key_), std::move(s));
   {
     // No binding: fine when not required.
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     TlsClientChannel client(client_context(client_key_));
     Link link{client, server, {}, {}, {}, {}};
     link.handshake();
@@ -570,7 +715,7 @@ TEST_F(TlsChannelTest, OptionalBindingIsCheckedWhenPresent) {
   }
   {
     // A wrong binding is refused even when not required.
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     TlsClientChannel client(client_context(client_key_, psk_of("wrong")));
     Link link{client, server, {}, {}, {}, {}};
     link.handshake();
@@ -582,7 +727,7 @@ TEST_F(TlsChannelTest, OptionalBindingIsCheckedWhenPresent) {
 
 TEST_F(TlsChannelTest, ServerWithoutSharedKeySkipsTheBinding) {
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_, psk_of("client has one")));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -596,7 +741,7 @@ TEST_F(TlsChannelTest, ServerWithoutSharedKeySkipsTheBinding) {
 
 TEST_F(TlsChannelTest, ErrorFrameFromThePeerIsReported) {
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -610,7 +755,7 @@ TEST_F(TlsChannelTest, ApplicationFramesPassUpAsTheyCameWhicheverTheDirection) {
   // The channel is blind to the application protocol: a REPLY from a client
   // goes up unchanged (src/proto refuses it), as does a version 2 frame.
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -643,7 +788,7 @@ TEST_F(TlsChannelTest, AlpnSelectsProtocolVersion2OnlyWhenBothSpeakIt) {
       cs.max_protocol = client_max;
       auto cctx = TlsClientContext::create(client_key_, std::move(cs));
       ASSERT_TRUE(cctx.ok());
-      TlsServerChannel server(sctx, ip("127.0.0.1"));
+      TlsServerChannel server(sctx, check_from("127.0.0.1"));
       TlsClientChannel client(*cctx);
       Link link{client, server, {}, {}, {}, {}};
       link.handshake();
@@ -658,7 +803,7 @@ TEST_F(TlsChannelTest, OversizeFrameIsRefusedFromItsHeader) {
   TlsServerSettings s;
   s.max_payload = 100;
   auto sctx = server_context(key_line(client_key_), std::move(s));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -673,7 +818,7 @@ TEST_F(TlsChannelTest, OversizeFrameIsRefusedFromItsHeader) {
 
 TEST_F(TlsChannelTest, AlteredRecordFailsAuthentication) {
   auto sctx = server_context(key_line(client_key_));
-  TlsServerChannel server(sctx, ip("127.0.0.1"));
+  TlsServerChannel server(sctx, check_from("127.0.0.1"));
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
   link.handshake();
@@ -697,7 +842,7 @@ TEST_F(TlsChannelTest, EveryTruncationOfTheClientHelloWaitsAndGarbageAfterItFail
   ASSERT_EQ(hello[0], 0x16);
   const Bytes garbage(4096, 0xff);
   for (std::size_t len = 1; len < hello.size(); ++len) {
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     Bytes out;
     auto r = server.receive(ByteSpan(hello).first(len), out);
     ASSERT_TRUE(r) << "len " << len << ": " << r.error().message();
@@ -723,7 +868,7 @@ TEST_F(TlsChannelTest, RandomGarbageNeverEstablishes) {
       junk[0] = 0x16;  // looks like a TLS handshake record
       if (junk.size() > 2) junk[1] = 0x03;
     }
-    TlsServerChannel server(sctx, ip("127.0.0.1"));
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
     Bytes out;
     (void)server.receive(junk, out);
     EXPECT_FALSE(server.established());
