@@ -131,7 +131,14 @@ Result<std::optional<channel::Frame>> Connection::next_frame() {
 
 void Connection::send(wire::FrameType type, std::initializer_list<util::ByteSpan> parts) {
   channel_->send(type, parts, out_);
-  wake_writer();
+  // Many frames sent in one turn of the executor (call()s, an application's
+  // burst) wake the writer once, when the turn is over, and go out in one write.
+  if (!writer_idle_ || wake_posted_) return;
+  wake_posted_ = true;
+  asio::post(executor_, [self = shared_from_this()] {
+    self->wake_posted_ = false;
+    self->wake_writer();
+  });
 }
 
 void Connection::wake_writer() {

@@ -129,6 +129,7 @@ class Connection final : public Link, public std::enable_shared_from_this<Connec
   asio::steady_timer wake_;   // the writer sleeps on it while nothing is queued
   asio::steady_timer wrote_;  // drained() sleeps on it while the writer writes
   bool writer_idle_ = false;
+  bool wake_posted_ = false;  // send() has a wake of the writer queued
   std::optional<Error> error_;
   std::function<void(const Error&)> close_hook_;
 };
