@@ -31,7 +31,16 @@ awaitable<Result<std::shared_ptr<MessageClient>>> MessageClient::open(
     net::HostPort server, net::Connection::ChannelMaker make_channel, net::ClientOptions options) {
   auto c = co_await net::Connection::open(std::move(server), std::move(make_channel), options);
   if (!c) co_return c.error();
-  co_return std::make_shared<MessageClient>(std::move(*c));
+  co_return over(std::move(*c));
+}
+
+std::shared_ptr<MessageClient> MessageClient::over(std::shared_ptr<net::Connection> connection) {
+  auto client = std::shared_ptr<MessageClient>(new MessageClient(std::move(connection)));
+  // Held weakly: the connection holds this client (as its application) only while pumped.
+  client->connection_->on_close([weak = std::weak_ptr<MessageClient>(client)](const Error& why) {
+    if (auto c = weak.lock()) c->closed(why);
+  });
+  return client;
 }
 
 MessageClient::MessageClient(std::shared_ptr<net::Connection> connection)
@@ -160,12 +169,7 @@ awaitable<Result<wire::Reply>> MessageClient::call(util::ByteSpan message) {
   pending_.emplace(*op, p);
   if (!pumping_) {
     pumping_ = true;
-    auto self = shared_from_this();
-    // Held weakly: the connection holds this client (as its application) only while pumped.
-    connection_->on_close([weak = std::weak_ptr<MessageClient>(self)](const Error& why) {
-      if (auto c = weak.lock()) c->closed(why);
-    });
-    connection_->start(self);
+    connection_->start(shared_from_this());
   }
   while (!p->result) co_await p->ready.async_wait(kTuple);
   co_return std::move(*p->result);

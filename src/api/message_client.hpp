@@ -31,7 +31,8 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
       net::HostPort server, net::Connection::ChannelMaker make_channel,
       net::ClientOptions options = {});
 
-  explicit MessageClient(std::shared_ptr<net::Connection> connection);
+  // Messages over a connection that is open (and not used for anything else).
+  static std::shared_ptr<MessageClient> over(std::shared_ptr<net::Connection> connection);
 
   // Sends one message and waits for its reply.
   asio::awaitable<Result<wire::Reply>> request(util::ByteSpan message);
@@ -79,6 +80,7 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
 
  private:
   struct Pending;
+  explicit MessageClient(std::shared_ptr<net::Connection> connection);
   Result<void> check_size(util::ByteSpan message) const;
   // Opens a message operation (seals it into the connection's output).
   Result<std::uint32_t> open_message(util::ByteSpan message);
