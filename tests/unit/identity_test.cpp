@@ -25,6 +25,8 @@ namespace signet::crypto {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::dir_names;
+using test_support::mode_of;
 using test_support::read_text;
 
 // Each test file names its directories after itself.
@@ -68,19 +70,6 @@ Bytes pub_file_blob(const fs::path& p) {
   const auto words = split_ws(read_text(p));
   if (words.size() < 2) return {};
   return util::base64_decode(words[1]).value_or(Bytes{});
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return 0;
-  return st.st_mode & 07777;
-}
-
-std::vector<std::string> dir_names(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 PassphraseProvider fixed_passphrase(const std::string& pass, int* calls) {

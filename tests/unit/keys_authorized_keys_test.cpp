@@ -19,6 +19,8 @@ namespace signet::keys {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::dir_names;
+using test_support::mode_of;
 using test_support::read_text;
 
 // Each test file names its directories after itself.
@@ -44,19 +46,6 @@ void bump_mtime(const fs::path& p, int seconds) {
   times[1].tv_sec = 1'700'000'000 + seconds;
   times[1].tv_nsec = 0;
   ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, 0), 0);
-}
-
-std::vector<std::string> dir_names(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  ::stat(p.c_str(), &st);
-  return st.st_mode & 07777;
 }
 
 struct TestKey {

@@ -19,6 +19,7 @@ namespace signet::keys {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::mode_of;
 using test_support::read_text;
 
 // Each test file names its directories after itself.
@@ -29,12 +30,6 @@ struct TempDir : test_support::TempDir {
 void write_text(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << s;
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  ::stat(p.c_str(), &st);
-  return st.st_mode & 07777;
 }
 
 crypto::PublicKey fresh_key() {

@@ -15,6 +15,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "api/link_sink.hpp"
 #include "api/signet.hpp"
 #include "proto/session.hpp"
 
@@ -24,17 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string_view kKey = "net link test key, 32 bytes or more";
-
-class LinkSink : public proto::FrameSink {
- public:
-  explicit LinkSink(net::Link& link) : link_(link) {}
-  void send_frame(std::uint8_t type, std::initializer_list<util::ByteSpan> parts) override {
-    link_.send(static_cast<wire::FrameType>(type), parts);
-  }
-
- private:
-  net::Link& link_;
-};
 
 // What the test learns from the server's side.
 struct Seen {

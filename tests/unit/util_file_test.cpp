@@ -24,6 +24,8 @@ namespace signet::util {
 namespace {
 
 namespace fs = std::filesystem;
+using test_support::dir_names;
+using test_support::mode_of;
 using test_support::read_text;
 using ::testing::HasSubstr;
 
@@ -34,19 +36,6 @@ struct TempDir : test_support::TempDir {
 void write_text(const fs::path& p, const std::string& text) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out << text;
-}
-
-std::vector<std::string> dir_names(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-unsigned mode_of(const fs::path& p) {
-  struct stat st {};
-  EXPECT_EQ(::stat(p.c_str(), &st), 0);
-  return st.st_mode & 07777;
 }
 
 bool fd_is_open(int fd) {
