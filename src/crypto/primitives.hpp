@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -18,6 +19,26 @@ void random_bytes(std::span<std::uint8_t> out);
 
 // SHA-256 of the concatenation of the parts.
 Sha256Digest sha256(std::initializer_list<std::span<const std::uint8_t>> parts);
+
+// SHA-256 over data that arrives in pieces (a file streamed in chunks).
+// Throws std::runtime_error only if OpenSSL itself fails. Move-only.
+class Sha256 {
+ public:
+  Sha256();
+  ~Sha256();
+  Sha256(Sha256&&) noexcept;
+  Sha256& operator=(Sha256&&) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
+  void update(std::span<const std::uint8_t> bytes);
+  // The digest of everything given; the hasher starts over afterwards.
+  Sha256Digest finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // HKDF-SHA256 (RFC 5869), extract then expand, into out (at most 255*32 bytes).
 // Throws std::runtime_error only if OpenSSL itself fails.

@@ -135,6 +135,23 @@ TEST(PrimitivesTest, Sha256AndConstantTimeCompare) {
   EXPECT_FALSE(constant_time_equal(a, std::span(b).first(2)));
 }
 
+TEST(PrimitivesTest, Sha256InPiecesEqualsSha256AtOnceAndStartsOverAfterFinish) {
+  // FIPS 180-2's two-block example, fed in uneven pieces.
+  const std::string msg = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  Sha256 h;
+  h.update(util::as_bytes(std::string_view(msg).substr(0, 1)));
+  h.update(util::as_bytes(std::string_view(msg).substr(1, 40)));
+  h.update({});
+  h.update(util::as_bytes(std::string_view(msg).substr(41)));
+  EXPECT_EQ(util::to_hex(h.finish()),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  h.update(util::as_bytes("abc"));
+  EXPECT_EQ(h.finish(), sha256({util::as_bytes("abc")}));
+  Sha256 moved = std::move(h);
+  EXPECT_EQ(util::to_hex(moved.finish()),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 TEST(PrimitivesTest, RandomBytesDiffer) {
   Bytes a(32), b(32);
   random_bytes(a);
