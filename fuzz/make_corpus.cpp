@@ -18,6 +18,7 @@
 #include "keys/authorized_keys.hpp"
 #include "keys/known_hosts.hpp"
 #include "keys/public_key_line.hpp"
+#include "proto/file_frames.hpp"
 #include "proto/frames.hpp"
 #include "util/encoding.hpp"
 
@@ -350,6 +351,23 @@ void proto_seeds(const std::string& dir) {
   write(dir + "/v1-client", cat(Bytes{0x00, 1, 0x81}, frame(1, Bytes{0, 'o', 'k'})));
 }
 
+// Seeds for fuzz_file_frames: a selector byte, then what it decodes.
+void file_seeds(const std::string& dir) {
+  write(dir + "/put",
+        cat(Bytes{0}, proto::encode(proto::PutRequest{true, 5, 0644, 1, "in/r.pdf"})));
+  write(dir + "/get", cat(Bytes{1}, proto::encode(proto::GetRequest{"a/b"})));
+  write(dir + "/list", cat(Bytes{2}, proto::encode(proto::ListRequest{""})));
+  const auto h = proto::encode(proto::FileHeader{5, 0755, 2});
+  write(dir + "/header", cat(Bytes{3}, Bytes(h.begin(), h.end())));
+  Bytes entries = {4};
+  proto::append(entries, proto::ListEntry{proto::EntryType::file, 5, 0644, 1, "x"});
+  proto::append(entries, proto::ListEntry{proto::EntryType::directory, 0, 0755, 1, "d"});
+  write(dir + "/entries", entries);
+  Bytes stream = {5, 0, 5, 3, 'h', 'e', 'l', 'l', 'o'};
+  stream.resize(stream.size() + proto::kDigestSize, 0xAB);
+  write(dir + "/stream", stream);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -366,5 +384,7 @@ int main(int argc, char** argv) {
   keys_seeds(root + "/keys");
   std::filesystem::create_directories(root + "/proto");
   proto_seeds(root + "/proto");
+  std::filesystem::create_directories(root + "/files");
+  file_seeds(root + "/files");
   return 0;
 }

@@ -26,6 +26,11 @@ std::optional<keys::Operation> operation_of(std::uint8_t kind) {
   switch (static_cast<proto::Kind>(kind)) {
     case proto::Kind::message:
       return keys::Operation::message;
+    case proto::Kind::put:
+      return keys::Operation::put;
+    case proto::Kind::get:
+    case proto::Kind::list:  // listing is reading: a key that may get may list
+      return keys::Operation::get;
   }
   return std::nullopt;
 }

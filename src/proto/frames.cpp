@@ -55,8 +55,19 @@ std::string_view kind_name(std::uint8_t kind) noexcept {
   switch (kind) {
     case static_cast<std::uint8_t>(Kind::message):
       return "message";
+    case static_cast<std::uint8_t>(Kind::put):
+      return "put";
+    case static_cast<std::uint8_t>(Kind::get):
+      return "get";
+    case static_cast<std::uint8_t>(Kind::list):
+      return "list";
   }
   return "unknown";
+}
+
+bool is_known_kind(std::uint8_t kind) noexcept {
+  return kind >= static_cast<std::uint8_t>(Kind::message) &&
+         kind <= static_cast<std::uint8_t>(Kind::list);
 }
 
 Result<OpenFrame> decode_open(ByteSpan payload) {

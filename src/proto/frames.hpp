@@ -53,7 +53,11 @@ std::string_view frame_type_name(std::uint8_t t) noexcept;
 // operation with unsupported_operation (the connection goes on).
 enum class Kind : std::uint8_t {
   message = 0x01,  // body: the message; the reply: status and text, as version 1's REPLY
+  put = 0x02,      // upload a file (proto/file_frames.hpp)
+  get = 0x03,      // download a file
+  list = 0x04,     // list a folder
 };
+bool is_known_kind(std::uint8_t kind) noexcept;
 std::string_view kind_name(std::uint8_t kind) noexcept;
 
 // Flag bits. Bits not defined for a frame type must be zero.

@@ -18,10 +18,6 @@ std::string op_name(std::uint32_t op) {
   return "operation " + std::to_string(op);
 }
 
-bool known_kind(std::uint8_t kind) {
-  return kind == static_cast<std::uint8_t>(Kind::message);
-}
-
 }  // namespace
 
 Session::Session(Role role, int version, Authorizer authorize)
@@ -157,7 +153,7 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
               "more than " + std::to_string(kMaxOpenOperations) + " operations open at once"),
         out));
   }
-  if (!known_kind(f->kind)) {
+  if (!is_known_kind(f->kind)) {
     return std::optional<Event>(
         refuse(f->op, f->kind,
                Error(Errc::unsupported_operation,
