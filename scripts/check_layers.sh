@@ -13,10 +13,11 @@ declare -A allowed=(
   [wire]="util wire"
   [proto]="util wire proto"
   [keys]="util crypto keys"
+  [files]="util files"
   [channel]="util crypto wire channel"
   [net]="util crypto wire channel net"
-  [api]="util crypto wire proto keys channel net api"
-  [cli]="util crypto wire proto keys channel net api cli"
+  [api]="util crypto wire proto keys files channel net api"
+  [cli]="util crypto wire proto keys files channel net api cli"
 )
 # layer: the third-party header families it may include.
 declare -A external=(
@@ -25,6 +26,7 @@ declare -A external=(
   [wire]=""
   [proto]=""
   [keys]=""
+  [files]=""
   [channel]="openssl"
   [net]="asio spdlog"
   [api]="asio spdlog"

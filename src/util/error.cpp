@@ -58,6 +58,14 @@ class Category final : public std::error_category {
         return "configuration error";
       case Errc::io:
         return "I/O error";
+      case Errc::not_found:
+        return "no such file";
+      case Errc::exists:
+        return "file exists";
+      case Errc::no_space:
+        return "no room for the file";
+      case Errc::not_verified:
+        return "transfer did not verify";
     }
     return "unknown signet error";
   }

@@ -41,6 +41,11 @@ enum class Errc {
   // Local configuration and files.
   config,  // a missing or invalid setting
   io,      // a local file or console operation failed
+  // Files (file transfer).
+  not_found,     // no such file or folder
+  exists,        // the file exists and may not be replaced
+  no_space,      // a size limit, or the disk, has no room for the file
+  not_verified,  // a transfer's data did not match its size or SHA-256
 };
 
 const std::error_category& signet_category() noexcept;

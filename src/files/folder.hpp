@@ -1,0 +1,165 @@
+// The server side of file transfer's file-system work, confined to one
+// served folder.
+//
+// Every file-system call is made relative to a held directory descriptor
+// (openat, mkdirat, fstatat, renameat, unlinkat), one name component at a
+// time and without following symbolic links, as rsync's
+// secure_relative_open() and Go's os.Root do: what a name reaches is decided
+// by the file system itself, never by checking the text of a path, and a
+// symbolic link planted anywhere inside the folder cannot lead out of it.
+// Only the root is opened by its path, once.
+//
+// Uploads are written to a hidden temporary file (".signet-part-<hex>") in
+// the destination directory and renamed into place when complete, so a
+// reader never sees half a file under the real name, and an upload that is
+// abandoned leaves nothing behind.
+//
+// Errors name the file by its name relative to the served folder, escaped
+// for display (util::escape_for_display), and never hold file contents.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "util/error.hpp"
+#include "util/file.hpp"
+
+namespace signet::files {
+
+enum class EntryType : std::uint8_t { other = 0, file = 1, directory = 2, symlink = 3 };
+
+// One entry of a listing, as fstatat(AT_SYMLINK_NOFOLLOW) describes it.
+struct Entry {
+  std::string name;  // the entry's own name, not escaped
+  EntryType type = EntryType::other;
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;  // st_mode & 07777
+  std::int64_t mtime = 0;  // seconds since the epoch
+};
+
+// A regular file open for reading (blocking mode), and what fstat said of it.
+struct FileForReading {
+  util::UniqueFd fd;
+  std::uint64_t size = 0;
+  std::uint32_t mode = 0;  // st_mode & 07777
+  std::int64_t mtime = 0;  // seconds since the epoch
+};
+
+class Upload;
+
+// A folder served to peers. Move-only (it holds the root's descriptor).
+class ServedFolder {
+ public:
+  // open opens root, which must be an existing directory (a symbolic link to
+  // one is followed: the root is the operator's choice). Fails with
+  // Errc::config, naming root, otherwise.
+  static Result<ServedFolder> open(const std::filesystem::path& root);
+
+  const std::filesystem::path& root() const noexcept { return root_; }
+
+  // open_for_reading opens the regular file `name` for reading. Fails with
+  // malformed for a bad name (split_name), not_found if there is no such
+  // file (or a component on the way is not a directory), config ("... is a
+  // symbolic link") if the file or a directory on the way is a symbolic
+  // link, config ("... is not a regular file") for a directory, FIFO,
+  // device or socket (none is ever opened in a way that could block), and
+  // io for any other failure.
+  Result<FileForReading> open_for_reading(std::string_view name) const;
+
+  // begin_upload starts an upload to `name`, creating its missing parent
+  // directories (mode 0755, before the umask). Fails with malformed for a bad
+  // name, config if a symbolic link or a non-directory is on the way, exists
+  // ("<name> exists; replacing it needs --force") if `name` exists and
+  // !replace, config if `name` exists and is not a regular file (even with
+  // replace), io otherwise. Nothing is visible under `name` until
+  // Upload::publish.
+  Result<Upload> begin_upload(std::string_view name, bool replace) const;
+
+  // list lists the directory `name` ("" is the folder itself): its entries
+  // sorted by name (byte order), without "." and ".." and without the
+  // server's temporary files (names starting with ".signet-"). Fails with
+  // malformed, not_found, config (not a directory, or a symbolic link), io.
+  Result<std::vector<Entry>> list(std::string_view name) const;
+
+  // remove_stale_uploads removes the temporary files of uploads
+  // (".signet-part-*", regular files) last modified more than max_age ago,
+  // anywhere under the folder, without following symbolic links; for server
+  // start-up, after a crash left some behind. Returns how many it removed.
+  // Directories that vanish or change while it walks are skipped; io for
+  // any other failure.
+  Result<std::size_t> remove_stale_uploads(std::chrono::seconds max_age) const;
+
+ private:
+  ServedFolder(std::filesystem::path root, util::UniqueFd fd)
+      : root_(std::move(root)), root_fd_(std::move(fd)) {}
+
+  std::filesystem::path root_;
+  util::UniqueFd root_fd_;
+};
+
+// An upload in progress: a hidden temporary file in the destination
+// directory, published under its final name once complete. Move-only.
+// Unless published, the destructor removes the temporary file.
+class Upload {
+ public:
+  Upload(Upload&& o) noexcept;
+  Upload& operator=(Upload&& o) noexcept;
+  Upload(const Upload&) = delete;
+  Upload& operator=(const Upload&) = delete;
+  ~Upload();
+
+  // The temporary file's descriptor (-1 once published).
+  int fd() const noexcept { return file_.get(); }
+  // The final name, as given to begin_upload.
+  const std::string& name() const noexcept { return name_; }
+  // The bytes written so far.
+  std::uint64_t written() const noexcept { return written_; }
+
+  // write appends all of bytes. Fails with no_space ("no room for <name>:
+  // ...") when the disk, a quota or a file size limit (ENOSPC, EDQUOT,
+  // EFBIG) has no room; io otherwise (also after publish).
+  Result<void> write(std::span<const std::uint8_t> bytes);
+
+  // publish makes the upload the file `name`: sets its permissions to
+  // mode & 0777 (never setuid, setgid or sticky), its modification time to
+  // mtime (seconds; access time now), syncs it to disk, renames it into
+  // place and syncs the directory. Without replace the rename never
+  // overwrites (RENAME_NOREPLACE): if `name` appeared meanwhile (another
+  // upload of the same name published first) it fails with exists and the
+  // other file stays. With replace, a file that appeared meanwhile is
+  // replaced. config if a directory took the name, io otherwise. After a
+  // successful publish the destructor removes nothing; after a failed one
+  // the temporary file is still removed.
+  Result<void> publish(std::uint32_t mode, std::int64_t mtime);
+
+ private:
+  friend class ServedFolder;
+  Upload(util::UniqueFd dir, util::UniqueFd file, std::string temp_name, std::string leaf,
+         std::string name, bool replace) noexcept
+      : dir_(std::move(dir)),
+        file_(std::move(file)),
+        temp_name_(std::move(temp_name)),
+        leaf_(std::move(leaf)),
+        name_(std::move(name)),
+        replace_(replace) {}
+  // Removes the temporary file unless published; closes both descriptors.
+  void discard() noexcept;
+
+  util::UniqueFd dir_;     // the destination directory
+  util::UniqueFd file_;    // the temporary file
+  std::string temp_name_;  // its name in dir_
+  std::string leaf_;       // the final name's last component
+  std::string name_;       // the final name, as given
+  bool replace_ = false;
+  bool published_ = false;
+  std::uint64_t written_ = 0;
+};
+
+}  // namespace signet::files

@@ -1,0 +1,621 @@
+// files: names a peer may ask for, and the served folder's reads, uploads,
+// listings and clean-up, each checked against the file system itself,
+// including symbolic links planted to lead out of the folder.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "files/folder.hpp"
+#include "files/names.hpp"
+#include "test_support.hpp"
+#include "util/bytes.hpp"
+
+namespace signet::files {
+namespace {
+
+namespace fs = std::filesystem;
+using test_support::mode_of;
+using test_support::read_text;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+struct TempDir : test_support::TempDir {
+  TempDir() : test_support::TempDir("signet-files") {}
+};
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+// The names in a directory as readdir(3) gives them, "." and ".." left out, sorted.
+std::vector<std::string> readdir_names(const fs::path& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return {"<cannot open " + dir.string() + ">"};
+  while (const dirent* e = ::readdir(d)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::int64_t mtime_of(const fs::path& p) {
+  struct stat st {};
+  if (::lstat(p.c_str(), &st) != 0) return -1;
+  return st.st_mtim.tv_sec;
+}
+
+void set_mtime(const fs::path& p, std::int64_t seconds) {
+  const timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(seconds), 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+std::int64_t now_seconds() {
+  return static_cast<std::int64_t>(::time(nullptr));
+}
+
+std::string read_fd(int fd) {
+  std::string s;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) return s;
+    s.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+ServedFolder open_folder(const fs::path& root) {
+  auto f = ServedFolder::open(root);
+  EXPECT_TRUE(f) << f.error().message();
+  return std::move(*f);
+}
+
+// --- split_name ---
+
+TEST(FilesSplitName, AcceptsPlainNamesAndSplitsThem) {
+  auto one = split_name("a");
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_THAT(*one, ElementsAre("a"));
+
+  auto nested = split_name("a/b/c.txt");
+  ASSERT_TRUE(nested) << nested.error().message();
+  EXPECT_THAT(*nested, ElementsAre("a", "b", "c.txt"));
+
+  auto unicode = split_name("ünïcode");
+  ASSERT_TRUE(unicode) << unicode.error().message();
+  EXPECT_THAT(*unicode, ElementsAre("ünïcode"));
+
+  // Dot files, names that merely start like the reserved prefix, and the
+  // largest sizes allowed all pass.
+  EXPECT_TRUE(split_name(".hidden"));
+  EXPECT_TRUE(split_name(".signet"));
+  EXPECT_TRUE(split_name("..a/a.."));
+  EXPECT_TRUE(split_name(std::string(kMaxComponent, 'x')));
+  std::string longest;
+  while (longest.size() + 101 <= kMaxName) longest += std::string(100, 'y') + "/";
+  longest += std::string(kMaxName - longest.size(), 'z');
+  ASSERT_EQ(longest.size(), kMaxName);
+  EXPECT_TRUE(split_name(longest));
+}
+
+TEST(FilesSplitName, EmptyNameIsTheRootOnlyWhenAllowed) {
+  auto root = split_name("", /*allow_root=*/true);
+  ASSERT_TRUE(root) << root.error().message();
+  EXPECT_TRUE(root->empty());
+  auto refused = split_name("");
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(Errc::malformed));
+}
+
+bool malformed(std::string_view name, bool allow_root = false) {
+  auto r = split_name(name, allow_root);
+  return !r && r.error().is(Errc::malformed);
+}
+
+TEST(FilesSplitName, RejectsEachBadName) {
+  using namespace std::string_literals;
+  EXPECT_TRUE(malformed("/etc/passwd"));
+  EXPECT_TRUE(malformed("/", /*allow_root=*/true));
+  EXPECT_TRUE(malformed("a//b"));
+  EXPECT_TRUE(malformed("a/"));
+  EXPECT_TRUE(malformed("a//b", /*allow_root=*/true));
+  EXPECT_TRUE(malformed("."));
+  EXPECT_TRUE(malformed(".."));
+  EXPECT_TRUE(malformed("../x"));
+  EXPECT_TRUE(malformed("a/./b"));
+  EXPECT_TRUE(malformed("a/../b"));
+  EXPECT_TRUE(malformed("a/.."));
+  EXPECT_TRUE(malformed("a\0b"s));
+  EXPECT_TRUE(
+      malformed("a\x01"
+                "b"));
+  EXPECT_TRUE(malformed("a\nb"));
+  EXPECT_TRUE(malformed("a\tb"));
+  EXPECT_TRUE(malformed("a\x1b[31mb"));
+  EXPECT_TRUE(malformed("a\x7f"));
+  EXPECT_TRUE(malformed("\xff"));
+  EXPECT_TRUE(malformed("\xc3"));              // truncated sequence
+  EXPECT_TRUE(malformed("\xc0\xaf"));          // overlong '/'
+  EXPECT_TRUE(malformed("\xed\xa0\x80"));      // a surrogate
+  EXPECT_TRUE(malformed("\xf4\x90\x80\x80"));  // above U+10FFFF
+  EXPECT_TRUE(malformed(std::string(kMaxComponent + 1, 'x')));
+  EXPECT_TRUE(malformed("a/" + std::string(kMaxComponent + 1, 'x') + "/b"));
+  std::string too_long;
+  while (too_long.size() <= kMaxName) too_long += "abcdefgh/";
+  too_long += "z";
+  EXPECT_TRUE(malformed(too_long));
+  EXPECT_TRUE(malformed(".signet-part-0123"));
+  EXPECT_TRUE(malformed("a/.signet-x/b"));
+  EXPECT_TRUE(malformed(".signet-"));
+}
+
+TEST(FilesSplitName, MessagesSayWhatIsWrongAndEscapeTheName) {
+  auto r = split_name("a/../b\x1b");
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message(), HasSubstr("control character"));
+  EXPECT_THAT(r.error().message(), HasSubstr("\\x1b"));
+  EXPECT_EQ(r.error().message().find('\x1b'), std::string::npos);
+
+  auto dots = split_name("a/../b");
+  ASSERT_FALSE(dots);
+  EXPECT_THAT(dots.error().message(), HasSubstr("\"..\" component"));
+  EXPECT_THAT(dots.error().message(), HasSubstr("a/../b"));
+}
+
+// --- ServedFolder::open ---
+
+TEST(FilesServedFolder, OpenRefusesAMissingRootOrAFile) {
+  TempDir dir;
+  auto missing = ServedFolder::open(dir / "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().is(Errc::config));
+  EXPECT_THAT(missing.error().message(), HasSubstr("nope"));
+
+  write_text(dir / "file", "x");
+  auto file = ServedFolder::open(dir / "file");
+  ASSERT_FALSE(file);
+  EXPECT_TRUE(file.error().is(Errc::config));
+
+  auto ok = ServedFolder::open(dir.path());
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->root(), dir.path());
+}
+
+// --- open_for_reading ---
+
+TEST(FilesOpenForReading, GivesARegularFileWithSizeModeAndMtime) {
+  TempDir dir;
+  fs::create_directories(dir / "sub");
+  write_text(dir / "sub" / "f.txt", "hello world");
+  ASSERT_EQ(::chmod((dir / "sub" / "f.txt").c_str(), 0640), 0);
+  set_mtime(dir / "sub" / "f.txt", 1'600'000'000);
+  const auto folder = open_folder(dir.path());
+
+  auto f = folder.open_for_reading("sub/f.txt");
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_EQ(f->size, 11u);
+  EXPECT_EQ(f->mode, 0640u);
+  EXPECT_EQ(f->mtime, 1'600'000'000);
+  EXPECT_EQ(::fcntl(f->fd.get(), F_GETFL) & O_NONBLOCK, 0);
+  EXPECT_NE(::fcntl(f->fd.get(), F_GETFD) & FD_CLOEXEC, 0);
+  EXPECT_EQ(read_fd(f->fd.get()), "hello world");
+}
+
+TEST(FilesOpenForReading, RefusesASymlinkAsTheFile) {
+  TempDir dir;
+  TempDir outside;
+  write_text(outside / "secret", "top secret");
+  fs::create_directories(dir / "served");
+  fs::create_symlink(outside / "secret", dir / "served" / "link");
+  const auto folder = open_folder(dir / "served");
+
+  auto r = folder.open_for_reading("link");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config));
+  EXPECT_THAT(r.error().message(), HasSubstr("symbolic link"));
+  EXPECT_EQ(r.error().message().find("top secret"), std::string::npos);
+}
+
+TEST(FilesOpenForReading, RefusesASymlinkedDirectoryLeadingOutside) {
+  TempDir dir;
+  TempDir outside;
+  write_text(outside / "secret", "top secret");
+  fs::create_directories(dir / "served" / "real");
+  fs::create_directory_symlink(outside.path(), dir / "served" / "real" / "out");
+  const auto folder = open_folder(dir / "served");
+
+  auto r = folder.open_for_reading("real/out/secret");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config)) << r.error().message();
+  EXPECT_THAT(r.error().message(), HasSubstr("real/out is a symbolic link"));
+}
+
+TEST(FilesOpenForReading, RefusesAFifoWithoutBlocking) {
+  TempDir dir;
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0600), 0);
+  const auto folder = open_folder(dir.path());
+  // Were the FIFO opened for reading in blocking mode, this would hang.
+  auto r = folder.open_for_reading("fifo");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config));
+  EXPECT_THAT(r.error().message(), HasSubstr("not a regular file"));
+}
+
+TEST(FilesOpenForReading, RefusesADirectory) {
+  TempDir dir;
+  fs::create_directories(dir / "d");
+  const auto folder = open_folder(dir.path());
+  auto r = folder.open_for_reading("d");
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config));
+  EXPECT_THAT(r.error().message(), HasSubstr("not a regular file"));
+}
+
+TEST(FilesOpenForReading, RefusesBadNames) {
+  TempDir dir;
+  fs::create_directories(dir / "served");
+  write_text(dir / "x", "outside");
+  const auto folder = open_folder(dir / "served");
+  auto up = folder.open_for_reading("../x");
+  ASSERT_FALSE(up);
+  EXPECT_TRUE(up.error().is(Errc::malformed));
+  auto abs = folder.open_for_reading((dir / "x").string());
+  ASSERT_FALSE(abs);
+  EXPECT_TRUE(abs.error().is(Errc::malformed));
+}
+
+TEST(FilesOpenForReading, MissingFilesAreNotFound) {
+  TempDir dir;
+  write_text(dir / "file", "x");
+  const auto folder = open_folder(dir.path());
+  auto missing = folder.open_for_reading("missing");
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().is(Errc::not_found));
+  auto missing_dir = folder.open_for_reading("nodir/missing");
+  ASSERT_FALSE(missing_dir);
+  EXPECT_TRUE(missing_dir.error().is(Errc::not_found));
+  auto through_file = folder.open_for_reading("file/x");
+  ASSERT_FALSE(through_file);
+  EXPECT_TRUE(through_file.error().is(Errc::not_found));
+}
+
+// --- begin_upload / Upload ---
+
+TEST(FilesUpload, WriteAndPublishCreatesTheFile) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  auto up = folder.begin_upload("f.bin", false);
+  ASSERT_TRUE(up) << up.error().message();
+  EXPECT_EQ(up->name(), "f.bin");
+  ASSERT_TRUE(up->write(util::as_bytes("hello ")));
+  ASSERT_TRUE(up->write(util::as_bytes("world")));
+  EXPECT_EQ(up->written(), 11u);
+  // Nothing under the name before publish.
+  EXPECT_FALSE(fs::exists(dir / "f.bin"));
+  ASSERT_TRUE(up->publish(0640, 1'500'000'000));
+  EXPECT_EQ(read_text(dir / "f.bin"), "hello world");
+  EXPECT_EQ(mode_of(dir / "f.bin"), 0640u);
+  EXPECT_EQ(mtime_of(dir / "f.bin"), 1'500'000'000);
+  // Published: no temporary file left, and destroying the upload keeps the file.
+  up = folder.begin_upload("other", false);
+  EXPECT_EQ(read_text(dir / "f.bin"), "hello world");
+  const auto names = readdir_names(dir.path());
+  ASSERT_EQ(names.size(), 2u);  // the new upload's temporary file, and "f.bin"
+  EXPECT_EQ(names[0].rfind(".signet-part-", 0), 0u);
+  EXPECT_EQ(names[1], "f.bin");
+}
+
+TEST(FilesUpload, PublishNeverSetsSetuidSetgidOrSticky) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  {
+    auto up = folder.begin_upload("tool", false);
+    ASSERT_TRUE(up) << up.error().message();
+    ASSERT_TRUE(up->write(util::as_bytes("#!/bin/sh\n")));
+    ASSERT_TRUE(up->publish(07755, now_seconds()));
+  }
+  EXPECT_EQ(mode_of(dir / "tool"), 0755u);
+  {
+    auto up = folder.begin_upload("suid", false);
+    ASSERT_TRUE(up);
+    ASSERT_TRUE(up->publish(04755, now_seconds()));
+  }
+  EXPECT_EQ(mode_of(dir / "suid"), 0755u);
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("suid", "tool"));
+}
+
+TEST(FilesUpload, AnUnpublishedUploadLeavesNothing) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  {
+    auto up = folder.begin_upload("sub/f.txt", false);
+    ASSERT_TRUE(up) << up.error().message();
+    ASSERT_TRUE(up->write(util::as_bytes("partial")));
+    // The temporary file is there meanwhile, hidden.
+    const auto during = readdir_names(dir / "sub");
+    ASSERT_EQ(during.size(), 1u);
+    EXPECT_EQ(during[0].rfind(".signet-part-", 0), 0u);
+  }
+  EXPECT_TRUE(readdir_names(dir / "sub").empty());
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("sub"));
+}
+
+TEST(FilesUpload, OnlyTheMovedToUploadOwnsTheTemporaryFile) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  {
+    auto up = folder.begin_upload("f", false);
+    ASSERT_TRUE(up);
+    Upload moved = std::move(*up);
+    ASSERT_TRUE(moved.write(util::as_bytes("abc")));
+    ASSERT_TRUE(moved.publish(0644, now_seconds()));
+  }  // the moved-from upload removes nothing
+  EXPECT_EQ(read_text(dir / "f"), "abc");
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("f"));
+  {
+    auto up = folder.begin_upload("g", false);
+    ASSERT_TRUE(up);
+    Upload moved = std::move(*up);
+    ASSERT_TRUE(moved.write(util::as_bytes("abc")));
+    EXPECT_EQ(readdir_names(dir.path()).size(), 2u);
+  }  // the moved-to upload, unpublished, removes its temporary file
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("f"));
+}
+
+TEST(FilesUpload, AnExistingNameWithoutReplaceIsRefused) {
+  TempDir dir;
+  write_text(dir / "f", "old");
+  const auto folder = open_folder(dir.path());
+  auto up = folder.begin_upload("f", false);
+  ASSERT_FALSE(up);
+  EXPECT_TRUE(up.error().is(Errc::exists));
+  EXPECT_THAT(up.error().message(), HasSubstr("--force"));
+  EXPECT_EQ(read_text(dir / "f"), "old");
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("f"));
+}
+
+TEST(FilesUpload, ReplaceKeepsTheOldFileUntilPublish) {
+  TempDir dir;
+  write_text(dir / "f", "old");
+  const auto folder = open_folder(dir.path());
+  auto up = folder.begin_upload("f", true);
+  ASSERT_TRUE(up) << up.error().message();
+  ASSERT_TRUE(up->write(util::as_bytes("new contents")));
+  EXPECT_EQ(read_text(dir / "f"), "old");
+  ASSERT_TRUE(up->publish(0600, now_seconds()));
+  EXPECT_EQ(read_text(dir / "f"), "new contents");
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("f"));
+}
+
+TEST(FilesUpload, ReplaceRefusesWhatIsNotARegularFile) {
+  TempDir dir;
+  fs::create_directories(dir / "d");
+  fs::create_symlink(dir / "d", dir / "link");
+  const auto folder = open_folder(dir.path());
+  auto over_dir = folder.begin_upload("d", true);
+  ASSERT_FALSE(over_dir);
+  EXPECT_TRUE(over_dir.error().is(Errc::config));
+  auto over_link = folder.begin_upload("link", true);
+  ASSERT_FALSE(over_link);
+  EXPECT_TRUE(over_link.error().is(Errc::config));
+  EXPECT_TRUE(fs::is_directory(dir / "d"));
+  EXPECT_TRUE(fs::is_symlink(dir / "link"));
+}
+
+TEST(FilesUpload, OfTwoUploadsOfOneNameTheFirstPublishWins) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  auto first = folder.begin_upload("f", false);
+  auto second = folder.begin_upload("f", false);
+  ASSERT_TRUE(first) << first.error().message();
+  ASSERT_TRUE(second) << second.error().message();
+  ASSERT_TRUE(first->write(util::as_bytes("first")));
+  ASSERT_TRUE(second->write(util::as_bytes("second")));
+  ASSERT_TRUE(first->publish(0644, now_seconds()));
+  auto r = second->publish(0644, now_seconds());
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::exists));
+  EXPECT_EQ(read_text(dir / "f"), "first");
+  // The loser's temporary file goes with it.
+  second = folder.begin_upload("g", false);
+  EXPECT_EQ(read_text(dir / "f"), "first");
+  auto names = readdir_names(dir.path());
+  ASSERT_EQ(names.size(), 2u);  // the new upload's temporary file, and "f"
+  EXPECT_EQ(names[0].rfind(".signet-part-", 0), 0u);
+  EXPECT_EQ(names[1], "f");
+}
+
+TEST(FilesUpload, CreatesNestedDirectories) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  auto up = folder.begin_upload("a/b/c.txt", false);
+  ASSERT_TRUE(up) << up.error().message();
+  ASSERT_TRUE(up->write(util::as_bytes("nested")));
+  ASSERT_TRUE(up->publish(0644, now_seconds()));
+  EXPECT_TRUE(fs::is_directory(dir / "a" / "b"));
+  EXPECT_EQ(read_text(dir / "a" / "b" / "c.txt"), "nested");
+  EXPECT_THAT(readdir_names(dir / "a" / "b"), ElementsAre("c.txt"));
+}
+
+TEST(FilesUpload, RefusesToGoThroughASymlinkedDirectory) {
+  TempDir dir;
+  TempDir outside;
+  fs::create_directories(dir / "served");
+  fs::create_directory_symlink(outside.path(), dir / "served" / "out");
+  fs::create_symlink(outside / "nowhere", dir / "served" / "dangling");
+  const auto folder = open_folder(dir / "served");
+
+  auto through = folder.begin_upload("out/new.txt", false);
+  ASSERT_FALSE(through);
+  EXPECT_TRUE(through.error().is(Errc::config)) << through.error().message();
+  auto deeper = folder.begin_upload("out/x/y.txt", false);
+  ASSERT_FALSE(deeper);
+  EXPECT_TRUE(deeper.error().is(Errc::config));
+  auto dangling = folder.begin_upload("dangling/y.txt", false);
+  ASSERT_FALSE(dangling);
+  EXPECT_TRUE(dangling.error().is(Errc::config));
+  EXPECT_TRUE(readdir_names(outside.path()).empty());
+}
+
+TEST(FilesUpload, RefusesAFileOnTheWay) {
+  TempDir dir;
+  write_text(dir / "file", "x");
+  const auto folder = open_folder(dir.path());
+  auto r = folder.begin_upload("file/y", false);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(r.error().is(Errc::config));
+  EXPECT_EQ(read_text(dir / "file"), "x");
+}
+
+TEST(FilesUpload, RefusesBadNames) {
+  TempDir dir;
+  fs::create_directories(dir / "served");
+  const auto folder = open_folder(dir / "served");
+  auto up = folder.begin_upload("../escaped", false);
+  ASSERT_FALSE(up);
+  EXPECT_TRUE(up.error().is(Errc::malformed));
+  auto reserved = folder.begin_upload(".signet-part-00", false);
+  ASSERT_FALSE(reserved);
+  EXPECT_TRUE(reserved.error().is(Errc::malformed));
+  EXPECT_THAT(readdir_names(dir.path()), ElementsAre("served"));
+}
+
+// RLIMIT_FSIZE makes write(2) fail with EFBIG, as a full disk would with
+// ENOSPC. In a child process, so this process keeps its limits.
+TEST(FilesUpload, AWriteBeyondTheFileSizeLimitIsNoSpace) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    {
+      ::signal(SIGXFSZ, SIG_IGN);
+      struct rlimit small {};
+      small.rlim_cur = 4096;
+      small.rlim_max = 4096;
+      if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(10);
+      auto up = folder.begin_upload("big", false);
+      if (!up) ::_exit(11);
+      const std::vector<std::uint8_t> big(8192, 'x');
+      auto r = up->write(big);
+      if (r)
+        code = 12;
+      else if (!r.error().is(Errc::no_space))
+        code = 13;
+      else if (r.error().message().find("no room for big") == std::string::npos)
+        code = 14;
+    }  // the upload's temporary file is removed here
+    ::_exit(code);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(readdir_names(dir.path()).empty());
+}
+
+// --- list ---
+
+TEST(FilesList, ListsSortedEntriesWithTypesAndHidesTemporaries) {
+  TempDir dir;
+  fs::create_directories(dir / "sub");
+  write_text(dir / "b.txt", "12345");
+  ASSERT_EQ(::chmod((dir / "b.txt").c_str(), 0604), 0);
+  set_mtime(dir / "b.txt", 1'400'000'000);
+  write_text(dir / ".hidden", "");
+  write_text(dir / ".signet-part-0011223344556677", "partial");
+  fs::create_symlink("b.txt", dir / "c-link");
+  ASSERT_EQ(::mkfifo((dir / "a-fifo").c_str(), 0600), 0);
+  const auto folder = open_folder(dir.path());
+
+  auto entries = folder.list("");
+  ASSERT_TRUE(entries) << entries.error().message();
+  std::vector<std::string> names;
+  for (const auto& e : *entries) names.push_back(e.name);
+  EXPECT_THAT(names, ElementsAre(".hidden", "a-fifo", "b.txt", "c-link", "sub"));
+  ASSERT_EQ(entries->size(), 5u);
+  EXPECT_EQ((*entries)[1].type, EntryType::other);
+  EXPECT_EQ((*entries)[2].type, EntryType::file);
+  EXPECT_EQ((*entries)[2].size, 5u);
+  EXPECT_EQ((*entries)[2].mode, 0604u);
+  EXPECT_EQ((*entries)[2].mtime, 1'400'000'000);
+  EXPECT_EQ((*entries)[3].type, EntryType::symlink);
+  EXPECT_EQ((*entries)[4].type, EntryType::directory);
+}
+
+TEST(FilesList, ListsASubdirectoryAndRefusesWhatIsNotOne) {
+  TempDir dir;
+  TempDir outside;
+  write_text(outside / "secret", "x");
+  fs::create_directories(dir / "served" / "sub");
+  write_text(dir / "served" / "sub" / "x", "x");
+  write_text(dir / "served" / "file", "x");
+  fs::create_directory_symlink(outside.path(), dir / "served" / "out");
+  const auto folder = open_folder(dir / "served");
+
+  auto sub = folder.list("sub");
+  ASSERT_TRUE(sub) << sub.error().message();
+  ASSERT_EQ(sub->size(), 1u);
+  EXPECT_EQ((*sub)[0].name, "x");
+
+  auto file = folder.list("file");
+  ASSERT_FALSE(file);
+  EXPECT_TRUE(file.error().is(Errc::config));
+  auto link = folder.list("out");
+  ASSERT_FALSE(link);
+  EXPECT_TRUE(link.error().is(Errc::config));
+  EXPECT_THAT(link.error().message(), HasSubstr("symbolic link"));
+  auto missing = folder.list("missing");
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(missing.error().is(Errc::not_found));
+  auto bad = folder.list("..");
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().is(Errc::malformed));
+}
+
+// --- remove_stale_uploads ---
+
+TEST(FilesRemoveStaleUploads, RemovesOldTemporariesOnly) {
+  TempDir dir;
+  TempDir outside;
+  fs::create_directories(dir / "served" / "sub" / "deeper");
+  const fs::path root = dir / "served";
+  write_text(root / "sub" / "deeper" / ".signet-part-old", "old");
+  set_mtime(root / "sub" / "deeper" / ".signet-part-old", now_seconds() - 7200);
+  write_text(root / ".signet-part-fresh", "fresh");
+  write_text(root / "sub" / "old-but-mine", "keep");
+  set_mtime(root / "sub" / "old-but-mine", now_seconds() - 7200);
+  // An old temporary reached only through a symbolic link is not the folder's.
+  write_text(outside / ".signet-part-outside", "outside");
+  set_mtime(outside / ".signet-part-outside", now_seconds() - 7200);
+  fs::create_directory_symlink(outside.path(), root / "out");
+  const auto folder = open_folder(root);
+
+  auto removed = folder.remove_stale_uploads(std::chrono::hours(1));
+  ASSERT_TRUE(removed) << removed.error().message();
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_TRUE(readdir_names(root / "sub" / "deeper").empty());
+  EXPECT_TRUE(fs::exists(root / ".signet-part-fresh"));
+  EXPECT_TRUE(fs::exists(root / "sub" / "old-but-mine"));
+  EXPECT_TRUE(fs::exists(outside / ".signet-part-outside"));
+}
+
+}  // namespace
+}  // namespace signet::files
