@@ -154,6 +154,11 @@ class Session final : public Link, public std::enable_shared_from_this<Session> 
   void write_now();
   // During the handshake, and for the last notice: writes everything queued.
   awaitable<Result<void>> write_all();
+  // After the last notice: closing with the peer's frames unread would reset
+  // the connection and could destroy the notice before the peer reads it (a
+  // client in the middle of an upload always has frames in flight), so read
+  // and drop what it sends until it closes, for kRefusalLinger at most.
+  awaitable<void> linger();
   void wake_writer_later();
   void wake_writer() {
     if (!writer_idle_) return;
@@ -232,7 +237,15 @@ awaitable<void> Session::main() {
       // it found; the application's errors get an ERROR frame here), after
       // what is queued before it; bounded by the watchdog.
       if (channel_ && announced_ && !channel_failed_) channel_->send_error(e, out_);
-      if (socket_.is_open() && !write_error_) (void)co_await write_all();
+      if (socket_.is_open() && !write_error_ && co_await write_all() && announced_) {
+        // What the connection holds goes back before the linger (a
+        // partial frame in the channel, its share of the memory budget).
+        application_.reset();
+        channel_.reset();
+        server_.stats.buffered_bytes -= accounted_;
+        accounted_ = 0;
+        co_await linger();
+      }
     }
   }
   application_.reset();
@@ -359,6 +372,21 @@ awaitable<Result<void>> Session::established() {
   co_return Result<void>{};
 }
 
+awaitable<void> Session::linger() {
+  using namespace asio::experimental::awaitable_operators;
+  std::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  auto drain = [](tcp::socket& s) -> awaitable<void> {
+    std::array<std::uint8_t, 4096> sink;
+    for (;;) {
+      auto [rec, n] = co_await s.async_read_some(asio::buffer(sink), kTuple);
+      if (rec) co_return;
+    }
+  };
+  asio::steady_timer timer(executor_, kRefusalLinger);
+  co_await (drain(socket_) || timer.async_wait(asio::use_awaitable));
+}
+
 Result<std::optional<channel::Frame>> Session::next_frame() {
   auto f = channel_->next_frame(out_);
   if (!f) {
@@ -386,14 +414,14 @@ void Session::wake_writer_later() {
   wake_posted_ = true;
   asio::post(executor_, [self = shared_from_this()] {
     self->wake_posted_ = false;
-    if (!self->socket_.is_open()) return;
+    if (!self->socket_.is_open() || !self->channel_) return;
     self->channel_->flush(self->out_);
     if (!self->out_.empty()) self->wake_writer();
   });
 }
 
 awaitable<Result<void>> Session::drained() {
-  channel_->flush(out_);
+  if (channel_) channel_->flush(out_);
   while (queued() > 0) {
     if (!socket_.is_open()) co_return Error(Errc::peer_closed);
     if (write_error_) co_return Error(*write_error_, "write");
@@ -408,7 +436,7 @@ awaitable<Result<void>> Session::drained() {
 awaitable<void> Session::write_loop(std::shared_ptr<Session> self) {
   auto& s = *self;
   for (;;) {
-    if (!s.socket_.is_open() || s.write_error_) break;
+    if (!s.socket_.is_open() || s.write_error_ || !s.channel_) break;
     s.channel_->flush(s.out_);
     if (s.out_.empty()) {
       s.writer_idle_ = true;
@@ -465,7 +493,7 @@ awaitable<Result<void>> Session::write_all() {
 }
 
 Result<void> Session::account() {
-  const std::size_t input = channel_->buffered();
+  const std::size_t input = channel_ ? channel_->buffered() : 0;
   const auto now = static_cast<std::int64_t>(input + queued());
   const std::int64_t total = server_.stats.buffered_bytes += now - accounted_;
   accounted_ = now;

@@ -308,7 +308,7 @@ void Proxy::serve() {
         }
         offset[i] += static_cast<std::size_t>(n);
         const int to = i == 0 ? server : client;
-        if (::write(to, buf, static_cast<std::size_t>(n)) != n) open = false;
+        if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) open = false;
       }
     }
     ::close(client);
