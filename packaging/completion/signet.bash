@@ -4,7 +4,7 @@
 # completions (scripts/check_completions.sh): keep one variable per command,
 # _signet_opts_<command>[_<subcommand>], with every option --help shows.
 
-_signet_commands="server client send bench keygen fingerprint keys"
+_signet_commands="server client send put get ls bench keygen fingerprint keys"
 _signet_keys_commands="add list remove"
 
 _signet_opts_global="-h --help --version --config -v --verbose -q --quiet --log-file"
@@ -13,11 +13,18 @@ _signet_opts_channel="--psk-file --psk-credential --algorithms --mac --max-messa
 _signet_opts_server="-h --help -l --listen --log-messages $_signet_opts_channel --authorized-keys
   --add-keys --require-psk --handshake-timeout --idle-timeout --frame-timeout --max-buffered
   --max-connections --max-startups --max-startups-per-source --threads --echo --exec
-  --exec-timeout --exec-concurrency --exec-queue --exec-max-output"
+  --exec-timeout --exec-concurrency --exec-queue --exec-max-output --files --max-file-size
+  --stale-uploads"
 _signet_opts_client="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --raw"
+_signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
+  --timeout --as -f --force -q --quiet --progress"
+_signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
+  --timeout -o --output -f --force -q --quiet --progress"
+_signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
+  --timeout"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --size --messages --rr-messages --inflight --idle-connections --hold --connections --threads
   --timeout"
@@ -48,11 +55,11 @@ _signet() {
 
   case $prev in
     --config | --log-file | --psk-file | -i | --identity | --passphrase-file | \
-      --authorized-keys | --known-hosts | -f | --file)
+      --authorized-keys | --known-hosts | --file | -o | --output)
       _filedir
       return
       ;;
-    --add-keys)
+    --add-keys | --files)
       _filedir -d
       return
       ;;
@@ -71,7 +78,7 @@ _signet() {
       ;;
     --psk-credential | -l | --listen | --exec | --server-key | -C | --comment | --[a-z]*-timeout | \
       --timeout | --max-* | --threads | --size | --messages | --rr-messages | --inflight | \
-      --idle-connections | --hold | --connections | --exec-*)
+      --idle-connections | --hold | --connections | --exec-* | --as | --stale-uploads)
       return
       ;;
   esac
@@ -83,7 +90,7 @@ _signet() {
     mapfile -t COMPREPLY < <(compgen -W "$_signet_commands" -- "$cur")
   elif [[ $cmd == keys && -z $sub ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$_signet_keys_commands" -- "$cur")
-  elif [[ $cmd == fingerprint || $sub == add || $sub == remove ]]; then
+  elif [[ $cmd == fingerprint || $cmd == put || $sub == add || $sub == remove ]]; then
     _filedir
   fi
 }

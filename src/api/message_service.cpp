@@ -7,6 +7,7 @@
 #include "api/link_sink.hpp"
 #include "net/handler_gate.hpp"
 #include "proto/session.hpp"
+#include "util/encoding.hpp"
 
 namespace signet {
 namespace {
@@ -22,7 +23,14 @@ std::size_t reply_overhead(int version) {
 struct Shared {
   net::Handler handler;
   std::unique_ptr<net::HandlerGate> gate;
+  std::shared_ptr<const FileServiceShared> files;
 };
+
+bool is_file_kind(std::uint8_t kind) {
+  return kind == static_cast<std::uint8_t>(proto::Kind::put) ||
+         kind == static_cast<std::uint8_t>(proto::Kind::get) ||
+         kind == static_cast<std::uint8_t>(proto::Kind::list);
+}
 
 class MessageService : public net::Application {
  public:
@@ -33,7 +41,9 @@ class MessageService : public net::Application {
         // that admitted the key, applying its authorized_keys line's allow=
         // and other options; api/channels.cpp).
         session_(proto::Role::server, link.peer().protocol, link.peer().identity.authorize),
-        sink_(link) {}
+        sink_(link) {
+    if (shared_->files) files_.emplace(shared_->files, session_, link, sink_);
+  }
 
   asio::awaitable<Result<void>> receive(net::Link& link) override;
 
@@ -49,28 +59,51 @@ class MessageService : public net::Application {
   asio::awaitable<wire::Reply> call_handler(const net::PeerInfo& peer, util::ByteSpan message);
   Result<void> send_reply(net::Link& link, std::uint32_t op, wire::Reply reply);
 
+  // A file operation the peer opened.
+  Result<void> open_file_operation(net::Link& link, const proto::Opened& opened);
+  // Sends what the downloads and listings in progress may send now.
+  asio::awaitable<Result<void>> pump_files(net::Link& link);
+
   std::shared_ptr<const Shared> shared_;
   proto::Session session_;
   LinkSink sink_;
+  std::optional<FileOperations> files_;  // with a served folder
 };
 
 asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
   for (;;) {
     auto f = link.next_frame();
     if (!f) co_return f.error();
-    if (!f->has_value()) co_return Result<void>{};
+    if (!f->has_value()) break;
     auto event = session_.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink_);
     if (!event) co_return event.error();
-    // This server opens no operations, so REPLY, DATA, WINDOW and CANCEL
-    // need no action (the session has checked them).
+    // This server opens no operations, so REPLY needs no action; WINDOW lets
+    // downloads go on (pump_files below); the session has checked them all.
     if (!event->has_value()) continue;
     if (const auto* refused = std::get_if<proto::Refused>(&**event)) {
       spdlog::warn("{}: refused operation {} ({}): {}", link.peer().address, refused->op,
                    proto::kind_name(refused->kind), refused->why.message());
       continue;
     }
+    if (const auto* data = std::get_if<proto::Received>(&**event)) {
+      if (files_) {
+        if (auto r = files_->received(*data); !r) co_return r.error();
+      }
+      continue;
+    }
+    if (const auto* cancelled = std::get_if<proto::Cancelled>(&**event)) {
+      if (files_ && files_->forget(cancelled->op)) {
+        spdlog::info("{}: operation {} cancelled by the peer: {}", link.peer().address,
+                     cancelled->op, util::escape_for_display(cancelled->error.reason));
+      }
+      continue;
+    }
     const auto* opened = std::get_if<proto::Opened>(&**event);
     if (opened == nullptr) continue;
+    if (is_file_kind(opened->kind)) {
+      if (auto r = open_file_operation(link, *opened); !r) co_return r.error();
+      continue;
+    }
     if (!opened->fin) {
       // A message is one OPEN frame; DATA that follows is dropped.
       const Error e(Errc::unsupported_operation,
@@ -97,6 +130,31 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
       if (auto d = co_await link.drained(); !d) co_return d.error();
     }
   }
+  co_return co_await pump_files(link);
+}
+
+Result<void> MessageService::open_file_operation(net::Link& link, const proto::Opened& opened) {
+  if (!files_) {
+    const Error e(Errc::unsupported_operation,
+                  "this server serves no files (start it with --files DIR)");
+    spdlog::warn("{}: refused operation {} ({}): {}", link.peer().address, opened.op,
+                 proto::kind_name(opened.kind), e.message());
+    return session_.cancel(opened.op, {wire::error_code_for(e), e.detail}, sink_);
+  }
+  return files_->opened(opened);
+}
+
+asio::awaitable<Result<void>> MessageService::pump_files(net::Link& link) {
+  // Downloads go on while the peer's credit lasts, waiting for the output
+  // to drain whenever it is full (the peer's credit bounds how long the
+  // reader is held here: a client grants as it consumes).
+  while (files_ && files_->active()) {
+    auto more = files_->pump();
+    if (!more) co_return more.error();
+    if (!*more) break;
+    if (auto d = co_await link.drained(); !d) co_return d.error();
+  }
+  co_return Result<void>{};
 }
 
 asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const proto::Opened& opened) {
@@ -148,9 +206,17 @@ asio::awaitable<wire::Reply> MessageService::call_handler(const net::PeerInfo& p
 
 }  // namespace
 
+Result<std::shared_ptr<const FileServiceShared>> serve_files(FileServiceOptions options) {
+  auto folder = files::ServedFolder::open(options.root);
+  if (!folder) return folder.error();
+  return std::make_shared<const FileServiceShared>(
+      FileServiceShared{std::move(*folder), std::move(options)});
+}
+
 net::ApplicationFactory message_service(net::Handler handler, MessageServiceOptions options) {
   auto shared = std::make_shared<Shared>();
   shared->handler = std::move(handler);
+  shared->files = std::move(options.files);
   if (options.max_concurrent_handlers != 0) {
     shared->gate = std::make_unique<net::HandlerGate>(options.max_concurrent_handlers,
                                                       options.max_queued_handlers);

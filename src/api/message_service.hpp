@@ -1,6 +1,7 @@
 // signet::message_service: the application that answers messages, protocol
 // version 1's MESSAGE/REPLY and version 2's message operations alike, by
-// calling a handler for each verified message.
+// calling a handler for each verified message, and, given a folder to
+// serve, version 2's file operations (api/file_service.hpp).
 //
 // It drives the connection's proto::Session: every frame the peer sends goes
 // through it (so the peer's rights are checked on every operation it opens),
@@ -10,7 +11,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 
+#include "api/file_service.hpp"
 #include "net/link.hpp"
 
 namespace signet {
@@ -20,7 +23,14 @@ struct MessageServiceOptions {
   // wait for a turn beyond those (net/handler_gate.hpp); 0: no limit.
   std::size_t max_concurrent_handlers = 0;
   std::size_t max_queued_handlers = 0;
+  // The folder whose files PUT, GET and LIST operations reach (serve_files);
+  // none: such operations are cancelled as unsupported.
+  std::shared_ptr<const FileServiceShared> files;
 };
+
+// Opens the folder to serve (signet server --files). Fails with config when
+// it is not a directory.
+Result<std::shared_ptr<const FileServiceShared>> serve_files(FileServiceOptions options);
 
 net::ApplicationFactory message_service(net::Handler handler, MessageServiceOptions options = {});
 

@@ -17,7 +17,7 @@ struct Server::Impl {
 Server::Server(ServerConfig config, net::ChannelFactory channel, net::Handler handler)
     : Server(config, std::move(channel),
              message_service(std::move(handler),
-                             {config.max_concurrent_handlers, config.max_queued_handlers})) {}
+                             {config.max_concurrent_handlers, config.max_queued_handlers, {}})) {}
 
 Server::Server(ServerConfig config, net::ChannelFactory channel,
                net::ApplicationFactory application)

@@ -13,5 +13,6 @@ using Action = std::function<int()>;  // returns the exit status
 void add_server_command(CLI::App& app, Action& action);
 void add_client_commands(CLI::App& app, Action& action);  // client, send
 void add_bench_command(CLI::App& app, Action& action);
+void add_file_commands(CLI::App& app, Action& action);  // put, get, ls
 
 }  // namespace signet::cli

@@ -52,6 +52,8 @@ int exit_status_for(const Error& e) {
       return kExitAuth;
     case Errc::io:
       return kExitFailure;
+    case Errc::not_verified:
+      return kExitNotVerified;
     default:
       return kExitRefused;
   }

@@ -20,11 +20,12 @@ namespace signet::cli {
 // Exit statuses, documented in `signet --help` and the README.
 enum ExitStatus : int {
   kExitOk = 0,
-  kExitFailure = 1,  // anything else (a local file could not be written, ...)
-  kExitUsage = 2,    // usage or configuration error
-  kExitConnect = 3,  // cannot connect
-  kExitAuth = 4,     // authentication failed: wrong key, tampered reply, key refused
-  kExitRefused = 5,  // refused by the server, or protocol error
+  kExitFailure = 1,      // anything else (a local file could not be written, ...)
+  kExitUsage = 2,        // usage or configuration error
+  kExitConnect = 3,      // cannot connect
+  kExitAuth = 4,         // authentication failed: wrong key, tampered reply, key refused
+  kExitRefused = 5,      // refused by the server, or protocol error
+  kExitNotVerified = 6,  // a transfer's data did not match its SHA-256 (nothing was published)
 };
 
 int exit_status_for(const Error& e);

@@ -41,8 +41,11 @@ Exit status:
   3  cannot connect to the server
   4  authentication failed (wrong shared key, tampered reply, key not
      authorized, server key changed or not trusted)
-  5  refused by the server (a non-zero status, or server busy), or protocol
-     error
+  5  refused by the server (a non-zero status, or server busy; for put, get
+     and ls: no such file, the file exists, no room, a name not allowed, or
+     an operation the key may not use), or protocol error
+  6  a file transfer did not verify (its SHA-256 did not match); nothing was
+     written under the file's name
 
 Documentation: README.md and docs/PROTOCOL.md.)";
 
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   int key_exit = 0;
   add_server_command(app, action);
   add_client_commands(app, action);
+  add_file_commands(app, action);
   add_bench_command(app, action);
   signet::cli::add_key_commands(app, key_exit);
 

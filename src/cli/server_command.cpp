@@ -37,6 +37,9 @@ struct ServerArgs {
   std::size_t exec_max_output = std::size_t{1} << 20;
   std::size_t exec_concurrency = 0;  // 0: four per core
   std::size_t exec_queue = 0;        // 0: sixteen per running command
+  std::string files;                 // --files: the folder put, get and ls reach
+  std::uint64_t max_file_size = 0;   // --max-file-size; 0: no limit
+  double stale_upload_hours = 24;    // --stale-uploads
 };
 
 // Warns when the descriptor limit cannot hold every connection
@@ -124,6 +127,32 @@ int run_server(ServerArgs& args) {
     handler = make_exec_handler(ExecOptions{args.exec, seconds_option(args.exec_timeout),
                                             std::min(args.exec_max_output, room)});
   }
+  if (!args.files.empty()) {
+    // A file size limit (RLIMIT_FSIZE) then fails the one write with EFBIG,
+    // which ends that upload, instead of killing the server. --exec's
+    // commands get the default action back (exec_handler.cpp).
+    std::signal(SIGXFSZ, SIG_IGN);
+    auto files = serve_files(FileServiceOptions{args.files, args.max_file_size});
+    if (!files) {
+      print_error("--files: " + files.error().message());
+      return kExitUsage;
+    }
+    // Temporary files of uploads cut off by a crash or a kill (a clean end
+    // of a connection removes its own).
+    const auto age =
+        std::chrono::seconds(static_cast<std::int64_t>(args.stale_upload_hours * 3600));
+    if (auto removed = (*files)->folder.remove_stale_uploads(age); !removed) {
+      spdlog::warn("--files: cannot clean up stale uploads: {}", removed.error().message());
+    } else if (*removed > 0) {
+      spdlog::info("--files: removed {} unfinished upload(s) older than {} hours", *removed,
+                   args.stale_upload_hours);
+    }
+    spdlog::info("serving files in {}{}", util::escape_for_display(args.files),
+                 args.max_file_size != 0
+                     ? " (at most " + std::to_string(args.max_file_size) + " bytes a file)"
+                     : std::string());
+    service.files = std::move(*files);
+  }
   net::Server server(options, mode->factory, message_service(std::move(handler), service));
   auto bound = server.listen();
   if (!bound) {
@@ -177,7 +206,9 @@ int run_server(ServerArgs& args) {
 
 void add_server_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<ServerArgs>();
-  auto* cmd = app.add_subcommand("server", "Serve clients: verify, print and confirm each message");
+  auto* cmd = app.add_subcommand(
+      "server",
+      "Serve clients: verify, print and confirm each message; with --files, serve a folder");
   cmd->add_option("--listen,-l", args->listen, "Address to listen on (default 127.0.0.1:7878)")
       ->type_name("HOST:PORT");
   cmd->add_option("--log-messages", args->log_messages,
@@ -227,6 +258,18 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Bytes of a --exec command's output kept for the reply (default and most: "
                   "--max-message minus 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{64} << 20));
+  cmd->add_option("--files", args->files,
+                  "Serve this folder to signet put, get and ls (protocol version 2): nothing "
+                  "outside it is reached, symbolic links are not followed")
+      ->type_name("DIR");
+  cmd->add_option("--max-file-size", args->max_file_size,
+                  "Largest file put may upload, e.g. 10G (default: no limit but the free space)")
+      ->transform(CLI::AsSizeValue(false))
+      ->type_name("SIZE");
+  cmd->add_option("--stale-uploads", args->stale_upload_hours,
+                  "Hours after which an unfinished upload's temporary file is removed at start "
+                  "(default 24)")
+      ->check(CLI::Range(0.0, 24.0 * 365));
   cmd->callback([args, &action] { action = [args] { return run_server(*args); }; });
 }
 

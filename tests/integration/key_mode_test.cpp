@@ -276,6 +276,63 @@ TEST_F(KeyModeTest, AllowIsCheckedOnEveryRequest) {
   EXPECT_EQ(server->verified_lines().size(), 1u);
 }
 
+// File transfer in key mode: put needs allow= to name put, get and ls need
+// get; a refusal is the server's (exit status 5) and writes nothing; what
+// is allowed travels encrypted.
+TEST_F(KeyModeTest, FilesNeedTheirRightAndTravelEncrypted) {
+  const std::string pub = client_key_.pub();
+  const std::string served = dir_ + "/served";
+  fs::create_directories(served);
+  const std::string text = "quarterly numbers, confidential, " + std::string(100000, 'q');
+  write_file(dir_ + "/report.txt", text);
+  write_file(served + "/there.txt", "from the server");
+  auto server = start_server({"--files", served});
+  const auto run = [&](std::vector<std::string> args, const std::string& address) {
+    args.insert(args.begin() + 1, address);
+    args.insert(args.end(), {"--identity", client_key_.path, "--accept-new"});
+    Process p(dir_, "files" + std::to_string(runs_++), args, env("client"));
+    Run r;
+    r.status = p.wait();
+    r.out = p.out();
+    r.err = p.err();
+    return r;
+  };
+
+  authorize("allow=\"message\" " + pub);
+  auto r = run({"put", dir_ + "/report.txt"}, server->address());
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("operation put not allowed for key " + client_key_.fingerprint));
+  r = run({"get", "there.txt", "-o", dir_ + "/got.txt"}, server->address());
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("operation get not allowed"));
+  r = run({"ls"}, server->address());
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_FALSE(fs::exists(served + "/report.txt"));
+  EXPECT_FALSE(fs::exists(dir_ + "/got.txt"));
+
+  // A write-only key: put, not get.
+  authorize("allow=\"put\" " + pub);
+  Proxy proxy(server->port(), {});
+  r = run({"put", dir_ + "/report.txt"}, proxy.address());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(served + "/report.txt"), text);
+  EXPECT_EQ(proxy.recorded_client_bytes().find("quarterly numbers"), std::string::npos);
+  EXPECT_EQ(run({"get", "there.txt", "-o", dir_ + "/got.txt"}, server->address()).status, 5);
+
+  // A read-only key: get and ls, not put.
+  authorize("allow=\"get\" " + pub);
+  r = run({"get", "there.txt", "-o", dir_ + "/got.txt"}, server->address());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(dir_ + "/got.txt"), "from the server");
+  r = run({"ls"}, server->address());
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("  report.txt\n"));
+  EXPECT_THAT(r.out, HasSubstr("  there.txt\n"));
+  write_file(dir_ + "/other.txt", "x");
+  EXPECT_EQ(run({"put", dir_ + "/other.txt"}, server->address()).status, 5);
+  EXPECT_FALSE(fs::exists(served + "/other.txt"));
+}
+
 TEST_F(KeyModeTest, KeyRemovedWhileTheServerRunsIsRefusedNextTime) {
   authorize(client_key_.pub());
   auto server = start_server();

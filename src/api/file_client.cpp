@@ -1,0 +1,424 @@
+#include "api/file_client.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "api/link_sink.hpp"
+#include "channel/psk_channel.hpp"  // channel::peer_error
+#include "files/folder.hpp"
+#include "util/encoding.hpp"
+#include "util/file.hpp"
+
+namespace signet {
+namespace {
+
+using asio::awaitable;
+using proto::FileStatus;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+// A download's credit (docs/PROTOCOL.md, "Flow control"), granted back as
+// it is written; the most one transfer can have in flight toward us.
+constexpr std::uint32_t kDownloadWindow = 4u << 20;
+constexpr std::uint32_t kGrantStep = kDownloadWindow / 4;
+constexpr std::size_t kChunk = 256 * 1024;
+// A listing larger than this is refused (a server cannot make the client
+// hold an unbounded list).
+constexpr std::size_t kMaxListing = 64u << 20;
+
+// What a file operation's REPLY status means here.
+Error status_error(std::uint8_t status, std::string_view text) {
+  const std::string said = "server says: " + util::escape_for_display(text);
+  switch (static_cast<FileStatus>(status)) {
+    case FileStatus::not_found:
+      return Error(Errc::not_found, said);
+    case FileStatus::exists:
+      return Error(Errc::exists, said);
+    case FileStatus::bad_name:
+      return Error(Errc::malformed, said);
+    case FileStatus::no_space:
+      return Error(Errc::no_space, said);
+    case FileStatus::not_verified:
+      return Error(Errc::not_verified, said);
+    default:
+      return Error(Errc::refused, said + " (status " + std::to_string(status) + ")");
+  }
+}
+
+// A CANCEL from the server. A refusal of this one operation (the key's
+// allow= does not name it) is the server refusing, not a failed
+// authentication: the connection itself was admitted.
+Error cancel_error(const wire::ErrorRecord& r) {
+  Error e = channel::peer_error(r);
+  if (e.is(Errc::not_authorized)) return Error(Errc::refused, e.detail);
+  return e;
+}
+
+}  // namespace
+
+// One operation in progress: what the server has answered, and a signal
+// its awaiting coroutine sleeps on.
+struct FileClient::Op {
+  explicit Op(const asio::any_io_executor& ex) : signal(ex, Clock::time_point::max()) {}
+  virtual ~Op() = default;
+  // DATA from the server on this operation.
+  virtual Result<void> data(FileClient&, std::uint32_t, util::ByteSpan, bool) {
+    return Error(Errc::unexpected_frame, "the server sent data on an upload");
+  }
+  void notify() { signal.cancel(); }
+
+  asio::steady_timer signal;
+  // The REPLY (status, text), or why none will come.
+  std::optional<Result<std::pair<std::uint8_t, std::string>>> answer;
+};
+
+struct FileClient::Download : Op {
+  Download(const asio::any_io_executor& ex, files::Upload f, ProgressFn p)
+      : Op(ex), file(std::move(f)), progress(std::move(p)) {}
+
+  Result<void> data(FileClient& client, std::uint32_t id, util::ByteSpan bytes, bool fin) override {
+    const std::size_t total = bytes.size();
+    if (!stream) {
+      const std::size_t n = std::min(bytes.size(), proto::kFileHeaderSize - header.size());
+      header.insert(header.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
+      bytes = bytes.subspan(n);
+      if (header.size() == proto::kFileHeaderSize) {
+        auto h = proto::decode_file_header(header);
+        if (!h) return h.error();
+        meta = *h;
+        stream.emplace(h->size);
+      }
+    }
+    if (stream) {
+      auto content = stream->take(bytes);
+      if (!content) return content.error();
+      if (!content->empty()) {
+        if (auto w = file.write(*content); !w) return w.error();
+        hash.update(*content);
+        if (progress) progress(stream->received(), stream->size());
+      }
+    }
+    if (fin) {
+      if (!stream) return Error(Errc::truncated, "the file's header");
+      if (auto f = stream->finish(); !f) return f.error();
+      digest = hash.finish();
+      if (!crypto::constant_time_equal(*digest, stream->digest())) {
+        return Error(Errc::not_verified,
+                     "the file's SHA-256 is not the one the server sent; nothing written");
+      }
+      return {};
+    }
+    ungranted += static_cast<std::uint32_t>(total);
+    if (ungranted >= kGrantStep) {
+      LinkSink sink(*client.connection_);
+      return client.session_.grant(id, std::exchange(ungranted, 0), sink);
+    }
+    return {};
+  }
+
+  files::Upload file;  // the hidden temporary file; removed unless published
+  ProgressFn progress;
+  util::Bytes header;
+  proto::FileHeader meta;
+  std::optional<proto::FileStream> stream;
+  crypto::Sha256 hash;
+  std::optional<crypto::Sha256Digest> digest;  // once complete and verified
+  std::uint32_t ungranted = 0;
+};
+
+struct FileClient::Listing : Op {
+  using Op::Op;
+  Result<void> data(FileClient&, std::uint32_t, util::ByteSpan bytes, bool fin) override {
+    received += bytes.size();
+    if (received > kMaxListing) {
+      return Error(Errc::too_large,
+                   "a listing of more than " + std::to_string(kMaxListing) + " bytes");
+    }
+    pending.insert(pending.end(), bytes.begin(), bytes.end());
+    std::size_t used = 0;
+    for (;;) {
+      auto e = proto::take_list_entry(util::ByteSpan(pending).subspan(used));
+      if (!e) return e.error();
+      if (!e->has_value()) break;
+      entries.push_back(std::move((*e)->first));
+      used += (*e)->second;
+    }
+    pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(used));
+    if (fin && !pending.empty()) return Error(Errc::truncated, "the last entry of the listing");
+    return {};
+  }
+  std::size_t received = 0;
+  util::Bytes pending;
+  std::vector<proto::ListEntry> entries;
+};
+
+Result<std::shared_ptr<FileClient>> FileClient::over(std::shared_ptr<net::Connection> connection) {
+  if (connection->protocol_version() < proto::kVersion2) {
+    return Error(Errc::unsupported_operation,
+                 "the server speaks protocol version 1, which has no file transfer");
+  }
+  auto client = std::shared_ptr<FileClient>(new FileClient(std::move(connection)));
+  client->connection_->on_close([weak = std::weak_ptr<FileClient>(client)](const Error& why) {
+    if (auto c = weak.lock()) c->closed(why);
+  });
+  client->connection_->start(client);
+  return client;
+}
+
+FileClient::FileClient(std::shared_ptr<net::Connection> connection)
+    : connection_(std::move(connection)),
+      session_(proto::Role::client, connection_->protocol_version()) {}
+
+Result<std::uint32_t> FileClient::open(proto::Kind kind, util::ByteSpan body, bool fin,
+                                       std::shared_ptr<Op> op) {
+  if (const auto& e = connection_->error()) return *e;
+  if (!connection_->is_open()) return Error(Errc::peer_closed, "the connection is closed");
+  LinkSink sink(*connection_);
+  auto id = session_.open(static_cast<std::uint8_t>(kind), body, fin, sink);
+  if (!id) return id.error();
+  ops_.emplace(*id, std::move(op));
+  touch();
+  return id;
+}
+
+awaitable<void> FileClient::wait(Op& op) {
+  co_await op.signal.async_wait(kTuple);
+  op.signal.expires_at(Clock::time_point::max());
+}
+
+void FileClient::touch() {
+  // The server must show progress (credit, data, an answer) within
+  // reply_timeout while an operation is open.
+  if (ops_.empty()) {
+    connection_->disarm();
+  } else {
+    connection_->arm(connection_->options().reply_timeout);
+  }
+}
+
+awaitable<Result<void>> FileClient::receive(net::Link&) {
+  auto r = take_frames();
+  touch();
+  co_return r;
+}
+
+Result<void> FileClient::take_frames() {
+  LinkSink sink(*connection_);
+  for (;;) {
+    auto f = connection_->next_frame();
+    if (!f) return f.error();
+    if (!f->has_value()) return {};
+    auto e = session_.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink);
+    if (!e) return e.error();
+    if (!e->has_value()) continue;
+    if (auto* d = std::get_if<proto::Received>(&**e)) {
+      auto it = ops_.find(d->op);
+      if (it == ops_.end()) continue;
+      if (auto r = it->second->data(*this, d->op, d->bytes, d->fin); !r) {
+        // This transfer failed here (a short or tampered stream, a local
+        // disk error): the server stops sending it, the connection goes on.
+        (void)session_.cancel(d->op, {wire::error_code_for(r.error()), r.error().message()}, sink);
+        it->second->answer.emplace(r.error());
+        it->second->notify();
+        ops_.erase(it);
+      }
+    } else if (auto* w = std::get_if<proto::WindowGrown>(&**e)) {
+      if (auto it = ops_.find(w->op); it != ops_.end()) it->second->notify();
+    } else if (auto* a = std::get_if<proto::Answered>(&**e)) {
+      if (auto it = ops_.find(a->op); it != ops_.end()) {
+        it->second->answer.emplace(std::make_pair(a->status, std::string(util::as_chars(a->text))));
+        it->second->notify();
+        ops_.erase(it);
+      }
+    } else if (auto* c = std::get_if<proto::Cancelled>(&**e)) {
+      if (auto it = ops_.find(c->op); it != ops_.end()) {
+        it->second->answer.emplace(cancel_error(c->error));
+        it->second->notify();
+        ops_.erase(it);
+      }
+    } else if (auto* o = std::get_if<proto::Opened>(&**e)) {
+      (void)session_.cancel(
+          o->op, {wire::ErrorCode::unsupported_operation, "this client serves no operations"},
+          sink);
+    }
+  }
+}
+
+void FileClient::closed(const Error& why) {
+  auto ops = std::move(ops_);
+  ops_.clear();
+  for (auto& [id, op] : ops) {
+    op->answer.emplace(why);
+    op->notify();
+  }
+}
+
+awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, std::uint64_t size,
+                                              crypto::Sha256& hash, const ProgressFn& progress) {
+  const std::size_t limit = std::min<std::size_t>(kChunk, connection_->max_send_payload());
+  util::Bytes buf(std::min<std::uint64_t>(limit, std::max<std::uint64_t>(size, 1)));
+  std::uint64_t offset = 0;
+  std::optional<crypto::Sha256Digest> digest;
+  std::size_t digest_sent = 0;
+  LinkSink sink(*connection_);
+  for (;;) {
+    if (op.answer) co_return Result<void>{};  // answered early: a refusal, or the connection's end
+    const std::uint32_t window = session_.send_window(id);
+    if (window == 0) {
+      co_await wait(op);
+      continue;
+    }
+    if (connection_->queued() >= net::kOutputHighWater) {
+      if (auto d = co_await connection_->drained(); !d) co_return d.error();
+      continue;
+    }
+    const std::size_t room = std::min<std::size_t>(window, limit);
+    if (offset < size) {
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(room, size - offset));
+      ssize_t got = 0;
+      do {
+        got = ::read(fd, buf.data(), want);
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) {
+        const Error e(Errc::io, got < 0
+                                    ? std::string("cannot read the file: ") + std::strerror(errno)
+                                    : std::string("the file became shorter while it was sent"));
+        (void)session_.cancel(id, {wire::ErrorCode::cancelled, e.message()}, sink);
+        ops_.erase(id);
+        co_return e;
+      }
+      const util::ByteSpan bytes(buf.data(), static_cast<std::size_t>(got));
+      hash.update(bytes);
+      offset += bytes.size();
+      if (auto s = session_.send_data(id, bytes, false, sink); !s) co_return s.error();
+      if (progress) progress(offset, size);
+      continue;
+    }
+    if (!digest) digest = hash.finish();
+    const std::size_t n = std::min(room, digest->size() - digest_sent);
+    const bool last = digest_sent + n == digest->size();
+    if (auto s =
+            session_.send_data(id, util::ByteSpan(*digest).subspan(digest_sent, n), last, sink);
+        !s) {
+      co_return s.error();
+    }
+    digest_sent += n;
+    if (last) co_return Result<void>{};
+  }
+}
+
+awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, std::string remote,
+                                                  bool replace, ProgressFn progress) {
+  util::UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd) {
+    if (errno == ENOENT) co_return Error(Errc::not_found, util::escape_for_display(local.string()));
+    co_return Error(Errc::io, "cannot open " + util::escape_for_display(local.string()) + ": " +
+                                  std::strerror(errno));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    co_return Error(Errc::io, "cannot stat " + util::escape_for_display(local.string()) + ": " +
+                                  std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    co_return Error(Errc::config,
+                    util::escape_for_display(local.string()) + " is not a regular file");
+  }
+  (void)::fcntl(fd.get(), F_SETFL, O_RDONLY);  // reads may block on a slow disk, not a FIFO
+  if (remote.size() > proto::kMaxNameSize) {
+    co_return Error(Errc::malformed,
+                    "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const proto::PutRequest request{replace, size, static_cast<std::uint32_t>(st.st_mode & 0777),
+                                  static_cast<std::int64_t>(st.st_mtime), remote};
+  auto op = std::make_shared<Op>(connection_->executor());
+  const auto body = proto::encode(request);
+  auto id = open(proto::Kind::put, body, false, op);
+  if (!id) co_return id.error();
+  crypto::Sha256 hash;
+  if (auto s = co_await send_file(*id, *op, fd.get(), size, hash, progress); !s)
+    co_return s.error();
+  while (!op->answer) co_await wait(*op);
+  if (!*op->answer) co_return op->answer->error();
+  const auto& [status, text] = **op->answer;
+  if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
+  // The server's answer names the SHA-256 it computed: the one sent.
+  TransferResult result{size, {}};
+  auto digest = util::from_hex(text);
+  if (!digest || digest->size() != result.digest.size()) {
+    co_return Error(Errc::not_verified, "the server's answer holds no SHA-256");
+  }
+  std::copy(digest->begin(), digest->end(), result.digest.begin());
+  co_return result;
+}
+
+awaitable<Result<TransferResult>> FileClient::get(std::string remote, std::filesystem::path local,
+                                                  bool replace, ProgressFn progress) {
+  if (remote.size() > proto::kMaxNameSize) {
+    co_return Error(Errc::malformed,
+                    "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
+  }
+  // The file is written only in local's folder, under local's name, never
+  // through a symbolic link; whatever the server sends cannot name another.
+  auto folder = files::ServedFolder::open(util::parent_dir(local));
+  if (!folder) co_return folder.error();
+  auto upload = folder->begin_upload(local.filename().string(), replace);
+  if (!upload) co_return upload.error();
+  auto op =
+      std::make_shared<Download>(connection_->executor(), std::move(*upload), std::move(progress));
+  const auto body = proto::encode(proto::GetRequest{remote});
+  auto id = open(proto::Kind::get, body, true, op);
+  if (!id) co_return id.error();
+  LinkSink sink(*connection_);
+  if (auto g = session_.grant(*id, kDownloadWindow - proto::kInitialWindow, sink); !g) {
+    co_return g.error();
+  }
+  while (!op->answer) co_await wait(*op);
+  if (!*op->answer) co_return op->answer->error();
+  const auto& [status, text] = **op->answer;
+  if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
+  if (!op->digest) {
+    co_return Error(Errc::not_verified, "the server answered before the file was complete");
+  }
+  if (text != util::to_hex(*op->digest)) {
+    co_return Error(Errc::not_verified, "the server's answer names another SHA-256");
+  }
+  if (auto p = op->file.publish(op->meta.mode, op->meta.mtime); !p) co_return p.error();
+  co_return TransferResult{op->meta.size, *op->digest};
+}
+
+awaitable<Result<std::vector<proto::ListEntry>>> FileClient::list(std::string remote) {
+  if (remote.size() > proto::kMaxNameSize) {
+    co_return Error(Errc::malformed,
+                    "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
+  }
+  auto op = std::make_shared<Listing>(connection_->executor());
+  const auto body = proto::encode(proto::ListRequest{remote});
+  auto id = open(proto::Kind::list, body, true, op);
+  if (!id) co_return id.error();
+  LinkSink sink(*connection_);
+  // A listing is kept whole anyway (up to kMaxListing): all the credit at once.
+  if (auto g = session_.grant(*id, proto::kMaxWindow - proto::kInitialWindow, sink); !g) {
+    co_return g.error();
+  }
+  while (!op->answer) co_await wait(*op);
+  if (!*op->answer) co_return op->answer->error();
+  const auto& [status, text] = **op->answer;
+  if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
+  co_return std::move(op->entries);
+}
+
+}  // namespace signet

@@ -1,0 +1,88 @@
+// signet::FileClient: file transfer over one client connection (protocol
+// version 2): upload, download and list on a server's served folder
+// (docs/PROTOCOL.md, "Files").
+//
+// The connection is pumped (net::Connection::start): the client's reader
+// hands every frame to this object, which writes a download's bytes to its
+// hidden temporary file as they arrive and grants credit back once they are
+// written; an upload is sent by the coroutine that awaits put(), as far as
+// the server's credit and the connection's output allow. Several transfers
+// may run at once on one connection. Every member runs on the connection's
+// executor.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "crypto/primitives.hpp"
+#include "net/client.hpp"
+#include "proto/file_frames.hpp"
+#include "proto/session.hpp"
+
+namespace signet {
+
+struct TransferResult {
+  std::uint64_t size = 0;
+  crypto::Sha256Digest digest{};  // of the file's content, checked by both ends
+};
+
+// Called as a transfer moves: bytes of the file done so far, and its size.
+using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+class FileClient : public net::Application, public std::enable_shared_from_this<FileClient> {
+ public:
+  // File transfer over a connection that is open (and not used for anything
+  // else). Fails with unsupported_operation when the server speaks only
+  // protocol version 1.
+  static Result<std::shared_ptr<FileClient>> over(std::shared_ptr<net::Connection> connection);
+
+  // Uploads the regular file `local` as `remote` (a name inside the served
+  // folder). The server publishes it only when its SHA-256 matches. Fails
+  // with not_found, exists (replace false and the name exists), no_space,
+  // malformed (a name the server refuses), config (not permitted), refused
+  // (the key may not put), cancelled (did not verify), or the connection's
+  // error; io for a local file that cannot be read.
+  asio::awaitable<Result<TransferResult>> put(std::filesystem::path local, std::string remote,
+                                              bool replace, ProgressFn progress = {});
+  // Downloads `remote` to the file `local`, through a hidden temporary file
+  // beside it that becomes `local` only once the SHA-256 matches; local's
+  // folder must exist, and `local` must not unless replace. Fails as put().
+  asio::awaitable<Result<TransferResult>> get(std::string remote, std::filesystem::path local,
+                                              bool replace, ProgressFn progress = {});
+  // The entries of a folder ("" for the served folder itself).
+  asio::awaitable<Result<std::vector<proto::ListEntry>>> list(std::string remote);
+
+  void close() { connection_->close(); }
+
+  // net::Application: the server's frames.
+  asio::awaitable<Result<void>> receive(net::Link& link) override;
+
+ private:
+  struct Op;
+  struct Download;
+  struct Listing;
+  explicit FileClient(std::shared_ptr<net::Connection> connection);
+  // Opens an operation and registers its state.
+  Result<std::uint32_t> open(proto::Kind kind, util::ByteSpan body, bool fin,
+                             std::shared_ptr<Op> op);
+  // Waits until op's state changes (credit, data, its answer, a failure).
+  asio::awaitable<void> wait(Op& op);
+  asio::awaitable<Result<void>> send_file(std::uint32_t id, Op& op, int fd, std::uint64_t size,
+                                          crypto::Sha256& hash, const ProgressFn& progress);
+  Result<void> take_frames();
+  void closed(const Error& why);
+  void touch();
+
+  std::shared_ptr<net::Connection> connection_;
+  proto::Session session_;
+  std::unordered_map<std::uint32_t, std::shared_ptr<Op>> ops_;
+};
+
+}  // namespace signet

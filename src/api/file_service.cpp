@@ -1,0 +1,318 @@
+#include "api/file_service.hpp"
+
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <variant>
+
+#include "crypto/primitives.hpp"
+#include "util/encoding.hpp"
+
+namespace signet {
+namespace {
+
+using proto::FileStatus;
+
+// The credit an upload gets (docs/PROTOCOL.md, "Flow control"): enough to
+// keep a fast link busy between WINDOW frames, granted back as it is written.
+constexpr std::uint32_t kUploadWindow = 4u << 20;
+constexpr std::uint32_t kGrantStep = kUploadWindow / 4;
+// The largest DATA this side sends: a few TLS records, few frames per MiB.
+constexpr std::size_t kChunk = 256 * 1024;
+
+FileStatus status_for(const Error& e) {
+  if (e.is(Errc::malformed) || e.is(Errc::too_large)) return FileStatus::bad_name;
+  if (e.is(Errc::not_found)) return FileStatus::not_found;
+  if (e.is(Errc::exists)) return FileStatus::exists;
+  if (e.is(Errc::config)) return FileStatus::not_permitted;
+  if (e.is(Errc::no_space)) return FileStatus::no_space;
+  return FileStatus::failed;
+}
+
+// What the peer is told of a failure: the sentence, without the category's
+// words that the status already says.
+std::string reason(const Error& e) {
+  return e.detail.empty() ? e.message() : e.detail;
+}
+
+std::string shown(std::string_view name) {
+  return name.empty() ? std::string("the folder") : util::escape_for_display(name);
+}
+
+}  // namespace
+
+struct FileOperations::Op {
+  virtual ~Op() = default;
+};
+
+struct FileOperations::Upload : Op {
+  Upload(files::Upload u, const proto::PutRequest& r)
+      : file(std::move(u)), request(r), stream(r.size) {}
+  files::Upload file;  // removes its temporary file unless published
+  proto::PutRequest request;
+  proto::FileStream stream;
+  crypto::Sha256 hash;
+  std::uint32_t ungranted = 0;  // DATA bytes taken and not yet granted back
+};
+
+// A download or a listing: a prefix (the file header, or the whole
+// listing), then for a download the file's bytes and their SHA-256.
+struct FileOperations::Outgoing : Op {
+  std::string name;
+  util::Bytes prefix;
+  std::size_t prefix_sent = 0;
+  std::optional<files::FileForReading> file;  // downloads
+  std::uint64_t offset = 0;
+  crypto::Sha256 hash;
+  std::optional<crypto::Sha256Digest> digest;  // once the content is sent
+  std::size_t digest_sent = 0;
+  std::size_t entries = 0;  // listings
+};
+
+FileOperations::FileOperations(std::shared_ptr<const FileServiceShared> shared,
+                               proto::Session& session, net::Link& link, proto::FrameSink& sink)
+    : shared_(std::move(shared)), session_(session), link_(link), sink_(sink) {}
+
+FileOperations::~FileOperations() {
+  for (const auto& [op, o] : ops_) {
+    if (dynamic_cast<const Upload*>(o.get()) != nullptr) {
+      spdlog::info("{}: upload {} cut off; nothing published", link_.peer().address, op);
+    }
+  }
+}
+
+Result<void> FileOperations::refuse(std::uint32_t op, FileStatus status, const std::string& why) {
+  spdlog::warn("{}: file operation {} refused ({}): {}", link_.peer().address, op,
+               proto::file_status_name(static_cast<std::uint8_t>(status)), why);
+  ops_.erase(op);
+  return session_.reply(op, static_cast<std::uint8_t>(status), util::as_bytes(why), sink_);
+}
+
+Result<void> FileOperations::opened(const proto::Opened& o) {
+  switch (static_cast<proto::Kind>(o.kind)) {
+    case proto::Kind::put:
+      return start_put(o);
+    case proto::Kind::get:
+      return start_get(o);
+    case proto::Kind::list:
+      return start_list(o);
+    default:
+      throw std::logic_error("not a file operation");
+  }
+}
+
+Result<void> FileOperations::start_put(const proto::Opened& o) {
+  auto r = proto::decode_put(o.body);
+  if (!r) return refuse(o.op, FileStatus::bad_name, "PUT request: " + r.error().message());
+  if (o.fin) {
+    return refuse(o.op, FileStatus::not_verified,
+                  "a PUT sends the file and its SHA-256 as DATA; this one sent none");
+  }
+  const auto& limits = shared_->options;
+  if (limits.max_file_size != 0 && r->size > limits.max_file_size) {
+    return refuse(o.op, FileStatus::no_space,
+                  shown(r->name) + " is " + std::to_string(r->size) +
+                      " bytes, above this server's limit of " +
+                      std::to_string(limits.max_file_size));
+  }
+  struct statvfs fs {};
+  if (::statvfs(shared_->folder.root().c_str(), &fs) == 0) {
+    const std::uint64_t room = std::uint64_t{fs.f_bavail} * fs.f_frsize;
+    if (r->size > room) {
+      return refuse(o.op, FileStatus::no_space,
+                    "no room for " + shown(r->name) + " (" + std::to_string(r->size) + " bytes; " +
+                        std::to_string(room) + " free)");
+    }
+  }
+  auto upload = shared_->folder.begin_upload(r->name, r->replace);
+  if (!upload) return refuse(o.op, status_for(upload.error()), reason(upload.error()));
+  spdlog::debug("{}: put {} started ({} bytes)", link_.peer().address, shown(r->name), r->size);
+  ops_.emplace(o.op, std::make_unique<Upload>(std::move(*upload), *r));
+  return session_.grant(o.op, kUploadWindow - proto::kInitialWindow, sink_);
+}
+
+Result<bool> FileOperations::received(const proto::Received& r) {
+  auto it = ops_.find(r.op);
+  if (it == ops_.end()) return false;
+  auto* u = dynamic_cast<Upload*>(it->second.get());
+  if (u == nullptr) return false;  // DATA on a download: the peer sends none; ignored
+  auto content = u->stream.take(r.bytes);
+  if (!content) {
+    if (auto f = refuse(r.op, FileStatus::not_verified, content.error().message()); !f) {
+      return f.error();
+    }
+    return true;
+  }
+  if (!content->empty()) {
+    if (auto w = u->file.write(*content); !w) {
+      if (auto f = refuse(r.op, status_for(w.error()), reason(w.error())); !f) return f.error();
+      return true;
+    }
+    u->hash.update(*content);
+  }
+  if (r.fin) {
+    if (auto f = finish_put(r.op, *u); !f) return f.error();
+    return true;
+  }
+  // Credit back once written: a slow disk slows the sender.
+  u->ungranted += static_cast<std::uint32_t>(r.bytes.size());
+  if (u->ungranted >= kGrantStep) {
+    const std::uint32_t n = std::exchange(u->ungranted, 0);
+    if (auto g = session_.grant(r.op, n, sink_); !g) return g.error();
+  }
+  return true;
+}
+
+Result<void> FileOperations::finish_put(std::uint32_t op, Upload& u) {
+  const std::string name = u.request.name;
+  if (auto f = u.stream.finish(); !f) {
+    return refuse(op, FileStatus::not_verified, shown(name) + ": " + f.error().message());
+  }
+  const auto digest = u.hash.finish();
+  if (!crypto::constant_time_equal(digest, u.stream.digest())) {
+    return refuse(op, FileStatus::not_verified,
+                  shown(name) + " did not verify: its SHA-256 is not the one the sender sent");
+  }
+  if (auto p = u.file.publish(u.request.mode, u.request.mtime); !p) {
+    return refuse(op, status_for(p.error()), reason(p.error()));
+  }
+  const std::uint64_t size = u.request.size;
+  ops_.erase(op);
+  const std::string hex = util::to_hex(digest);
+  spdlog::info("{}: put {} ({} bytes, sha256 {})", link_.peer().address, shown(name), size, hex);
+  link_.served();
+  return session_.reply(op, static_cast<std::uint8_t>(FileStatus::ok), util::as_bytes(hex), sink_);
+}
+
+Result<void> FileOperations::start_get(const proto::Opened& o) {
+  auto r = proto::decode_get(o.body);
+  if (!r) return refuse(o.op, FileStatus::bad_name, "GET request: " + r.error().message());
+  auto file = shared_->folder.open_for_reading(r->name);
+  if (!file) return refuse(o.op, status_for(file.error()), reason(file.error()));
+  auto out = std::make_unique<Outgoing>();
+  out->name = r->name;
+  const auto header = proto::encode(proto::FileHeader{file->size, file->mode, file->mtime});
+  out->prefix.assign(header.begin(), header.end());
+  out->file.emplace(std::move(*file));
+  spdlog::debug("{}: get {} started ({} bytes)", link_.peer().address, shown(r->name),
+                out->file->size);
+  ops_.emplace(o.op, std::move(out));
+  return {};
+}
+
+Result<void> FileOperations::start_list(const proto::Opened& o) {
+  auto r = proto::decode_list(o.body);
+  if (!r) return refuse(o.op, FileStatus::bad_name, "LIST request: " + r.error().message());
+  auto entries = shared_->folder.list(r->name);
+  if (!entries) return refuse(o.op, status_for(entries.error()), reason(entries.error()));
+  auto out = std::make_unique<Outgoing>();
+  out->name = r->name;
+  for (const auto& e : *entries) {
+    proto::append(out->prefix, proto::ListEntry{static_cast<proto::EntryType>(e.type), e.size,
+                                                e.mode, e.mtime, e.name});
+  }
+  out->entries = entries->size();
+  ops_.emplace(o.op, std::move(out));
+  return {};
+}
+
+bool FileOperations::forget(std::uint32_t op) {
+  return ops_.erase(op) != 0;
+}
+
+Result<bool> FileOperations::pump() {
+  bool waits_for_output = false;
+  for (auto it = ops_.begin(); it != ops_.end();) {
+    auto* o = dynamic_cast<Outgoing*>(it->second.get());
+    const std::uint32_t op = it->first;
+    ++it;  // pump_one may end op
+    if (o == nullptr) continue;
+    auto r = pump_one(op, *o);
+    if (!r) return r.error();
+    if (!*r) waits_for_output = true;
+  }
+  return waits_for_output;
+}
+
+Result<bool> FileOperations::pump_one(std::uint32_t op, Outgoing& o) {
+  const std::size_t limit = std::min<std::size_t>(kChunk, link_.max_send_payload());
+  for (;;) {
+    const std::uint32_t window = session_.send_window(op);
+    if (window == 0) return true;  // the peer's credit, not the output, holds it
+    if (link_.queued() >= net::kOutputHighWater) return false;
+    const std::size_t room = std::min<std::size_t>(window, limit);
+    if (o.prefix_sent < o.prefix.size()) {
+      const std::size_t n = std::min(room, o.prefix.size() - o.prefix_sent);
+      const bool last = !o.file && o.prefix_sent + n == o.prefix.size();
+      if (auto s = session_.send_data(op, util::ByteSpan(o.prefix).subspan(o.prefix_sent, n), last,
+                                      sink_);
+          !s) {
+        return s.error();
+      }
+      o.prefix_sent += n;
+      if (!last) continue;
+      spdlog::debug("{}: listed {} ({} entries)", link_.peer().address, shown(o.name), o.entries);
+      ops_.erase(op);
+      link_.served();
+      if (auto rep = session_.reply(op, static_cast<std::uint8_t>(FileStatus::ok), {}, sink_);
+          !rep) {
+        return rep.error();
+      }
+      return true;
+    }
+    if (!o.digest) {
+      const std::uint64_t left = o.file->size - o.offset;
+      if (left == 0) {
+        o.digest = o.hash.finish();
+        continue;
+      }
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(room, left));
+      chunk_.resize(std::max(chunk_.size(), n));
+      ssize_t got = 0;
+      do {
+        got = ::pread(o.file->fd.get(), chunk_.data(), n, static_cast<off_t>(o.offset));
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) {
+        const std::string why =
+            got < 0 ? std::string("cannot read ") + shown(o.name) + ": " + std::strerror(errno)
+                    : shown(o.name) + " became shorter while it was sent";
+        spdlog::warn("{}: get {}: {}", link_.peer().address, op, why);
+        ops_.erase(op);
+        if (auto c = session_.cancel(op, {wire::ErrorCode::internal, why}, sink_); !c) {
+          return c.error();
+        }
+        return true;
+      }
+      const util::ByteSpan bytes(chunk_.data(), static_cast<std::size_t>(got));
+      o.hash.update(bytes);
+      o.offset += bytes.size();
+      if (auto s = session_.send_data(op, bytes, false, sink_); !s) return s.error();
+      continue;
+    }
+    const std::size_t n = std::min(room, o.digest->size() - o.digest_sent);
+    const bool last = o.digest_sent + n == o.digest->size();
+    if (auto s = session_.send_data(op, util::ByteSpan(*o.digest).subspan(o.digest_sent, n), last,
+                                    sink_);
+        !s) {
+      return s.error();
+    }
+    o.digest_sent += n;
+    if (!last) continue;
+    const std::string hex = util::to_hex(*o.digest);
+    spdlog::info("{}: get {} ({} bytes, sha256 {})", link_.peer().address, shown(o.name),
+                 o.file->size, hex);
+    ops_.erase(op);  // o is gone
+    link_.served();
+    auto rep =
+        session_.reply(op, static_cast<std::uint8_t>(FileStatus::ok), util::as_bytes(hex), sink_);
+    if (!rep) return rep.error();
+    return true;
+  }
+}
+
+}  // namespace signet

@@ -1,0 +1,75 @@
+// The server side of file transfer: one connection's PUT, GET and LIST
+// operations on a served folder (docs/PROTOCOL.md, "Files").
+//
+// It runs inside the connection's application (api/message_service.cpp),
+// which hands it the operations of those kinds and their frames. Nothing
+// here waits: an upload's DATA is written to its hidden temporary file as it
+// arrives (and credit granted back once written, so a slow disk slows the
+// sender); downloads and listings are sent by pump(), as far as the peer's
+// credit and the connection's output allow. Memory per operation is one
+// chunk, whatever the file's size.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <unordered_map>
+
+#include "files/folder.hpp"
+#include "net/link.hpp"
+#include "proto/file_frames.hpp"
+#include "proto/session.hpp"
+
+namespace signet {
+
+struct FileServiceOptions {
+  std::filesystem::path root;       // the served folder (signet server --files)
+  std::uint64_t max_file_size = 0;  // 0: no limit beyond the disk's free space
+};
+
+// What one server shares among its connections: the open folder.
+struct FileServiceShared {
+  files::ServedFolder folder;
+  FileServiceOptions options;
+};
+
+class FileOperations {
+ public:
+  FileOperations(std::shared_ptr<const FileServiceShared> shared, proto::Session& session,
+                 net::Link& link, proto::FrameSink& sink);
+  ~FileOperations();
+
+  // The peer opened a file operation (already authorized): refused at once
+  // with a REPLY status, or started.
+  Result<void> opened(const proto::Opened& o);
+  // Frames on the operations this object holds; false if op is not one of them.
+  Result<bool> received(const proto::Received& r);
+  bool forget(std::uint32_t op);  // the peer cancelled op
+  // Sends what the peer's credit and the output allow on the downloads and
+  // listings in progress. Returns true when one of them still has credit
+  // but stopped because the output is full: the caller waits for it to
+  // drain (net::Link::drained) and pumps again.
+  Result<bool> pump();
+  bool active() const noexcept { return !ops_.empty(); }
+
+ private:
+  struct Op;
+  struct Upload;
+  struct Outgoing;
+  Result<void> refuse(std::uint32_t op, proto::FileStatus status, const std::string& why);
+  Result<void> start_put(const proto::Opened& o);
+  Result<void> start_get(const proto::Opened& o);
+  Result<void> start_list(const proto::Opened& o);
+  Result<void> finish_put(std::uint32_t op, Upload& u);
+  // Sends on one outgoing stream; false when it stopped for want of output room.
+  Result<bool> pump_one(std::uint32_t op, Outgoing& o);
+
+  std::shared_ptr<const FileServiceShared> shared_;
+  proto::Session& session_;
+  net::Link& link_;
+  proto::FrameSink& sink_;
+  std::unordered_map<std::uint32_t, std::unique_ptr<Op>> ops_;
+  util::Bytes chunk_;  // the read buffer, shared by this connection's downloads
+};
+
+}  // namespace signet

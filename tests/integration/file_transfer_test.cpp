@@ -1,0 +1,351 @@
+// File transfer end to end: `signet server --files` with `signet put`, `get`
+// and `ls`, the real processes on loopback, in both modes. What a user
+// checks is checked the same way: the sha256sum lines are fed to
+// `sha256sum -c`, the served folder is read back from the disk.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <set>
+
+#include "harness.hpp"
+
+namespace signet::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+constexpr const char* kSharedKey = "file transfer test shared key, 40 bytes";
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; i += 8) {
+    const auto v = rng();
+    for (std::size_t j = 0; j < 8 && i + j < n; ++j) s[i + j] = static_cast<char>(v >> (8 * j));
+  }
+  return s;
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+// The entries of a folder, recursively, as relative names.
+std::set<std::string> tree(const fs::path& root) {
+  std::set<std::string> names;
+  if (!fs::exists(root)) return names;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    names.insert(fs::relative(e.path(), root).string());
+  }
+  return names;
+}
+
+class FileTransferTest : public ::testing::Test {
+ protected:
+  using Env = std::map<std::string, std::optional<std::string>>;
+
+  void SetUp() override {
+    dir_ = make_temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    served_ = dir_ + "/served";
+    local_ = dir_ + "/local";
+    fs::create_directories(served_);
+    fs::create_directories(local_);
+  }
+
+  Env env() const {
+    return {{"SHARED_SECRET_KEY", kSharedKey}, {"XDG_CONFIG_HOME", dir_ + "/cfg"}};
+  }
+
+  std::unique_ptr<ServerProcess> start_server(std::vector<std::string> extra = {},
+                                              std::vector<std::string> wrapper = {}) {
+    std::vector<std::string> args = {"--files", served_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<ServerProcess>(dir_, args, env(), std::move(wrapper));
+  }
+
+  struct Run {
+    int status = -1;
+    std::string out, err;
+  };
+  // A signet command run in the local folder (relative names land there).
+  Run signet(std::vector<std::string> args, std::optional<Env> environment = std::nullopt) {
+    Process p(dir_, "client" + std::to_string(runs_++), std::move(args),
+              environment ? *environment : env());
+    Run r;
+    r.status = p.wait(60s);
+    r.out = p.out();
+    r.err = p.err();
+    return r;
+  }
+  // A shell command, bounded in time; its exit status.
+  static int shell(const std::string& command) {
+    const int rc = std::system(("timeout 60 sh -c '" + command + "' >/dev/null 2>&1").c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  }
+
+  std::string dir_, served_, local_;
+  int runs_ = 0;
+};
+
+TEST_F(FileTransferTest, FilesOfEverySizeGoBothWaysAndTheirSha256sumLinesCheck) {
+  auto server = start_server();
+  const std::vector<std::pair<std::string, std::size_t>> files = {
+      {"empty", 0}, {"one", 1}, {"mib", 1 << 20}, {"large.bin", (160u << 20) + 7}};
+  unsigned seed = 1;
+  for (const auto& [name, size] : files)
+    write_file(local_ + "/" + name, random_bytes(size, seed++));
+  ::chmod((local_ + "/mib").c_str(), 0640);
+  // Whole seconds, as scp -p keeps them.
+  const auto mtime = std::chrono::floor<std::chrono::seconds>(fs::last_write_time(local_ + "/mib") -
+                                                              std::chrono::hours(48));
+  fs::last_write_time(local_ + "/mib", mtime);
+
+  std::string sums;
+  for (const auto& [name, size] : files) {
+    auto r = signet({"put", server->address(), local_ + "/" + name, "-q"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_THAT(r.out, ::testing::MatchesRegex("[0-9a-f]{64}  " + local_ + "/" + name + "\n"));
+    sums += r.out;
+    EXPECT_EQ(read_file(served_ + "/" + name), read_file(local_ + "/" + name)) << name;
+  }
+  write_file(dir_ + "/put.sums", sums);
+  EXPECT_EQ(shell("sha256sum -c " + dir_ + "/put.sums"), 0) << sums;
+  // Mode and modification time come along; nothing else is in the folder.
+  EXPECT_EQ(fs::status(served_ + "/mib").permissions(),
+            fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+  EXPECT_EQ(fs::last_write_time(served_ + "/mib"), mtime);
+  EXPECT_EQ(tree(served_), (std::set<std::string>{"empty", "one", "mib", "large.bin"}));
+
+  // And back, to another folder, checked the same way.
+  fs::create_directories(dir_ + "/back");
+  std::string back;
+  for (const auto& [name, size] : files) {
+    auto r = signet({"get", server->address(), name, "-o", dir_ + "/back/" + name});
+    ASSERT_EQ(r.status, 0) << r.err;
+    back += r.out;
+    EXPECT_EQ(read_file(dir_ + "/back/" + name), read_file(local_ + "/" + name)) << name;
+  }
+  write_file(dir_ + "/get.sums", back);
+  EXPECT_EQ(shell("sha256sum -c " + dir_ + "/get.sums"), 0) << back;
+  EXPECT_EQ(fs::last_write_time(dir_ + "/back/mib"), mtime);
+  EXPECT_EQ(tree(dir_ + "/back"), (std::set<std::string>{"empty", "one", "mib", "large.bin"}));
+  // Not on a terminal and without --progress: nothing but the log lines on stderr.
+  auto r = signet({"get", server->address(), "one", "-o", dir_ + "/back/one2"});
+  EXPECT_THAT(r.err, Not(HasSubstr("%")));
+}
+
+TEST_F(FileTransferTest, NamesFoldersAndListing) {
+  auto server = start_server();
+  write_file(local_ + "/r.pdf", "report");
+  auto r = signet({"put", server->address(), local_ + "/r.pdf", "--as", "in/2026/r.pdf"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(served_ + "/in/2026/r.pdf"), "report");
+  // get's default: the last part of the name, in the current folder (-o names another).
+  // -o a folder: the file keeps its name there.
+  fs::remove(local_ + "/r.pdf");
+  r = signet({"get", server->address(), "in/2026/r.pdf", "-o", local_});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("  " + local_ + "/r.pdf\n"));
+  EXPECT_EQ(read_file(local_ + "/r.pdf"), "report");
+
+  write_file(served_ + "/in/na\x1b]0;pwned\x07me", "x");
+  r = signet({"ls", server->address(), "in"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out,
+              ::testing::MatchesRegex(
+                  "drwxr-xr-x +[0-9]+ .*  2026/\n-rw-r--r-- +1 .*  na\\\\x1b]0;pwned\\\\x07me\n"));
+  r = signet({"ls", server->address()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("  in/\n"));
+  r = signet({"ls", server->address(), "nowhere"});
+  EXPECT_EQ(r.status, 5);
+  EXPECT_THAT(r.err, HasSubstr("no such file"));
+}
+
+TEST_F(FileTransferTest, AnExistingFileIsReplacedOnlyWithForce) {
+  auto server = start_server();
+  write_file(local_ + "/a", "new");
+  write_file(served_ + "/a", "old");
+  auto r = signet({"put", server->address(), local_ + "/a"});
+  EXPECT_EQ(r.status, 5);
+  EXPECT_THAT(r.err, HasSubstr("--force"));
+  EXPECT_EQ(read_file(served_ + "/a"), "old");
+  r = signet({"put", server->address(), local_ + "/a", "--force"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(served_ + "/a"), "new");
+
+  // The same on the receiving end of get.
+  write_file(local_ + "/b", "mine");
+  write_file(served_ + "/b", "theirs");
+  r = signet({"get", server->address(), "b", "-o", local_ + "/b"});
+  EXPECT_EQ(r.status, 5);
+  EXPECT_THAT(r.err, HasSubstr("--force"));
+  EXPECT_EQ(read_file(local_ + "/b"), "mine");
+  r = signet({"get", server->address(), "b", "-o", local_ + "/b", "-f"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(local_ + "/b"), "theirs");
+  EXPECT_EQ(tree(local_), (std::set<std::string>{"a", "b"}));
+}
+
+TEST_F(FileTransferTest, HostileNamesAreRefusedAndNothingIsTouched) {
+  auto server = start_server();
+  write_file(dir_ + "/secret", "outside");
+  write_file(local_ + "/f", "payload");
+  const std::vector<std::string> names = {"/etc/evil",
+                                          "../evil",
+                                          "in/../../evil",
+                                          "a//b",
+                                          "a/",
+                                          ".",
+                                          "a/./b",
+                                          "ctl\x01x",
+                                          "tab\tname",
+                                          std::string(256, 'n'),
+                                          ".signet-part-1234"};
+  for (const auto& name : names) {
+    auto r = signet({"put", server->address(), local_ + "/f", "--as", name});
+    EXPECT_EQ(r.status, 5) << name << ": " << r.err;
+    r = signet(
+        {"get", server->address(), name == "../evil" ? "../secret" : name, "-o", local_ + "/got"});
+    EXPECT_NE(r.status, 0) << name;
+  }
+  std::string deep;
+  for (int i = 0; i < 1100; ++i) deep += "abc/";
+  auto r = signet({"put", server->address(), local_ + "/f", "--as", deep + "x"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(tree(served_), IsEmpty());
+  EXPECT_EQ(tree(dir_ + "/..").count("evil"), 0u);
+  EXPECT_FALSE(fs::exists(dir_ + "/evil"));
+  EXPECT_FALSE(fs::exists(local_ + "/got"));
+  EXPECT_EQ(read_file(dir_ + "/secret"), "outside");
+  // The server serves on, and says why in its log, the name escaped.
+  EXPECT_THAT(server->process().err(), HasSubstr("has a \"..\" component"));
+  EXPECT_THAT(server->process().err(), HasSubstr("ctl\\x01x"));
+  EXPECT_THAT(server->process().err(), Not(HasSubstr("ctl\x01x")));
+}
+
+TEST_F(FileTransferTest, SymbolicLinksInsideTheFolderAreNotFollowed) {
+  auto server = start_server();
+  fs::create_directories(dir_ + "/outside");
+  write_file(dir_ + "/outside/secret", "outside");
+  fs::create_directory_symlink(dir_ + "/outside", served_ + "/link");
+  fs::create_symlink(dir_ + "/outside/secret", served_ + "/flink");
+  write_file(local_ + "/f", "payload");
+
+  auto r = signet({"get", server->address(), "link/secret", "-o", local_ + "/x"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("symbolic link"));
+  r = signet({"get", server->address(), "flink", "-o", local_ + "/x"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  r = signet({"put", server->address(), local_ + "/f", "--as", "link/planted"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  r = signet({"put", server->address(), local_ + "/f", "--as", "flink", "--force"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_EQ(tree(dir_ + "/outside"), (std::set<std::string>{"secret"}));
+  EXPECT_EQ(read_file(dir_ + "/outside/secret"), "outside");
+  EXPECT_FALSE(fs::exists(local_ + "/x"));
+
+  // On the client: -o through a symbolic link to a file is not written through.
+  write_file(served_ + "/plain", "data");
+  fs::create_symlink(dir_ + "/outside/secret", local_ + "/trap");
+  r = signet({"get", server->address(), "plain", "-o", local_ + "/trap", "--force"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(read_file(dir_ + "/outside/secret"), "outside");
+}
+
+TEST_F(FileTransferTest, ATamperedChunkFailsTheTransferAndNothingIsPublished) {
+  auto server = start_server();
+  write_file(local_ + "/big", random_bytes(4 << 20, 9));
+  Proxy proxy(server->port(), {.flip_client_to_server = 2u << 20});
+  auto r = signet({"put", proxy.address(), local_ + "/big"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.err, HasSubstr("tag"));
+  // The connection's end removes the upload's temporary file.
+  for (int i = 0; i < 50 && !tree(served_).empty(); ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_THAT(tree(served_), IsEmpty());
+  // The other way: a flipped byte in what the server sends.
+  write_file(served_ + "/down", random_bytes(4 << 20, 10));
+  Proxy back(server->port(), {.flip_server_to_client = 2u << 20});
+  r = signet({"get", back.address(), "down", "-o", local_ + "/down"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_EQ(tree(local_), (std::set<std::string>{"big"}));
+}
+
+TEST_F(FileTransferTest, AFullDiskEndsThatUploadAndTheServerServesOn) {
+  // The server may write files of at most 1 MB (RLIMIT_FSIZE): a larger
+  // upload fails as a full disk would.
+  auto server = start_server({}, {"/usr/bin/prlimit", "--fsize=1000000", "--"});
+  write_file(local_ + "/big", random_bytes(3 << 20, 3));
+  write_file(local_ + "/small", "fits");
+  auto r = signet({"put", server->address(), local_ + "/big"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("no room"));
+  EXPECT_THAT(tree(served_), IsEmpty());
+  r = signet({"put", server->address(), local_ + "/small"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(tree(served_), (std::set<std::string>{"small"}));
+
+  // --max-file-size refuses before any data moves.
+  auto limited = start_server({"--max-file-size", "1000"});
+  r = signet({"put", limited->address(), local_ + "/big"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("above this server's limit of 1000"));
+}
+
+TEST_F(FileTransferTest, TwoUploadsOfOneNameNeverMix) {
+  auto server = start_server();
+  const std::string a = random_bytes(24 << 20, 21), b = random_bytes(24 << 20, 22);
+  write_file(local_ + "/a", a);
+  write_file(local_ + "/b", b);
+  for (const bool force : {false, true}) {
+    fs::remove(served_ + "/same");  // not the folder: the server holds it open
+    std::vector<std::string> extra = {"--as", "same", "-q"};
+    if (force) extra.push_back("--force");
+    auto args = [&](const std::string& f) {
+      std::vector<std::string> v = {"put", server->address(), local_ + "/" + f};
+      v.insert(v.end(), extra.begin(), extra.end());
+      return v;
+    };
+    Process pa(dir_, "put-a" + std::to_string(force), args("a"), env());
+    Process pb(dir_, "put-b" + std::to_string(force), args("b"), env());
+    const int sa = pa.wait(60s), sb = pb.wait(60s);
+    if (force) {
+      EXPECT_EQ(sa, 0) << pa.err();
+      EXPECT_EQ(sb, 0) << pb.err();
+    } else {
+      // One wins whole; the other is told the name exists.
+      EXPECT_EQ((sa == 0) + (sb == 0), 1) << pa.err() << pb.err();
+      EXPECT_THAT(sa == 0 ? pb.err() : pa.err(), HasSubstr("exists"));
+    }
+    const std::string got = read_file(served_ + "/same");
+    EXPECT_TRUE(got == a || got == b) << "a mix of " << got.size() << " bytes";
+    EXPECT_EQ(tree(served_), (std::set<std::string>{"same"}));
+  }
+}
+
+TEST_F(FileTransferTest, AServerWithoutFilesAndAVersion1PeerSayWhatIsMissing) {
+  auto plain = std::make_unique<ServerProcess>(dir_, std::vector<std::string>{}, env());
+  write_file(local_ + "/f", "x");
+  auto r = signet({"put", plain->address(), local_ + "/f"});
+  EXPECT_EQ(r.status, 5);
+  EXPECT_THAT(r.err, HasSubstr("serves no files (start it with --files DIR)"));
+  auto server = start_server();
+  r = signet({"put", server->address(), local_ + "/f", "--protocol", "1"});
+  EXPECT_EQ(r.status, 5);
+  EXPECT_THAT(r.err, HasSubstr("protocol version 1"));
+  EXPECT_THAT(tree(served_), IsEmpty());
+}
+
+}  // namespace
+}  // namespace signet::testing
