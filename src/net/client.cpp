@@ -20,6 +20,11 @@ using asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadChunk = 64 * 1024;
+// An output buffer keeps its memory up to this after a write: a transfer
+// that keeps the output near kOutputHighWater reuses it instead of
+// allocating (and faulting in) fresh pages for every batch; larger ones
+// (a big reply) are given back.
+constexpr std::size_t kKeptOutput = kOutputHighWater + 256 * 1024;
 
 }  // namespace
 
@@ -241,7 +246,7 @@ awaitable<void> Connection::write_loop(std::shared_ptr<Connection> self) {
     s.writing_.swap(s.out_);
     auto [ec, n] = co_await asio::async_write(s.socket_, asio::buffer(s.writing_), kTuple);
     s.writing_.clear();
-    if (s.writing_.capacity() > 4 * kReadChunk) util::Bytes().swap(s.writing_);
+    if (s.writing_.capacity() > kKeptOutput) util::Bytes().swap(s.writing_);
     s.wrote_.cancel();
     if (s.error_) break;
     if (ec) s.fail(s.io_error(ec, "sending"));

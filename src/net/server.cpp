@@ -33,6 +33,11 @@ constexpr auto kTuple = asio::experimental::as_tuple(use_awaitable);
 // Each worker thread reads into its own scratch buffer, synchronously and only
 // after the socket reported readable, so an idle connection holds no buffer.
 constexpr std::size_t kScratchSize = 64 * 1024;
+// An output buffer keeps its memory up to this after a write: a transfer
+// that keeps the output near kOutputHighWater reuses it instead of
+// allocating (and faulting in) fresh pages for every batch; larger ones
+// (a big reply) are given back.
+constexpr std::size_t kKeptOutput = kOutputHighWater + 256 * 1024;
 thread_local std::array<std::uint8_t, kScratchSize> scratch;
 
 // The first byte of a TLS handshake record (RFC 8446 section 5.1).
@@ -448,7 +453,7 @@ awaitable<void> Session::write_loop(std::shared_ptr<Session> self) {
     s.writing_.swap(s.out_);
     auto [ec, written] = co_await asio::async_write(s.socket_, asio::buffer(s.writing_), kTuple);
     s.writing_.clear();
-    if (s.writing_.capacity() > 4 * kScratchSize) util::Bytes().swap(s.writing_);
+    if (s.writing_.capacity() > kKeptOutput) util::Bytes().swap(s.writing_);
     if (ec) s.write_error_ = ec;
     (void)s.account();
     s.wrote_.cancel();
@@ -467,7 +472,7 @@ void Session::write_now() {
   }
   if (n == out_.size()) {
     out_.clear();
-    if (out_.capacity() > 4 * kScratchSize) util::Bytes().swap(out_);
+    if (out_.capacity() > kKeptOutput) util::Bytes().swap(out_);
     return;
   }
   out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(n));
