@@ -20,9 +20,9 @@ _signet_opts_client="-h --help $_signet_opts_channel --known-hosts --accept-new 
 _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --raw"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
-  --timeout --as -f --force -q --quiet --progress"
+  --timeout --as --to -r --recursive -f --force -q --quiet --progress"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
-  --timeout -o --output -f --force -q --quiet --progress"
+  --timeout -o --output --to -r --recursive -f --force -q --quiet --progress"
 _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
@@ -78,7 +78,7 @@ _signet() {
       ;;
     --psk-credential | -l | --listen | --exec | --server-key | -C | --comment | --[a-z]*-timeout | \
       --timeout | --max-* | --threads | --size | --messages | --rr-messages | --inflight | \
-      --idle-connections | --hold | --connections | --exec-* | --as | --stale-uploads)
+      --idle-connections | --hold | --connections | --exec-* | --as | --to | --stale-uploads)
       return
       ;;
   esac

@@ -16,7 +16,6 @@
 
 #include "api/link_sink.hpp"
 #include "channel/psk_channel.hpp"  // channel::peer_error
-#include "files/folder.hpp"
 #include "util/encoding.hpp"
 #include "util/file.hpp"
 
@@ -371,15 +370,23 @@ awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, s
 
 awaitable<Result<TransferResult>> FileClient::get(std::string remote, std::filesystem::path local,
                                                   bool replace, ProgressFn progress) {
-  if (remote.size() > proto::kMaxNameSize) {
-    co_return Error(Errc::malformed,
-                    "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
-  }
   // The file is written only in local's folder, under local's name, never
   // through a symbolic link; whatever the server sends cannot name another.
   auto folder = files::ServedFolder::open(util::parent_dir(local));
   if (!folder) co_return folder.error();
-  auto upload = folder->begin_upload(local.filename().string(), replace);
+  co_return co_await get_into(std::move(remote), *folder, local.filename().string(), replace,
+                              std::move(progress));
+}
+
+awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
+                                                       const files::ServedFolder& into,
+                                                       std::string name, bool replace,
+                                                       ProgressFn progress) {
+  if (remote.size() > proto::kMaxNameSize) {
+    co_return Error(Errc::malformed,
+                    "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
+  }
+  auto upload = into.begin_upload(name, replace);
   if (!upload) co_return upload.error();
   auto op =
       std::make_shared<Download>(connection_->executor(), std::move(*upload), std::move(progress));
@@ -404,13 +411,14 @@ awaitable<Result<TransferResult>> FileClient::get(std::string remote, std::files
   co_return TransferResult{op->meta.size, *op->digest};
 }
 
-awaitable<Result<std::vector<proto::ListEntry>>> FileClient::list(std::string remote) {
+awaitable<Result<std::vector<proto::ListEntry>>> FileClient::list(std::string remote,
+                                                                  bool recursive) {
   if (remote.size() > proto::kMaxNameSize) {
     co_return Error(Errc::malformed,
                     "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
   }
   auto op = std::make_shared<Listing>(connection_->executor());
-  const auto body = proto::encode(proto::ListRequest{remote});
+  const auto body = proto::encode(proto::ListRequest{remote, recursive});
   auto id = open(proto::Kind::list, body, true, op);
   if (!id) co_return id.error();
   LinkSink sink(*connection_);

@@ -22,6 +22,7 @@
 #include <asio/awaitable.hpp>
 
 #include "crypto/primitives.hpp"
+#include "files/folder.hpp"
 #include "net/client.hpp"
 #include "proto/file_frames.hpp"
 #include "proto/session.hpp"
@@ -56,8 +57,18 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   // folder must exist, and `local` must not unless replace. Fails as put().
   asio::awaitable<Result<TransferResult>> get(std::string remote, std::filesystem::path local,
                                               bool replace, ProgressFn progress = {});
-  // The entries of a folder ("" for the served folder itself).
-  asio::awaitable<Result<std::vector<proto::ListEntry>>> list(std::string remote);
+  // Downloads `remote` to `name` inside `into` (files::ServedFolder's rules:
+  // a checked relative name, folders on the way created, never through a
+  // symbolic link). What a recursive download uses.
+  asio::awaitable<Result<TransferResult>> get_into(std::string remote,
+                                                   const files::ServedFolder& into,
+                                                   std::string name, bool replace,
+                                                   ProgressFn progress = {});
+  // The entries of a folder ("" for the served folder itself); recursive:
+  // everything below it, named relative to it. The names are the server's:
+  // check them (files::split_name) before using one.
+  asio::awaitable<Result<std::vector<proto::ListEntry>>> list(std::string remote,
+                                                              bool recursive = false);
 
   void close() { connection_->close(); }
 

@@ -28,8 +28,12 @@ constexpr std::uint32_t kGrantStep = kUploadWindow / 4;
 // (measured with 240 KiB frames, bench/files.sh).
 constexpr std::size_t kChunk = 60 * 1024;
 
+// A recursive listing is held whole while it is sent: this bounds it.
+constexpr std::size_t kMaxTreeEntries = 1'000'000;
+
 FileStatus status_for(const Error& e) {
-  if (e.is(Errc::malformed) || e.is(Errc::too_large)) return FileStatus::bad_name;
+  if (e.is(Errc::malformed)) return FileStatus::bad_name;
+  if (e.is(Errc::too_large)) return FileStatus::no_space;
   if (e.is(Errc::not_found)) return FileStatus::not_found;
   if (e.is(Errc::exists)) return FileStatus::exists;
   if (e.is(Errc::config)) return FileStatus::not_permitted;
@@ -211,7 +215,8 @@ Result<void> FileOperations::start_get(const proto::Opened& o) {
 Result<void> FileOperations::start_list(const proto::Opened& o) {
   auto r = proto::decode_list(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "LIST request: " + r.error().message());
-  auto entries = shared_->folder.list(r->name);
+  auto entries = r->recursive ? shared_->folder.list_tree(r->name, kMaxTreeEntries)
+                              : shared_->folder.list(r->name);
   if (!entries) return refuse(o.op, status_for(entries.error()), reason(entries.error()));
   auto out = std::make_unique<Outgoing>();
   out->name = r->name;

@@ -12,10 +12,17 @@
 
 #include <asio/io_context.hpp>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "api/file_client.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/mode.hpp"
+#include "files/names.hpp"
 #include "net/blocking.hpp"
 #include "util/encoding.hpp"
 
@@ -29,6 +36,8 @@ struct FileArgs {
   std::vector<std::string> names;  // put: local files; get: remote names; ls: the folder
   std::string as;                  // put --as
   std::string output;              // get -o
+  std::string to;                  // put: the remote folder; get: the local folder
+  bool recursive = false;          // -r
   bool force = false;
   bool quiet = false;
   bool progress = false;
@@ -46,6 +55,11 @@ class ProgressLine {
         enabled_(enabled),
         start_(Clock::now()) {}
 
+  // Many files: "x of y files" leads the line, and done/total count bytes of all.
+  void files(std::size_t done, std::size_t total) {
+    files_done_ = done;
+    files_total_ = total;
+  }
   void update(std::uint64_t done, std::uint64_t total) {
     if (!enabled_) return;
     const auto now = Clock::now();
@@ -79,6 +93,9 @@ class ProgressLine {
       std::snprintf(buf, sizeof buf, "%3d%%  %s of %s  %s/s", pct, human(done).c_str(),
                     human(total).c_str(), human(rate).c_str());
     }
+    if (files_total_ > 1) {
+      return std::to_string(files_done_) + " of " + std::to_string(files_total_) + " files  " + buf;
+    }
     return name_ + "  " + buf;
   }
   static std::string human(double bytes) {
@@ -100,6 +117,8 @@ class ProgressLine {
   bool shown_ = false;
   Clock::time_point start_;
   Clock::time_point last_{};
+  std::size_t files_done_ = 0;
+  std::size_t files_total_ = 0;
 };
 
 bool progress_enabled(const FileArgs& args) {
@@ -179,29 +198,137 @@ std::string base_name(const std::string& name) {
   return slash == std::string::npos ? name : name.substr(slash + 1);
 }
 
+// One file to move: where it is on this side and its name on the server's.
+struct Job {
+  std::string local;
+  std::string remote;
+  std::uint64_t size = 0;
+};
+
+// Transfers at once on one connection when there are many files: enough to
+// keep it busy with small files, each bounded by its credit window.
+constexpr std::size_t kInFlight = 16;
+
+// Runs transfer(job) for every job, at most kInFlight at once, on the
+// connection's executor; prints each file's sha256sum line in the order
+// they finish. Returns the exit status of the last failure (0: none).
+// After a failure of the connection itself the rest are not tried.
+template <typename Transfer>
+asio::awaitable<int> run_jobs(Session& s, const std::vector<Job>& jobs, const std::string& verb,
+                              ProgressLine& bar, Transfer transfer) {
+  std::size_t next = 0, running = 0, finished = 0;
+  std::uint64_t total = 0, done = 0;
+  for (const auto& j : jobs) total += j.size;
+  int status = kExitOk;
+  bool broken = false;
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer all_done(ex, Clock::time_point::max());
+  auto worker = [&]() -> asio::awaitable<void> {
+    while (next < jobs.size() && !broken) {
+      const Job& job = jobs[next++];
+      std::uint64_t counted = 0;
+      auto r = co_await transfer(job, [&](std::uint64_t d, std::uint64_t) {
+        done += d - counted;
+        counted = d;
+        bar.update(done, total);
+      });
+      ++finished;
+      bar.files(finished, jobs.size());
+      if (!r) {
+        status = fail(s, verb + " " + util::escape_for_display(job.local), r.error());
+        if (r.error().is(Errc::peer_closed) || !s.client) broken = true;
+        continue;
+      }
+      std::cout << sha256sum_line(r->digest, job.local) << '\n';
+    }
+    if (--running == 0) all_done.cancel();
+  };
+  const std::size_t workers = std::min(kInFlight, jobs.size());
+  running = workers;
+  for (std::size_t i = 0; i < workers; ++i) asio::co_spawn(ex, worker(), asio::detached);
+  // co_spawn runs a worker at once up to its first wait: one that fails
+  // before any (a local error) may be done already.
+  while (running > 0) {
+    co_await all_done.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    all_done.expires_at(Clock::time_point::max());
+  }
+  bar.update(total, total);
+  std::cout << std::flush;
+  co_return status;
+}
+
+// Joins remote name parts, skipping empty ones ("" and "a" -> "a").
+std::string join(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return a.back() == '/' ? a + b : a + "/" + b;
+}
+
+// The files put uploads: each FILE as --to/its name (or --as), each folder
+// (with -r) as its files below --to, or below the folder's own name.
+Result<std::vector<Job>> put_jobs(const FileArgs& args) {
+  std::vector<Job> jobs;
+  for (const auto& local : args.names) {
+    std::error_code ec;
+    const auto st = std::filesystem::symlink_status(local, ec);
+    if (std::filesystem::is_directory(st)) {
+      if (!args.recursive) {
+        return Error(Errc::config,
+                     util::escape_for_display(local) + " is a folder; put -r sends one");
+      }
+      std::string base = args.to;
+      if (base.empty()) {
+        base = std::filesystem::path(local).lexically_normal().filename().string();
+        if (base.empty() || base == ".")
+          base = std::filesystem::path(local).lexically_normal().parent_path().filename().string();
+      }
+      std::filesystem::recursive_directory_iterator it(local, ec), end;
+      for (; !ec && it != end; it.increment(ec)) {
+        const auto& e = *it;
+        const auto ls = e.symlink_status(ec);
+        if (std::filesystem::is_directory(ls)) continue;
+        if (!std::filesystem::is_regular_file(ls)) {
+          std::cerr << "signet: skipped " << util::escape_for_display(e.path().string())
+                    << ": not a regular file" << std::endl;
+          continue;
+        }
+        const auto rel = std::filesystem::relative(e.path(), local, ec).generic_string();
+        jobs.push_back(
+            Job{e.path().string(), join(base, rel), static_cast<std::uint64_t>(e.file_size(ec))});
+      }
+      if (ec)
+        return Error(Errc::io, "cannot read the folder " + util::escape_for_display(local) + ": " +
+                                   ec.message());
+      continue;
+    }
+    const std::string name = args.as.empty() ? base_name(local) : args.as;
+    jobs.push_back(
+        Job{local, join(args.to, name),
+            std::filesystem::is_regular_file(st) ? std::filesystem::file_size(local, ec) : 0});
+  }
+  return jobs;
+}
+
 int run_put(FileArgs& args) {
   harden_process();
-  if (!args.as.empty() && args.names.size() != 1) {
-    print_error("--as names one file; give one file or leave --as out");
+  if (!args.as.empty() && (args.names.size() != 1 || args.recursive)) {
+    print_error("--as names one file; give one file or use --to");
     return kExitUsage;
+  }
+  auto jobs = put_jobs(args);
+  if (!jobs) {
+    print_error(jobs.error().message());
+    return exit_status_for(jobs.error());
   }
   Session s;
   if (int rc = open_session(args, s); rc != kExitOk) return rc;
-  int status = kExitOk;
-  for (const auto& local : args.names) {
-    const std::string remote = args.as.empty() ? base_name(local) : args.as;
-    ProgressLine bar(local, progress_enabled(args));
-    auto r = net::run_blocking(
-        s.ctx, s.client->put(local, remote, args.force,
-                             [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); }));
-    bar.done();
-    if (!r) {
-      status = fail(s, "put " + util::escape_for_display(local), r.error());
-      if (!s.client || r.error().is(Errc::peer_closed)) break;
-      continue;
-    }
-    std::cout << sha256sum_line(r->digest, local) << std::endl;
-  }
+  ProgressLine bar(jobs->size() == 1 ? jobs->front().local : std::string(), progress_enabled(args));
+  bar.files(0, jobs->size());
+  const int status = net::run_blocking(
+      s.ctx, run_jobs(s, *jobs, "put", bar, [&](const Job& job, ProgressFn progress) {
+        return s.client->put(job.local, job.remote, args.force, std::move(progress));
+      }));
+  bar.done();
   s.client->close();
   return status;
 }
@@ -209,36 +336,71 @@ int run_put(FileArgs& args) {
 int run_get(FileArgs& args) {
   harden_process();
   std::signal(SIGXFSZ, SIG_IGN);  // a file size limit fails the write (EFBIG), cleanly
-  if (!args.output.empty() && args.names.size() != 1) {
-    struct stat st {};
-    if (::stat(args.output.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      print_error("-o names one file, or a folder for several; " +
-                  util::escape_for_display(args.output) + " is no folder");
-      return kExitUsage;
-    }
+  if (!args.output.empty() && (args.names.size() != 1 || args.recursive)) {
+    print_error("-o names one file; for several, or with -r, use --to FOLDER");
+    return kExitUsage;
   }
   Session s;
   if (int rc = open_session(args, s); rc != kExitOk) return rc;
-  int status = kExitOk;
+  // Where each file goes: a folder held open, and its name inside it.
+  struct Target {
+    files::ServedFolder folder;
+    std::vector<Job> jobs;
+  };
+  std::vector<Target> targets;
   for (const auto& remote : args.names) {
-    std::string local = base_name(remote);
-    if (!args.output.empty()) {
-      struct stat st {};
-      local = ::stat(args.output.c_str(), &st) == 0 && S_ISDIR(st.st_mode)
-                  ? (std::filesystem::path(args.output) / base_name(remote)).string()
-                  : args.output;
+    std::filesystem::path into =
+        args.to.empty() ? std::filesystem::path(".") : std::filesystem::path(args.to);
+    std::vector<Job> jobs;
+    if (args.recursive) {
+      auto entries = net::run_blocking(s.ctx, s.client->list(remote, true));
+      if (!entries) return fail(s, "get -r " + util::escape_for_display(remote), entries.error());
+      if (args.to.empty()) into = base_name(remote).empty() ? "." : base_name(remote);
+      std::error_code ec;
+      std::filesystem::create_directory(into, ec);
+      for (const auto& e : *entries) {
+        if (e.type != proto::EntryType::file) continue;
+        // The names are the server's: only a relative name without "..",
+        // inside the folder asked for, is written (scp's CVE-2019-6111).
+        if (auto ok = files::split_name(e.name); !ok) {
+          std::cerr << "signet: skipped a name the server sent: " << ok.error().message()
+                    << std::endl;
+          continue;
+        }
+        jobs.push_back(Job{(into / e.name).string(), join(remote, e.name), e.size});
+      }
+    } else {
+      std::string local = base_name(remote);
+      if (!args.output.empty()) {
+        struct stat st {};
+        local = ::stat(args.output.c_str(), &st) == 0 && S_ISDIR(st.st_mode)
+                    ? (std::filesystem::path(args.output) / base_name(remote)).string()
+                    : args.output;
+      } else if (!args.to.empty()) {
+        local = (into / base_name(remote)).string();
+      }
+      into = util::parent_dir(local);
+      jobs.push_back(Job{local, remote, 0});
     }
-    ProgressLine bar(local, progress_enabled(args));
-    auto r = net::run_blocking(
-        s.ctx, s.client->get(remote, local, args.force,
-                             [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); }));
+    auto folder = files::ServedFolder::open(into);
+    if (!folder) return fail(s, "get " + util::escape_for_display(remote), folder.error());
+    targets.push_back(Target{std::move(*folder), std::move(jobs)});
+  }
+  int status = kExitOk;
+  for (auto& t : targets) {
+    ProgressLine bar(t.jobs.size() == 1 ? t.jobs.front().local : std::string(),
+                     progress_enabled(args));
+    bar.files(0, t.jobs.size());
+    const std::filesystem::path root = t.folder.root();
+    const int st = net::run_blocking(
+        s.ctx, run_jobs(s, t.jobs, "get", bar, [&](const Job& job, ProgressFn progress) {
+          // The name inside the folder: what follows the folder's path.
+          const std::string name =
+              std::filesystem::path(job.local).lexically_relative(root).generic_string();
+          return s.client->get_into(job.remote, t.folder, name, args.force, std::move(progress));
+        }));
     bar.done();
-    if (!r) {
-      status = fail(s, "get " + util::escape_for_display(remote), r.error());
-      if (r.error().is(Errc::peer_closed)) break;
-      continue;
-    }
-    std::cout << sha256sum_line(r->digest, local) << std::endl;
+    if (st != kExitOk) status = st;
   }
   s.client->close();
   return status;
@@ -304,6 +466,10 @@ void add_file_commands(CLI::App& app, Action& action) {
   p->add_option("files", put->names, "Local files to upload")->required()->type_name("FILE...");
   p->add_option("--as", put->as, "The name in the server's folder (default: the file's own name)")
       ->type_name("NAME");
+  p->add_option("--to", put->to,
+                "The folder in the server's folder to put the files (and -r folders' contents) in")
+      ->type_name("FOLDER");
+  p->add_flag("--recursive,-r", put->recursive, "Folders too, with everything below them");
   add_transfer_flags(p, *put);
   p->callback([put, &action] { action = [put] { return run_put(*put); }; });
 
@@ -317,6 +483,11 @@ void add_file_commands(CLI::App& app, Action& action) {
   g->add_option("--output,-o", get->output,
                 "Where to write (default: the name's last part, here); a folder for several")
       ->type_name("PATH");
+  g->add_option("--to", get->to,
+                "The local folder to write into (with -r: default the name's last part)")
+      ->type_name("FOLDER");
+  g->add_flag("--recursive,-r", get->recursive,
+              "NAME is a folder: everything below it (names checked, never written outside --to)");
   add_transfer_flags(g, *get);
   g->callback([get, &action] { action = [get] { return run_get(*get); }; });
 

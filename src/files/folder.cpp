@@ -469,4 +469,38 @@ Result<void> Upload::publish(std::uint32_t mode, std::int64_t mtime) {
   return {};
 }
 
+Result<std::vector<Entry>> ServedFolder::list_tree(std::string_view name,
+                                                   std::size_t max_entries) const {
+  std::vector<Entry> out;
+  // Folders still to list, by name relative to `name`: a folder's entries
+  // are listed after the folder itself.
+  std::vector<std::string> pending = {std::string()};
+  while (!pending.empty()) {
+    const std::string rel = std::move(pending.back());
+    pending.pop_back();
+    std::string full(name);
+    if (!rel.empty()) full = full.empty() ? rel : full + "/" + rel;
+    auto entries = list(full);
+    if (!entries) return entries.error();
+    std::vector<std::string> folders;
+    for (auto& e : *entries) {
+      if (out.size() >= max_entries) {
+        return Error(
+            Errc::too_large,
+            "more than " + std::to_string(max_entries) + " entries below " +
+                (name.empty() ? std::string("the folder") : util::escape_for_display(name)));
+      }
+      e.name = rel.empty() ? e.name : rel + "/" + e.name;
+      if (e.type == EntryType::directory && split_name(e.name).ok() &&
+          e.name.size() + full.size() < kMaxName) {
+        folders.push_back(e.name);
+      }
+      out.push_back(std::move(e));
+    }
+    // Reversed, so that the stack lists them in name order.
+    pending.insert(pending.end(), folders.rbegin(), folders.rend());
+  }
+  return out;
+}
+
 }  // namespace signet::files

@@ -87,6 +87,12 @@ class ServedFolder {
   // server's temporary files (names starting with ".signet-"). Fails with
   // malformed, not_found, config (not a directory, or a symbolic link), io.
   Result<std::vector<Entry>> list(std::string_view name) const;
+  // list_tree lists the folder `name` and everything below it, each entry
+  // named relative to `name` ("a/b.txt"), a folder before its contents,
+  // each folder's entries in name order; symbolic links are listed, never followed, and a folder
+  // whose name split_name refuses is listed but not entered. Fails as list()
+  // does, and with too_large when there are more than max_entries entries.
+  Result<std::vector<Entry>> list_tree(std::string_view name, std::size_t max_entries) const;
 
   // remove_stale_uploads removes the temporary files of uploads
   // (".signet-part-*", regular files) last modified more than max_age ago,

@@ -100,7 +100,7 @@ Bytes encode(const GetRequest& r) {
 Bytes encode(const ListRequest& r) {
   Bytes out;
   Writer w(out);
-  w.u8(0);
+  w.u8(r.recursive ? kRecursive : 0);
   write_name(w, r.name);
   return out;
 }
@@ -153,11 +153,12 @@ Result<GetRequest> decode_get(ByteSpan body) {
 
 Result<ListRequest> decode_list(ByteSpan body) {
   Reader r(body);
-  if (auto f = read_flags(r, 0, "LIST"); !f) return f.error();
+  auto flags = read_flags(r, kRecursive, "LIST");
+  if (!flags) return flags.error();
   auto name = read_name(r, "LIST");
   if (!name) return name.error();
   if (auto d = done(r, "LIST request"); !d) return d.error();
-  return ListRequest{std::move(*name)};
+  return ListRequest{std::move(*name), (*flags & kRecursive) != 0};
 }
 
 Result<FileHeader> decode_file_header(ByteSpan bytes) {

@@ -11,7 +11,8 @@
 //                     size (8) | mode (4) | mtime (8), the size bytes, the SHA-256 (32), FIN;
 //                     REPLY.
 //   LIST (kind 0x04)  OPEN body = flags (1) | name ("" = the folder itself), with FIN;
-//                     server -> client DATA: entries, FIN; REPLY.
+//                     server -> client DATA: entries, FIN; REPLY. With kRecursive,
+//                     everything below, named relative to the folder.
 //
 // A name is u16 length | bytes (at most kMaxNameSize); what a name may hold
 // is checked where it is used (files::split_name). Integers are big-endian;
@@ -36,6 +37,9 @@ inline constexpr std::uint32_t kModeBits = 07777;
 
 // PUT flags.
 inline constexpr std::uint8_t kReplace = 0x01;  // an existing file of that name may be replaced
+// LIST flags.
+inline constexpr std::uint8_t kRecursive =
+    0x01;  // everything below the folder, named relative to it
 
 // The status of a file operation's REPLY; the text says more (a human's
 // sentence, or for a PUT or GET that succeeded the SHA-256 in hex).
@@ -63,6 +67,7 @@ struct GetRequest {
 };
 struct ListRequest {
   std::string name;  // "" for the served folder itself
+  bool recursive = false;
 };
 struct FileHeader {
   std::uint64_t size = 0;

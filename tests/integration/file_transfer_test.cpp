@@ -14,7 +14,13 @@
 #include <regex>
 #include <set>
 
+#include "api/link_sink.hpp"
+#include "api/signet.hpp"
+#include "crypto/primitives.hpp"
 #include "harness.hpp"
+#include "proto/file_frames.hpp"
+#include "proto/session.hpp"
+#include "util/encoding.hpp"
 
 namespace signet::testing {
 namespace {
@@ -46,7 +52,7 @@ std::set<std::string> tree(const fs::path& root) {
   std::set<std::string> names;
   if (!fs::exists(root)) return names;
   for (const auto& e : fs::recursive_directory_iterator(root)) {
-    names.insert(fs::relative(e.path(), root).string());
+    names.insert(e.path().lexically_relative(root).string());  // links not resolved
   }
   return names;
 }
@@ -345,6 +351,120 @@ TEST_F(FileTransferTest, AServerWithoutFilesAndAVersion1PeerSayWhatIsMissing) {
   EXPECT_EQ(r.status, 5);
   EXPECT_THAT(r.err, HasSubstr("protocol version 1"));
   EXPECT_THAT(tree(served_), IsEmpty());
+}
+
+TEST_F(FileTransferTest, FoldersGoRecursivelyBothWaysPipelinedOnOneConnection) {
+  auto server = start_server();
+  const fs::path src = local_ + "/build";
+  fs::create_directories(src / "lib/deep");
+  fs::create_directories(src / "bin");
+  for (int i = 0; i < 200; ++i) {
+    write_file(src / "lib" / ("f" + std::to_string(i)), random_bytes(100 + 37 * i, 100 + i));
+  }
+  write_file(src / "lib/deep/x.txt", "deep");
+  write_file(src / "bin/tool", random_bytes(3 << 20, 7));
+  ::chmod((src / "bin/tool").c_str(), 0755);
+  fs::create_symlink("/etc/passwd", src / "bin/link");  // not a regular file: skipped
+
+  auto r = signet({"put", server->address(), "-r", src.string() + "/", "--to", "releases/1.4"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 202);
+  EXPECT_THAT(r.err, HasSubstr("skipped " + (src / "bin/link").string() + ": not a regular file"));
+  EXPECT_EQ(read_file(served_ + "/releases/1.4/lib/deep/x.txt"), "deep");
+  EXPECT_EQ(read_file(served_ + "/releases/1.4/bin/tool"), read_file((src / "bin/tool").string()));
+  EXPECT_EQ(fs::status(served_ + "/releases/1.4/bin/tool").permissions() & fs::perms::all,
+            fs::perms(0755));
+  // One connection for all of them.
+  std::string log = server->process().err();
+  std::size_t handshakes = 0;
+  for (auto pos = log.find("handshake ok"); pos != std::string::npos;
+       pos = log.find("handshake ok", pos + 1)) {
+    ++handshakes;
+  }
+  EXPECT_EQ(handshakes, 1u);
+
+  r = signet({"get", server->address(), "-r", "releases/1.4", "--to", dir_ + "/back"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  write_file(dir_ + "/back.sums", r.out);
+  EXPECT_EQ(shell("sha256sum -c " + dir_ + "/back.sums"), 0) << r.out;
+  auto expected = tree(src);
+  expected.erase("bin/link");
+  EXPECT_EQ(tree(dir_ + "/back"), expected);
+  EXPECT_EQ(read_file(dir_ + "/back/bin/tool"), read_file((src / "bin/tool").string()));
+  // Without -r a folder is refused, saying how.
+  r = signet({"put", server->address(), src.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("is a folder; put -r sends one"));
+}
+
+// A server that lies: its recursive listing names files outside the folder
+// asked for, and it answers one download with a SHA-256 that does not match.
+class LyingServer : public net::Application {
+ public:
+  explicit LyingServer(net::Link& link)
+      : session_(proto::Role::server, link.peer().protocol), sink_(link) {}
+  asio::awaitable<Result<void>> receive(net::Link& link) override {
+    for (;;) {
+      auto f = link.next_frame();
+      if (!f) co_return f.error();
+      if (!f->has_value()) co_return Result<void>{};
+      auto e = session_.receive(static_cast<std::uint8_t>((*f)->type), (*f)->payload, sink_);
+      if (!e) co_return e.error();
+      if (!e->has_value()) continue;
+      auto* o = std::get_if<proto::Opened>(&**e);
+      if (o == nullptr) continue;
+      if (o->kind == static_cast<std::uint8_t>(proto::Kind::list)) {
+        util::Bytes entries;
+        for (const char* name : {"../escaped", "/etc/abs", "ok.txt", "sub/../../up", "bad.txt"}) {
+          proto::append(entries, proto::ListEntry{proto::EntryType::file, 5, 0644, 0, name});
+        }
+        (void)session_.send_data(o->op, entries, true, sink_);
+        (void)session_.reply(o->op, 0, {}, sink_);
+        continue;
+      }
+      auto g = proto::decode_get(o->body);
+      if (!g) co_return g.error();
+      const std::string content = "hello";
+      auto digest = crypto::sha256({util::as_bytes(content)});
+      const auto header = proto::encode(proto::FileHeader{5, 0644, 0});
+      util::Bytes stream(header.begin(), header.end());
+      stream.insert(stream.end(), content.begin(), content.end());
+      if (g->name.ends_with("bad.txt")) digest[0] ^= 1;  // the lie
+      stream.insert(stream.end(), digest.begin(), digest.end());
+      (void)session_.send_data(o->op, stream, true, sink_);
+      const std::string hex = util::to_hex(digest);
+      (void)session_.reply(o->op, 0, util::as_bytes(hex), sink_);
+    }
+  }
+
+ private:
+  proto::Session session_;
+  LinkSink sink_;
+};
+
+TEST_F(FileTransferTest, NamesAndDigestsFromALyingServerAreNotTrusted) {
+  Server server({}, shared_key_server(crypto::SecretBytes(util::as_bytes(std::string(kSharedKey)))),
+                net::ApplicationFactory([](net::Link& link) -> std::unique_ptr<net::Application> {
+                  return std::make_unique<LyingServer>(link);
+                }));
+  ASSERT_TRUE(server.start().ok());
+  const std::string address = "127.0.0.1:" + std::to_string(server.port());
+  fs::create_directories(dir_ + "/deep/into");
+  auto r = signet({"get", address, "-r", "folder", "--to", dir_ + "/deep/into"});
+  EXPECT_EQ(r.status, 6) << r.err;  // bad.txt did not verify
+  EXPECT_THAT(r.err, HasSubstr("skipped a name the server sent"));
+  EXPECT_THAT(r.err, HasSubstr("did not verify"));
+  EXPECT_EQ(tree(dir_ + "/deep/into"), (std::set<std::string>{"ok.txt"}));
+  EXPECT_EQ(read_file(dir_ + "/deep/into/ok.txt"), "hello");
+  EXPECT_FALSE(fs::exists(dir_ + "/deep/escaped"));
+  EXPECT_FALSE(fs::exists(dir_ + "/up"));
+  EXPECT_FALSE(fs::exists("/etc/abs"));
+  // A single download that does not verify: exit 6, nothing under the name.
+  r = signet({"get", address, "bad.txt", "-o", dir_ + "/bad.txt"});
+  EXPECT_EQ(r.status, 6) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/bad.txt"));
+  EXPECT_THAT(tree(dir_), Not(::testing::Contains(::testing::HasSubstr(".signet-part"))));
+  server.stop();
 }
 
 }  // namespace

@@ -560,6 +560,44 @@ TEST(FilesList, ListsSortedEntriesWithTypesAndHidesTemporaries) {
   EXPECT_EQ((*entries)[4].type, EntryType::directory);
 }
 
+TEST(FilesList, ATreeNamesEverythingBelowRelativelyAndNeverFollowsALink) {
+  TempDir dir;
+  TempDir outside;
+  write_text(outside / "secret", "x");
+  fs::create_directories(dir / "r" / "b" / "c");
+  fs::create_directories(dir / "r" / "a");
+  write_text(dir / "r" / "a" / "1", "1");
+  write_text(dir / "r" / "b" / "c" / "2", "22");
+  write_text(dir / "r" / "top", "");
+  fs::create_directory_symlink(outside.path(), dir / "r" / "b" / "out");
+  write_text(dir / "r" / "b" / ".signet-part-00", "partial");
+  const auto folder = open_folder(dir.path());
+
+  auto tree = folder.list_tree("r", 100);
+  ASSERT_TRUE(tree) << tree.error().message();
+  std::vector<std::string> names;
+  for (const auto& e : *tree) names.push_back(e.name);
+  EXPECT_THAT(names, ElementsAre("a", "b", "top", "a/1", "b/c", "b/out", "b/c/2"));
+  // Each folder comes before what is in it.
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const auto slash = names[i].rfind('/');
+    if (slash == std::string::npos) continue;
+    const auto parent = std::find(names.begin(), names.end(), names[i].substr(0, slash));
+    EXPECT_LT(parent - names.begin(), static_cast<std::ptrdiff_t>(i)) << names[i];
+  }
+  EXPECT_EQ((*tree)[5].type, EntryType::symlink);
+  EXPECT_EQ((*tree)[6].size, 2u);
+
+  auto whole = folder.list_tree("", 100);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->front().name, "r");
+  EXPECT_EQ(whole->size(), names.size() + 1);
+  auto small = folder.list_tree("r", 3);
+  ASSERT_FALSE(small);
+  EXPECT_TRUE(small.error().is(Errc::too_large)) << small.error().message();
+  EXPECT_FALSE(folder.list_tree("r/b/out", 100));  // a link is not a folder to enter
+}
+
 TEST(FilesList, ListsASubdirectoryAndRefusesWhatIsNotOne) {
   TempDir dir;
   TempDir outside;

@@ -100,6 +100,13 @@ TEST(ProtoFiles, GetAndListRequestsRoundTrip) {
   Bytes bad = g;
   bad[0] = kReplace;  // GET has no flags
   EXPECT_TRUE(decode_get(bad).error().is(Errc::malformed));
+  const Bytes tree = encode(ListRequest{"a", true});
+  EXPECT_EQ(tree, (Bytes{kRecursive, 0, 1, 'a'}));
+  EXPECT_TRUE(decode_list(tree)->recursive);
+  EXPECT_FALSE(decode_list(l)->recursive);
+  bad = tree;
+  bad[0] = 0x02;
+  EXPECT_TRUE(decode_list(bad).error().is(Errc::malformed));
 }
 
 TEST(ProtoFiles, FileHeaderRoundTrips) {
