@@ -128,6 +128,28 @@ for k in ssh scp_put scp_get key_put key_get psk_put psk_get; do
     "$(echo "100 * $r / $bound" | bc -l)" "$(echo "$r / $(rate "$(echo "${t[ssh]}" | tr ' ' '\n' | grep . | median)")" | bc -l)"
 done
 
+echo "### 10,000 files of 4 KiB in 10 folders, median of $runs (signet key mode)"
+mkdir -p "$work/many"
+for d in $(seq 0 9); do
+  mkdir -p "$work/many/d$d"
+  for i in $(seq 0 999); do head -c 4096 /dev/urandom > "$work/many/d$d/f$i"; done
+done
+declare -A m
+for ((i = 0; i < runs; i++)); do
+  rm -rf "$work/served/many" "$work/served/scp-many" "$work/served/rsync-many" "$work/got/many"
+  m[scp_r]+="$(timed scp -q -r -P $sport "${sshopts[@]}" "$work/many" "root@127.0.0.1:$work/served/scp-many") "
+  m[rsync]+="$(timed rsync -a -e "ssh -p $sport ${sshopts[*]}" "$work/many/" "root@127.0.0.1:$work/served/rsync-many/") "
+  m[put_r]+="$(timed $B put 127.0.0.1:7930 -r "$work/many" -q --identity "$work/client") "
+  m[get_r]+="$(timed $B get 127.0.0.1:7930 -r many --to "$work/got/many" -q --identity "$work/client") "
+done
+diff -r "$work/many" "$work/got/many"
+scp_m=$(echo "${m[scp_r]}" | tr ' ' '\n' | grep . | median)
+for k in scp_r rsync put_r get_r; do
+  v=$(echo "${m[$k]}" | tr ' ' '\n' | grep . | median)
+  printf "%-8s %7.3f s  %6.0f files/s  %4.2fx scp -r\n" "$k" "$v" "$(echo "10000 / $v" | bc -l)" \
+    "$(echo "$scp_m / $v" | bc -l)"
+done
+
 echo "### peak RSS (KiB)"
 echo "key server $(awk '/VmHWM/ {print $2}' /proc/$key_server/status), shared-key server $(awk '/VmHWM/ {print $2}' /proc/$psk_server/status)"
 for cmd in kput kget; do

@@ -53,14 +53,17 @@ channel::ClientKeyCheck authorized_keys_check(std::shared_ptr<const AuthorizedKe
     if (!entry) return entry.error();
     auto admitted = std::make_shared<const keys::AuthorizedKey>(std::move(*entry));
     std::string comment = admitted->comment;
-    return channel::ClientAdmission{
-        std::move(comment), [admitted, peer, policy](std::uint8_t kind) -> Result<void> {
-          const auto op = operation_of(kind);
-          if (!op) {
-            return Error(Errc::unsupported_operation, "operation kind " + std::to_string(kind));
-          }
-          return admitted->check(peer, now(*policy), *op);
-        }};
+    std::string folder = admitted->dir;
+    return channel::ClientAdmission{std::move(comment),
+                                    [admitted, peer, policy](std::uint8_t kind) -> Result<void> {
+                                      const auto op = operation_of(kind);
+                                      if (!op) {
+                                        return Error(Errc::unsupported_operation,
+                                                     "operation kind " + std::to_string(kind));
+                                      }
+                                      return admitted->check(peer, now(*policy), *op);
+                                    },
+                                    std::move(folder)};
   };
 }
 

@@ -100,7 +100,23 @@ Result<void> FileOperations::refuse(std::uint32_t op, FileStatus status, const s
   return session_.reply(op, static_cast<std::uint8_t>(status), util::as_bytes(why), sink_);
 }
 
+const files::ServedFolder* FileOperations::folder() {
+  const std::string& dir = link_.peer().identity.folder;
+  if (dir.empty()) return &shared_->folder;
+  if (!own_folder_) {
+    own_folder_.emplace(shared_->folder.subfolder(dir));
+    if (!*own_folder_) {
+      spdlog::error("{}: the key's folder dir=\"{}\" cannot be served: {}", link_.peer().address,
+                    util::escape_for_display(dir), own_folder_->error().message());
+    }
+  }
+  return *own_folder_ ? &**own_folder_ : nullptr;
+}
+
 Result<void> FileOperations::opened(const proto::Opened& o) {
+  if (folder() == nullptr) {
+    return refuse(o.op, FileStatus::failed, "this key's folder cannot be served");
+  }
   switch (static_cast<proto::Kind>(o.kind)) {
     case proto::Kind::put:
       return start_put(o);
@@ -128,7 +144,7 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
                       std::to_string(limits.max_file_size));
   }
   struct statvfs fs {};
-  if (::statvfs(shared_->folder.root().c_str(), &fs) == 0) {
+  if (::statvfs(folder()->root().c_str(), &fs) == 0) {
     const std::uint64_t room = std::uint64_t{fs.f_bavail} * fs.f_frsize;
     if (r->size > room) {
       return refuse(o.op, FileStatus::no_space,
@@ -136,7 +152,7 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
                         std::to_string(room) + " free)");
     }
   }
-  auto upload = shared_->folder.begin_upload(r->name, r->replace);
+  auto upload = folder()->begin_upload(r->name, r->replace);
   if (!upload) return refuse(o.op, status_for(upload.error()), reason(upload.error()));
   spdlog::debug("{}: put {} started ({} bytes)", link_.peer().address, shown(r->name), r->size);
   ops_.emplace(o.op, std::make_unique<Upload>(std::move(*upload), *r));
@@ -199,7 +215,7 @@ Result<void> FileOperations::finish_put(std::uint32_t op, Upload& u) {
 Result<void> FileOperations::start_get(const proto::Opened& o) {
   auto r = proto::decode_get(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "GET request: " + r.error().message());
-  auto file = shared_->folder.open_for_reading(r->name);
+  auto file = folder()->open_for_reading(r->name);
   if (!file) return refuse(o.op, status_for(file.error()), reason(file.error()));
   auto out = std::make_unique<Outgoing>();
   out->name = r->name;
@@ -215,8 +231,8 @@ Result<void> FileOperations::start_get(const proto::Opened& o) {
 Result<void> FileOperations::start_list(const proto::Opened& o) {
   auto r = proto::decode_list(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "LIST request: " + r.error().message());
-  auto entries = r->recursive ? shared_->folder.list_tree(r->name, kMaxTreeEntries)
-                              : shared_->folder.list(r->name);
+  auto entries =
+      r->recursive ? folder()->list_tree(r->name, kMaxTreeEntries) : folder()->list(r->name);
   if (!entries) return refuse(o.op, status_for(entries.error()), reason(entries.error()));
   auto out = std::make_unique<Outgoing>();
   out->name = r->name;

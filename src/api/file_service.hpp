@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include "files/folder.hpp"
@@ -64,7 +65,13 @@ class FileOperations {
   // Sends on one outgoing stream; false when it stopped for want of output room.
   Result<bool> pump_one(std::uint32_t op, Outgoing& o);
 
+  // The folder this peer's operations reach: the served folder, or (dir=)
+  // the folder below it its key is confined to; an Error when that cannot
+  // be opened (each operation is then refused with it).
+  const files::ServedFolder* folder();
+
   std::shared_ptr<const FileServiceShared> shared_;
+  std::optional<Result<files::ServedFolder>> own_folder_;  // dir=, opened on first use
   proto::Session& session_;
   net::Link& link_;
   proto::FrameSink& sink_;

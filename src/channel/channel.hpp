@@ -49,6 +49,10 @@ struct PeerIdentity {
   // the handshake). Empty: every operation is allowed (shared-key mode,
   // clients).
   OperationCheck authorize;
+  // The folder below a server's served folder that the peer's file
+  // operations are confined to (signet: dir= of its authorized_keys line);
+  // empty: the whole served folder.
+  std::string folder;
 };
 
 class Channel {

@@ -596,7 +596,7 @@ Result<void> TlsServerChannel::verify_peer_key(evp_pkey_st* pkey) {
   auto admitted = check_client_key_(*key);
   if (!admitted) return admitted.error();
   peer_ = PeerIdentity{key->fingerprint(), std::move(admitted->comment),
-                       std::move(admitted->authorize)};
+                       std::move(admitted->authorize), std::move(admitted->folder)};
   return {};
 }
 
@@ -689,7 +689,7 @@ Result<void> TlsClientChannel::verify_peer_key(evp_pkey_st* pkey) {
   auto trust = check(*key);
   if (!trust) return trust.error();
   if (*trust == ServerKeyTrust::confirm) unconfirmed_ = *key;
-  peer_ = PeerIdentity{key->fingerprint(), {}, {}};
+  peer_ = PeerIdentity{key->fingerprint(), {}, {}, {}};
   return {};
 }
 

@@ -70,6 +70,7 @@ struct TlsCallbacks;  // OpenSSL's callbacks, in tls_channel.cpp
 struct ClientAdmission {
   std::string comment;       // PeerIdentity::comment
   OperationCheck authorize;  // PeerIdentity::authorize; empty: every operation
+  std::string folder;        // PeerIdentity::folder; empty: the whole served folder
 };
 
 // Decides whether a client key may connect. Runs while the client's

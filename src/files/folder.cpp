@@ -469,6 +469,14 @@ Result<void> Upload::publish(std::uint32_t mode, std::int64_t mtime) {
   return {};
 }
 
+Result<ServedFolder> ServedFolder::subfolder(std::string_view name) const {
+  auto parts = split_name(name);
+  if (!parts) return parts.error();
+  auto fd = walk_creating(root_fd_.get(), *parts, parts->size());
+  if (!fd) return fd.error();
+  return ServedFolder(root_ / std::string(name), std::move(*fd));
+}
+
 Result<std::vector<Entry>> ServedFolder::list_tree(std::string_view name,
                                                    std::size_t max_entries) const {
   std::vector<Entry> out;

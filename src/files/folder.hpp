@@ -102,6 +102,13 @@ class ServedFolder {
   // any other failure.
   Result<std::size_t> remove_stale_uploads(std::chrono::seconds max_age) const;
 
+  // subfolder opens the folder `name` inside this one as a folder of its
+  // own (what a key confined by dir= is served), walking to it without
+  // following symbolic links and creating what is missing (mode 0755).
+  // Nothing outside it is reachable through the result. Fails as
+  // begin_upload() does for the folders on the way.
+  Result<ServedFolder> subfolder(std::string_view name) const;
+
  private:
   ServedFolder(std::filesystem::path root, util::UniqueFd fd)
       : root_(std::move(root)), root_fd_(std::move(fd)) {}

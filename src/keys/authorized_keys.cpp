@@ -80,9 +80,9 @@ Result<std::vector<IpNetwork>> parse_from(std::string_view value,
 
 // sshd's authorized_keys options (sshd(8)) and signet's allow=, to recognise
 // one written after the key, where it would only be part of the comment.
-constexpr std::string_view kValueOptions[] = {"allow",        "command",    "environment",
-                                              "expiry-time",  "from",       "permitopen",
-                                              "permitlisten", "principals", "tunnel"};
+constexpr std::string_view kValueOptions[] = {
+    "allow", "command",    "dir",          "environment", "expiry-time",
+    "from",  "permitopen", "permitlisten", "principals",  "tunnel"};
 constexpr std::string_view kFlagOptions[] = {"agent-forwarding",
                                              "cert-authority",
                                              "no-agent-forwarding",
@@ -122,6 +122,30 @@ std::optional<std::string_view> option_in_comment(std::string_view comment) {
     comment.remove_prefix(end + 1);
   }
   return std::nullopt;
+}
+
+// dir=: a folder name relative to the served folder (the file layer checks
+// it again, fully, when a connection uses it).
+Result<void> check_dir(std::string_view value) {
+  const auto bad = [&](const char* why) {
+    return Error(Errc::malformed, "dir=\"" + shown(value) + "\" " + why);
+  };
+  if (value.empty()) return bad("names no folder");
+  if (value.size() > 4096) return bad("is longer than 4096 bytes");
+  if (value.front() == '/') return bad("is absolute; it names a folder below --files");
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return bad("holds a control character");
+  }
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t slash = value.find('/', start);
+    const std::string_view part = value.substr(start, slash - start);
+    if (part.empty() || part == "." || part == "..") {
+      return bad("has an empty, \".\" or \"..\" component");
+    }
+    if (slash == std::string_view::npos) return {};
+    start = slash + 1;
+  }
 }
 
 Result<OperationSet> parse_allow(std::string_view value) {
@@ -314,19 +338,23 @@ Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t li
                       {},
                       {},
                       std::nullopt,
+                      {},
                       line};
   bool seen_expiry = false;
   bool seen_from = false;
   bool seen_allow = false;
+  bool seen_dir = false;
   for (const KeyOption& opt : parsed->parsed_options) {
-    const bool known = opt.name == "expiry-time" || opt.name == "from" || opt.name == "allow";
+    const bool known =
+        opt.name == "expiry-time" || opt.name == "from" || opt.name == "allow" || opt.name == "dir";
     if (!known) {
       return Error(Errc::malformed, "unknown option \"" + shown(opt.name) +
-                                        "\" (signet knows expiry-time, from and allow)");
+                                        "\" (signet knows expiry-time, from, allow and dir)");
     }
     if (!opt.value) return Error(Errc::malformed, "option " + opt.name + " needs a quoted value");
     bool& seen = opt.name == "expiry-time" ? seen_expiry
                  : opt.name == "from"      ? seen_from
+                 : opt.name == "dir"       ? seen_dir
                                            : seen_allow;
     if (seen) return Error(Errc::malformed, "option " + opt.name + " given twice");
     seen = true;
@@ -336,6 +364,9 @@ Result<AuthorizedKey> parse_authorized_key(std::string_view text, std::size_t li
         return Error(Errc::malformed,
                      "expiry-time=\"" + shown(*opt.value) + "\" is not YYYYMMDD[HHMM[SS]] (UTC)");
       }
+    } else if (opt.name == "dir") {
+      if (auto ok = check_dir(*opt.value); !ok) return ok.error();
+      entry.dir = *opt.value;
     } else if (opt.name == "from") {
       auto nets = parse_from(*opt.value, warnings);
       if (!nets) return nets.error();

@@ -19,6 +19,10 @@
 //       supported (the line is refused).
 //   allow="message,put,get,chat"  the operations the key may use; all of
 //       them when the option is absent.
+//   dir="SUBDIR"  the key's file operations (put, get, ls) reach only this
+//       folder below the server's --files folder: a relative name without
+//       "." or ".." components, empty components or control characters
+//       (created when it does not exist).
 //
 // A line with any other option, a malformed option or a malformed key is
 // skipped with a warning naming its line: failing closed means an option
@@ -94,6 +98,7 @@ struct AuthorizedKey {
   std::vector<IpNetwork> from;              // empty: any address
   std::string from_text;                    // the from= value as written
   std::optional<OperationSet> allow;        // nullopt: every operation
+  std::string dir;                          // dir=; empty: the whole served folder
   std::size_t line = 0;                     // 1-based line in the file
 
   const std::string& fingerprint() const noexcept { return key.fingerprint(); }

@@ -333,6 +333,50 @@ TEST_F(KeyModeTest, FilesNeedTheirRightAndTravelEncrypted) {
   EXPECT_FALSE(fs::exists(served + "/other.txt"));
 }
 
+// dir= gives each key a folder of its own below --files: its names are
+// relative to it, and no name reaches a sibling or the folder above.
+TEST_F(KeyModeTest, AKeyConfinedByDirReachesOnlyItsFolder) {
+  const std::string served = dir_ + "/served";
+  fs::create_directories(served + "/bob");
+  write_file(served + "/bob/secret.txt", "bob's");
+  write_file(served + "/top.txt", "top");
+  write_file(dir_ + "/mine.txt", "alice's");
+  authorize("dir=\"inbox/alice\" " + client_key_.pub());
+  auto server = start_server({"--files", served});
+  const auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin() + 1, server->address());
+    args.insert(args.end(), {"--identity", client_key_.path, "--accept-new"});
+    Process p(dir_, "dir" + std::to_string(runs_++), args, env("client"));
+    Run r;
+    r.status = p.wait();
+    r.out = p.out();
+    r.err = p.err();
+    return r;
+  };
+  auto r = run({"put", dir_ + "/mine.txt"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(served + "/inbox/alice/mine.txt"), "alice's");  // created on first use
+  EXPECT_FALSE(fs::exists(served + "/mine.txt"));
+  r = run({"ls"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("  mine.txt\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("top.txt")));
+  r = run({"get", "mine.txt", "-o", dir_ + "/back.txt"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(dir_ + "/back.txt"), "alice's");
+  for (const char* name : {"../../bob/secret.txt", "../../top.txt", "/bob/secret.txt"}) {
+    r = run({"get", name, "-o", dir_ + "/stolen.txt"});
+    EXPECT_EQ(r.status, 5) << name << ": " << r.err;
+  }
+  r = run({"get", "bob/secret.txt", "-o", dir_ + "/stolen.txt"});  // inbox/alice/bob: none
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/stolen.txt"));
+  r = run({"put", dir_ + "/mine.txt", "--as", "../../bob/planted.txt"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_FALSE(fs::exists(served + "/bob/planted.txt"));
+  EXPECT_EQ(read_file(served + "/bob/secret.txt"), "bob's");
+}
+
 TEST_F(KeyModeTest, KeyRemovedWhileTheServerRunsIsRefusedNextTime) {
   authorize(client_key_.pub());
   auto server = start_server();

@@ -208,6 +208,40 @@ TEST(AuthorizedKeys, BadLinesAreReportedAndSkippedOthersStillWork) {
   }
 }
 
+// dir= confines a key's file operations to a folder below --files: a
+// relative name; anything that could point elsewhere refuses the line.
+TEST(AuthorizedKeys, DirIsARelativeFolderOrTheLineIsRefused) {
+  const auto inbox = make_key("inbox");
+  const auto nested = make_key("nested");
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"", "names no folder"}, {"/srv/x", "is absolute"},     {"../x", "component"},
+      {"a/../b", "component"}, {"a//b", "component"},         {"a/", "component"},
+      {".", "component"},      {"a\tb", "control character"},
+  };
+  std::string text = "dir=\"alice\" " + inbox.line + "\n" + "dir=\"teams/ops/in\",allow=\"put\" " +
+                     nested.line + "\n";
+  std::vector<TestKey> refused;
+  for (const auto& [value, why] : bad) {
+    refused.push_back(make_key("bad"));
+    text += "dir=\"" + value + "\" " + refused.back().line + "\n";
+  }
+  const auto keys = AuthorizedKeys::parse(text);
+  ASSERT_EQ(keys.entries().size(), 2u);
+  EXPECT_EQ(keys.entries()[0].dir, "alice");
+  EXPECT_EQ(keys.entries()[1].dir, "teams/ops/in");
+  ASSERT_EQ(keys.warnings().size(), bad.size());
+  for (std::size_t i = 0; i < bad.size(); ++i) {
+    EXPECT_NE(keys.warnings()[i].message.find(bad[i].second), std::string::npos)
+        << bad[i].first << ": " << keys.warnings()[i].message;
+    EXPECT_FALSE(keys.authorize(refused[i].key, ip("10.0.0.1"), kNow));
+  }
+  // Twice is refused too, and a dir= in the comment is caught.
+  const auto twice = AuthorizedKeys::parse("dir=\"a\",dir=\"b\" " + inbox.line + "\n");
+  EXPECT_TRUE(twice.entries().empty());
+  const auto after = AuthorizedKeys::parse(inbox.line + " dir=\"a\"\n");
+  EXPECT_TRUE(after.entries().empty());
+}
+
 // Options written after the key would only be its comment: the key would be
 // admitted without them. Such a line is refused like a bad option.
 TEST(AuthorizedKeys, OptionsAfterTheKeyRefuseTheLine) {

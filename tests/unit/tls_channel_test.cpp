@@ -340,12 +340,14 @@ TEST_F(TlsChannelTest, AnAdmittedPeerCarriesTheChecksOperationCheckToEveryOperat
   auto sctx = server_context("");  // nobody in the file: the check decides
   std::vector<std::uint8_t> asked;
   TlsServerChannel server(sctx, [&asked](const crypto::PublicKey&) -> Result<ClientAdmission> {
-    return ClientAdmission{"admitted by the test", [&asked](std::uint8_t kind) -> Result<void> {
+    return ClientAdmission{"admitted by the test",
+                           [&asked](std::uint8_t kind) -> Result<void> {
                              asked.push_back(kind);
                              if (asked.size() == 1) return {};
                              return Error(Errc::not_authorized,
                                           "only one operation, said the test");
-                           }};
+                           },
+                           "inbox/of-the-test"};
   });
   TlsClientChannel client(client_context(client_key_));
   Link link{client, server, {}, {}, {}, {}};
@@ -354,6 +356,7 @@ TEST_F(TlsChannelTest, AnAdmittedPeerCarriesTheChecksOperationCheckToEveryOperat
   ASSERT_TRUE(server.established());
   EXPECT_EQ(server.peer().fingerprint, client_key_.public_key().fingerprint());
   EXPECT_EQ(server.peer().comment, "admitted by the test");
+  EXPECT_EQ(server.peer().folder, "inbox/of-the-test");
   ASSERT_TRUE(server.peer().authorize);
   EXPECT_TRUE(asked.empty()) << "asked about an operation during the handshake";
   ASSERT_EQ(server.protocol_version(), proto::kVersion2);
