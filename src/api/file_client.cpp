@@ -11,6 +11,7 @@
 #include <optional>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -138,6 +139,7 @@ struct FileClient::Download : Op {
   crypto::Sha256 hash;
   std::optional<crypto::Sha256Digest> digest;  // once complete and verified
   std::uint32_t ungranted = 0;
+  std::optional<Result<void>> published;  // set by publish_batch()
 };
 
 struct FileClient::Listing : Op {
@@ -407,8 +409,35 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
   if (text != util::to_hex(*op->digest)) {
     co_return Error(Errc::not_verified, "the server's answer names another SHA-256");
   }
-  if (auto p = op->file.publish(op->meta.mode, op->meta.mtime); !p) co_return p.error();
+  if (auto p = co_await publish(op); !p) co_return p.error();
   co_return TransferResult{op->meta.size, *op->digest};
+}
+
+awaitable<Result<void>> FileClient::publish(std::shared_ptr<Download> op) {
+  to_publish_.push_back(op);
+  if (!publish_posted_) {
+    // After the other downloads that finish in this turn have joined.
+    publish_posted_ = true;
+    asio::post(connection_->executor(), [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->publish_batch();
+    });
+  }
+  while (!op->published) co_await wait(*op);
+  co_return std::move(*op->published);
+}
+
+void FileClient::publish_batch() {
+  publish_posted_ = false;
+  auto batch = std::move(to_publish_);
+  to_publish_.clear();
+  std::vector<files::Finished> finished;
+  for (const auto& d : batch)
+    finished.push_back(files::Finished{&d->file, d->meta.mode, d->meta.mtime});
+  const auto results = files::publish_together(finished);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->published.emplace(results[i]);
+    batch[i]->notify();
+  }
 }
 
 awaitable<Result<std::vector<proto::ListEntry>>> FileClient::list(std::string remote,

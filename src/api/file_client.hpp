@@ -87,6 +87,10 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   asio::awaitable<void> wait(Op& op);
   asio::awaitable<Result<void>> send_file(std::uint32_t id, Op& op, int fd, std::uint64_t size,
                                           crypto::Sha256& hash, const ProgressFn& progress);
+  // Publishes a verified download; downloads verified in the same turn of
+  // the executor are published together (files::publish_together).
+  asio::awaitable<Result<void>> publish(std::shared_ptr<Download> op);
+  void publish_batch();
   Result<void> take_frames();
   void closed(const Error& why);
   void touch();
@@ -94,6 +98,8 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   std::shared_ptr<net::Connection> connection_;
   proto::Session session_;
   std::unordered_map<std::uint32_t, std::shared_ptr<Op>> ops_;
+  std::vector<std::shared_ptr<Download>> to_publish_;
+  bool publish_posted_ = false;
 };
 
 }  // namespace signet

@@ -64,7 +64,8 @@ struct FileOperations::Upload : Op {
   proto::PutRequest request;
   proto::FileStream stream;
   crypto::Sha256 hash;
-  std::uint32_t ungranted = 0;  // DATA bytes taken and not yet granted back
+  std::uint32_t ungranted = 0;    // DATA bytes taken and not yet granted back
+  crypto::Sha256Digest digest{};  // once verified
 };
 
 // A download or a listing: a prefix (the file header, or the whole
@@ -201,15 +202,42 @@ Result<void> FileOperations::finish_put(std::uint32_t op, Upload& u) {
     return refuse(op, FileStatus::not_verified,
                   shown(name) + " did not verify: its SHA-256 is not the one the sender sent");
   }
-  if (auto p = u.file.publish(u.request.mode, u.request.mtime); !p) {
-    return refuse(op, status_for(p.error()), reason(p.error()));
+  u.digest = digest;
+  // Published, and answered, by commit() at the end of this batch of frames.
+  auto it = ops_.find(op);
+  verified_.emplace_back(op, std::move(it->second));
+  ops_.erase(it);
+  return {};
+}
+
+Result<void> FileOperations::commit() {
+  if (verified_.empty()) return {};
+  auto batch = std::move(verified_);
+  verified_.clear();
+  std::vector<files::Finished> finished;
+  for (auto& [op, o] : batch) {
+    auto& u = static_cast<Upload&>(*o);
+    finished.push_back(files::Finished{&u.file, u.request.mode, u.request.mtime});
   }
-  const std::uint64_t size = u.request.size;
-  ops_.erase(op);
-  const std::string hex = util::to_hex(digest);
-  spdlog::info("{}: put {} ({} bytes, sha256 {})", link_.peer().address, shown(name), size, hex);
-  link_.served();
-  return session_.reply(op, static_cast<std::uint8_t>(FileStatus::ok), util::as_bytes(hex), sink_);
+  const auto results = files::publish_together(finished);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const std::uint32_t op = batch[i].first;
+    const auto& u = static_cast<const Upload&>(*batch[i].second);
+    if (!results[i]) {
+      if (auto f = refuse(op, status_for(results[i].error()), reason(results[i].error())); !f) {
+        return f;
+      }
+      continue;
+    }
+    const std::string hex = util::to_hex(u.digest);
+    spdlog::info("{}: put {} ({} bytes, sha256 {})", link_.peer().address, shown(u.request.name),
+                 u.request.size, hex);
+    link_.served();
+    auto r =
+        session_.reply(op, static_cast<std::uint8_t>(FileStatus::ok), util::as_bytes(hex), sink_);
+    if (!r) return r;
+  }
+  return {};
 }
 
 Result<void> FileOperations::start_get(const proto::Opened& o) {

@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "files/folder.hpp"
 #include "net/link.hpp"
@@ -46,6 +48,11 @@ class FileOperations {
   // Frames on the operations this object holds; false if op is not one of them.
   Result<bool> received(const proto::Received& r);
   bool forget(std::uint32_t op);  // the peer cancelled op
+  // Publishes the uploads that were completed and verified since the last
+  // call, with one durable commit for all of them (files::publish_together),
+  // and answers each. The connection calls it after each batch of frames:
+  // many small files cost two syncs per batch, not two per file.
+  Result<void> commit();
   // Sends what the peer's credit and the output allow on the downloads and
   // listings in progress. Returns true when one of them still has credit
   // but stopped because the output is full: the caller waits for it to
@@ -76,6 +83,8 @@ class FileOperations {
   net::Link& link_;
   proto::FrameSink& sink_;
   std::unordered_map<std::uint32_t, std::unique_ptr<Op>> ops_;
+  // Uploads verified and waiting for commit(), with their operation ids.
+  std::vector<std::pair<std::uint32_t, std::unique_ptr<Op>>> verified_;
   util::Bytes chunk_;  // the read buffer, shared by this connection's downloads
 };
 

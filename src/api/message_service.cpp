@@ -130,6 +130,9 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
       if (auto d = co_await link.drained(); !d) co_return d.error();
     }
   }
+  if (files_) {
+    if (auto c = files_->commit(); !c) co_return c.error();
+  }
   co_return co_await pump_files(link);
 }
 

@@ -207,7 +207,7 @@ struct Job {
 
 // Transfers at once on one connection when there are many files: enough to
 // keep it busy with small files, each bounded by its credit window.
-constexpr std::size_t kInFlight = 16;
+constexpr std::size_t kInFlight = 64;
 
 // Runs transfer(job) for every job, at most kInFlight at once, on the
 // connection's executor; prints each file's sha256sum line in the order
@@ -292,7 +292,8 @@ Result<std::vector<Job>> put_jobs(const FileArgs& args) {
                     << ": not a regular file" << std::endl;
           continue;
         }
-        const auto rel = std::filesystem::relative(e.path(), local, ec).generic_string();
+        // Lexically: relative() would resolve links (a readlink per component).
+        const auto rel = e.path().lexically_relative(local).generic_string();
         jobs.push_back(
             Job{e.path().string(), join(base, rel), static_cast<std::uint64_t>(e.file_size(ec))});
       }

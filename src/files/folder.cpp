@@ -412,7 +412,7 @@ Result<void> Upload::write(std::span<const std::uint8_t> bytes) {
   return {};
 }
 
-Result<void> Upload::publish(std::uint32_t mode, std::int64_t mtime) {
+Result<void> Upload::prepare(std::uint32_t mode, std::int64_t mtime) {
   const std::string shown_name = util::escape_for_display(name_);
   if (published_ || !file_) {
     return Error(Errc::io, "the upload of " + shown_name + " is already finished");
@@ -426,16 +426,11 @@ Result<void> Upload::publish(std::uint32_t mode, std::int64_t mtime) {
   if (::futimens(file_.get(), times.data()) != 0) {
     return io_error("cannot set the modification time of", shown_name, errno);
   }
-  // On disk before it has its name: after a crash the name holds the whole
-  // file or the old one, never a torn one.
-  if (::fsync(file_.get()) != 0) {
-    const int err = errno;
-    if (is_no_space(err)) {
-      return Error(Errc::no_space, "no room for " + shown_name + ": " + reason(err));
-    }
-    return io_error("cannot write", shown_name, err);
-  }
+  return {};
+}
 
+Result<void> Upload::rename_into_place() {
+  const std::string shown_name = util::escape_for_display(name_);
   const char* from = temp_name_.c_str();
   const char* to = leaf_.c_str();
   if (replace_) {
@@ -463,10 +458,77 @@ Result<void> Upload::publish(std::uint32_t mode, std::int64_t mtime) {
   }
   published_ = true;
   file_.reset();
+  return {};
+}
+
+Result<void> Upload::publish(std::uint32_t mode, std::int64_t mtime) {
+  if (auto p = prepare(mode, mtime); !p) return p;
+  // On disk before it has its name: after a crash the name holds the whole
+  // file or the old one, never a torn one.
+  if (::fsync(file_.get()) != 0) {
+    const int err = errno;
+    const std::string shown_name = util::escape_for_display(name_);
+    if (is_no_space(err)) {
+      return Error(Errc::no_space, "no room for " + shown_name + ": " + reason(err));
+    }
+    return io_error("cannot write", shown_name, err);
+  }
+  if (auto r = rename_into_place(); !r) return r;
   // The rename on disk too. Best effort: the file is in place already, and
   // reporting a failure now would tell the peer it is not.
   ::fsync(dir_.get());
   return {};
+}
+
+namespace {
+
+// syncfs(2) once for each file system the descriptors are on; the first
+// failure's errno, or 0.
+int sync_file_systems(const std::vector<int>& fds) {
+  std::vector<dev_t> done;
+  for (int fd : fds) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return errno;
+    if (std::find(done.begin(), done.end(), st.st_dev) != done.end()) continue;
+    done.push_back(st.st_dev);
+    if (::syncfs(fd) != 0) return errno;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<Result<void>> publish_together(std::span<Finished> batch) {
+  std::vector<Result<void>> results(batch.size());
+  if (batch.size() == 1) {
+    results[0] = batch[0].upload->publish(batch[0].mode, batch[0].mtime);
+    return results;
+  }
+  std::vector<int> files;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    results[i] = batch[i].upload->prepare(batch[i].mode, batch[i].mtime);
+    if (results[i]) files.push_back(batch[i].upload->file_.get());
+  }
+  // Every file's data on disk before any of them has its name.
+  if (const int err = sync_file_systems(files); err != 0) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (!results[i]) continue;
+      const std::string shown_name = util::escape_for_display(batch[i].upload->name_);
+      results[i] = is_no_space(err)
+                       ? Error(Errc::no_space, "no room for " + shown_name + ": " + reason(err))
+                       : io_error("cannot write", shown_name, err);
+    }
+    return results;
+  }
+  std::vector<int> dirs;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!results[i]) continue;
+    results[i] = batch[i].upload->rename_into_place();
+    if (results[i]) dirs.push_back(batch[i].upload->dir_.get());
+  }
+  // The renames on disk too; best effort, as in publish().
+  (void)sync_file_systems(dirs);
+  return results;
 }
 
 Result<ServedFolder> ServedFolder::subfolder(std::string_view name) const {

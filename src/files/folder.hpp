@@ -154,6 +154,10 @@ class Upload {
 
  private:
   friend class ServedFolder;
+  friend std::vector<Result<void>> publish_together(std::span<struct Finished> batch);
+  // publish's steps: permissions and time; the rename (no sync).
+  Result<void> prepare(std::uint32_t mode, std::int64_t mtime);
+  Result<void> rename_into_place();
   Upload(util::UniqueFd dir, util::UniqueFd file, std::string temp_name, std::string leaf,
          std::string name, bool replace) noexcept
       : dir_(std::move(dir)),
@@ -174,5 +178,21 @@ class Upload {
   bool published_ = false;
   std::uint64_t written_ = 0;
 };
+
+// A finished upload and what to publish it with.
+struct Finished {
+  Upload* upload = nullptr;
+  std::uint32_t mode = 0;
+  std::int64_t mtime = 0;
+};
+
+// publish_together publishes a batch of finished uploads as publish() does
+// each, with the same guarantees (no name holds a torn file after a crash),
+// but with one durable commit for all instead of two fsyncs per file: the
+// files' data is synced with syncfs(2) (once per file system), then each is
+// renamed into place, then the new names are synced the same way. Many
+// small files are what it is for; a batch of one is published with
+// publish(). Returns each upload's result, in order.
+std::vector<Result<void>> publish_together(std::span<Finished> batch);
 
 }  // namespace signet::files

@@ -441,6 +441,44 @@ TEST(FilesUpload, OfTwoUploadsOfOneNameTheFirstPublishWins) {
   EXPECT_EQ(names[1], "f");
 }
 
+// Many finished uploads published with one commit: each as publish() would,
+// a name that appeared meanwhile refused on its own, nothing left over.
+TEST(FilesUpload, PublishTogetherPublishesEachAndRefusesOnlyTheOneThatLost) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  write_text(dir / "taken", "old");
+  std::vector<Upload> uploads;
+  for (const char* name : {"a", "sub/b", "taken", "c"}) {
+    auto up = folder.begin_upload(name, false);
+    ASSERT_TRUE(up || std::string(name) == "taken") << name;
+    if (!up) {  // "taken" exists: start it before the file appears instead
+      fs::remove(dir / "taken");
+      up = folder.begin_upload(name, false);
+      ASSERT_TRUE(up);
+      write_text(dir / "taken", "old");
+    }
+    ASSERT_TRUE(up->write(util::as_bytes(std::string("new ") + name)));
+    uploads.push_back(std::move(*up));
+  }
+  std::vector<Finished> batch;
+  for (auto& u : uploads) batch.push_back(Finished{&u, 04640, 1'500'000'000});
+  const auto results = publish_together(batch);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_TRUE(results[0]);
+  EXPECT_TRUE(results[1]);
+  ASSERT_FALSE(results[2]);
+  EXPECT_TRUE(results[2].error().is(Errc::exists));
+  EXPECT_TRUE(results[3]);
+  EXPECT_EQ(read_text(dir / "a"), "new a");
+  EXPECT_EQ(read_text(dir / "sub" / "b"), "new sub/b");
+  EXPECT_EQ(read_text(dir / "taken"), "old");
+  EXPECT_EQ(mode_of(dir / "c"), 0640u);
+  EXPECT_EQ(mtime_of(dir / "c"), 1'500'000'000);
+  uploads.clear();  // the loser's temporary file goes with it
+  EXPECT_EQ(readdir_names(dir.path()), (std::vector<std::string>{"a", "c", "sub", "taken"}));
+  EXPECT_EQ(readdir_names(dir / "sub"), (std::vector<std::string>{"b"}));
+}
+
 TEST(FilesUpload, CreatesNestedDirectories) {
   TempDir dir;
   const auto folder = open_folder(dir.path());
