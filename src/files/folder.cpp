@@ -127,28 +127,11 @@ Result<UniqueFd> walk_creating(int root, const Parts& parts, std::size_t n) {
 
 // The names in the directory dir, without "." and "..".
 Result<std::vector<std::string>> read_names(int dir, const std::string& name) {
-  // fdopendir takes its descriptor over: give it a copy, from the start.
-  auto copy = dup_fd(dir, name);
-  if (!copy) return copy.error();
-  DIR* d = ::fdopendir(copy->get());
-  if (d == nullptr) return io_error("cannot read directory", name, errno);
-  copy->release();
-  struct Closer {
-    DIR* d;
-    ~Closer() { ::closedir(d); }
-  } closer{d};
-  ::rewinddir(d);
   std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    const dirent* e = ::readdir(d);
-    if (e == nullptr) {
-      if (errno != 0) return io_error("cannot read directory", name, errno);
-      return names;
-    }
-    const std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
+  if (const int err = util::list_directory(dir, names); err != 0) {
+    return io_error("cannot read directory", name, err);
   }
+  return names;
 }
 
 EntryType type_of(mode_t mode) {

@@ -21,6 +21,10 @@ std::string base64_encode_unpadded(ByteSpan b);
 std::optional<Bytes> base64_decode(std::string_view s);
 
 // True when s is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates
+// or code points above U+10FFFF); anything else may be in it.
+bool is_utf8(std::string_view s);
+
+// True when s is well-formed UTF-8 (RFC 3629: no overlong forms, surrogates
 // or code points above U+10FFFF) holding nothing that changes how a terminal
 // or a log viewer shows text: no C0 control but tab, no DEL, no C1 control
 // (U+0080-U+009F), no bidirectional formatting character (U+061C, U+200E,

@@ -241,12 +241,12 @@ Result<OpenDirectory> OpenDirectory::open(const fs::path& dir) {
   return OpenDirectory(std::move(fd), dir, stamp_of(st));
 }
 
-Result<std::vector<std::string>> OpenDirectory::names() const {
+int list_directory(int fd, std::vector<std::string>& names) {
   // fdopendir takes ownership of its descriptor: give it a copy.
-  UniqueFd copy(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
-  if (!copy) return errno_error("cannot read directory", path_, errno);
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+  if (!copy) return errno;
   DIR* d = ::fdopendir(copy.get());
-  if (d == nullptr) return errno_error("cannot read directory", path_, errno);
+  if (d == nullptr) return errno;
   copy.release();  // now d's
   struct DirCloser {
     DIR* d;
@@ -254,17 +254,21 @@ Result<std::vector<std::string>> OpenDirectory::names() const {
   } closer{d};
   // The copy shares the original's position: start from the beginning.
   ::rewinddir(d);
-  std::vector<std::string> names;
   for (;;) {
     errno = 0;
     const dirent* e = ::readdir(d);
-    if (e == nullptr) {
-      if (errno != 0) return errno_error("cannot read directory", path_, errno);
-      return names;
-    }
-    const std::string_view name = e->d_name;
-    if (name != "." && name != "..") names.emplace_back(name);
+    if (e == nullptr) return errno;
+    const std::string_view n = e->d_name;
+    if (n != "." && n != "..") names.emplace_back(n);
   }
+}
+
+Result<std::vector<std::string>> OpenDirectory::names() const {
+  std::vector<std::string> names;
+  if (const int err = list_directory(fd_.get(), names); err != 0) {
+    return errno_error("cannot read directory", path_, err);
+  }
+  return names;
 }
 
 Result<std::optional<std::string>> OpenDirectory::read_file(const std::string& name,

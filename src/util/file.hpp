@@ -125,6 +125,11 @@ Result<void> write_file_atomic(const std::filesystem::path& path, ByteSpan conte
 
 // --- Directories ---
 
+// list_directory reads the names in the open directory fd, from its start,
+// without "." and ".." (fd itself is left open, its position untouched).
+// Returns 0, or the errno of the failure.
+int list_directory(int fd, std::vector<std::string>& names);
+
 // A directory held open, whose entries are opened by name relative to it
 // (openat): what is read comes from the directory that was opened, even if
 // its path is renamed or replaced in the meantime.

@@ -80,6 +80,20 @@ TEST(DisplaySafeUtf8, RefusesControlsBidiAndMalformedUtf8) {
   }
 }
 
+// is_utf8 refuses only what is not well-formed UTF-8: controls and
+// bidirectional characters are UTF-8 like any other.
+TEST(Utf8, WellFormedOrNot) {
+  for (const char* ok : {"", "plain", "caf\xc3\xa9", "\xf0\x9f\x94\x91", "\x01\x7f\x1b[2J",
+                         "\xe2\x80\xae", "\xf4\x8f\xbf\xbf"}) {
+    EXPECT_TRUE(is_utf8(ok)) << escape_for_display(ok);
+  }
+  for (const char* bad : {"\xff", "\x80", "caf\xc3", "\xe2\x82x", "\xc0\xaf", "\xe0\x80\xaf",
+                          "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\x9b"}) {
+    EXPECT_FALSE(is_utf8(bad)) << escape_for_display(bad);
+    EXPECT_FALSE(is_utf8(std::string("fine ") + bad + " text")) << escape_for_display(bad);
+  }
+}
+
 TEST(EscapeForDisplay, EscapesEveryUnsafeCharacterBytewise) {
   EXPECT_EQ(escape_for_display("plain caf\xc3\xa9"), "plain caf\xc3\xa9");
   EXPECT_EQ(escape_for_display("a\tb\nc\\d"), "a\\tb\\nc\\\\d");
