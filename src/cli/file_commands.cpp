@@ -227,7 +227,12 @@ asio::awaitable<int> run_jobs(Session& s, const std::vector<Job>& jobs, const st
     while (next < jobs.size() && !broken) {
       const Job& job = jobs[next++];
       std::uint64_t counted = 0;
-      auto r = co_await transfer(job, [&](std::uint64_t d, std::uint64_t) {
+      std::uint64_t known = job.size;  // a download's size is known once it starts
+      auto r = co_await transfer(job, [&](std::uint64_t d, std::uint64_t t) {
+        if (t > known) {
+          total += t - known;
+          known = t;
+        }
         done += d - counted;
         counted = d;
         bar.update(done, total);

@@ -151,6 +151,21 @@ TEST_F(FileTransferTest, FilesOfEverySizeGoBothWaysAndTheirSha256sumLinesCheck) 
   EXPECT_THAT(r.err, Not(HasSubstr("%")));
 }
 
+// On a terminal a transfer shows its progress, and ends on a full line.
+TEST_F(FileTransferTest, ATerminalShowsProgressAndSha256) {
+  auto server = start_server();
+  write_file(served_ + "/big.bin", random_bytes(48 << 20, 5));
+  Terminal t(dir_, "progress", {"get", server->address(), "big.bin", "-o", local_ + "/big.bin"},
+             env());
+  ASSERT_TRUE(t.wait_for_screen("big.bin", 30s)) << t.screen();
+  for (int i = 0; i < 300 && !t.exit_status(); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(t.exit_status(), 0) << t.screen();
+  const std::string screen = t.screen();
+  EXPECT_THAT(screen, HasSubstr("100%  48.0 MiB of 48.0 MiB")) << screen;
+  EXPECT_THAT(screen, ::testing::ContainsRegex("[0-9a-f]{64}  " + local_ + "/big.bin")) << screen;
+  EXPECT_EQ(read_file(local_ + "/big.bin"), read_file(served_ + "/big.bin"));
+}
+
 TEST_F(FileTransferTest, NamesFoldersAndListing) {
   auto server = start_server();
   write_file(local_ + "/r.pdf", "report");
