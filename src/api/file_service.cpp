@@ -28,6 +28,11 @@ constexpr std::uint32_t kGrantStep = kUploadWindow / 4;
 // (measured with 240 KiB frames, bench/files.sh).
 constexpr std::size_t kChunk = 60 * 1024;
 
+// File transfers one connection may have in progress at once: each holds an
+// open file, so a peer that opened the protocol's 1024 operations on each
+// of a few connections would otherwise use up the server's descriptors.
+constexpr std::size_t kMaxTransfers = 128;
+
 // A recursive listing is held whole while it is sent: this bounds it.
 constexpr std::size_t kMaxTreeEntries = 1'000'000;
 
@@ -117,6 +122,12 @@ const files::ServedFolder* FileOperations::folder() {
 Result<void> FileOperations::opened(const proto::Opened& o) {
   if (folder() == nullptr) {
     return refuse(o.op, FileStatus::failed, "this key's folder cannot be served");
+  }
+  if (ops_.size() + verified_.size() >= kMaxTransfers) {
+    const std::string why =
+        "more than " + std::to_string(kMaxTransfers) + " file transfers at once on one connection";
+    spdlog::warn("{}: file operation {} refused: {}", link_.peer().address, o.op, why);
+    return session_.cancel(o.op, {wire::ErrorCode::server_busy, why}, sink_);
   }
   switch (static_cast<proto::Kind>(o.kind)) {
     case proto::Kind::put:

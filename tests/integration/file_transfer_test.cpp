@@ -14,10 +14,20 @@
 #include <regex>
 #include <set>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "api/file_client.hpp"
 #include "api/link_sink.hpp"
 #include "api/signet.hpp"
 #include "crypto/primitives.hpp"
+#include "files/folder.hpp"
 #include "harness.hpp"
+#include "net/blocking.hpp"
 #include "proto/file_frames.hpp"
 #include "proto/session.hpp"
 #include "util/encoding.hpp"
@@ -480,6 +490,66 @@ TEST_F(FileTransferTest, NamesAndDigestsFromALyingServerAreNotTrusted) {
   EXPECT_FALSE(fs::exists(dir_ + "/bad.txt"));
   EXPECT_THAT(tree(dir_), Not(::testing::Contains(::testing::HasSubstr(".signet-part"))));
   server.stop();
+}
+
+// Each transfer holds an open file: one connection may have at most 128 in
+// progress, or a few connections could use up the server's descriptors.
+// Beyond that an operation is refused as busy; the rest go on.
+TEST_F(FileTransferTest, OneConnectionHoldsAtMost128TransfersAndTheRestAreRefused) {
+  auto server = start_server();
+  write_file(served_ + "/small", "tiny file");
+  fs::create_directories(local_ + "/many");
+  asio::io_context ctx(1);
+  auto conn = net::run_blocking(
+      ctx,
+      net::Connection::open(
+          net::HostPort{"127.0.0.1", server->port()},
+          shared_key_client(crypto::SecretBytes(util::as_bytes(std::string(kSharedKey)))), {}));
+  ASSERT_TRUE(conn) << conn.error().message();
+  auto client = FileClient::over(*conn);
+  ASSERT_TRUE(client) << client.error().message();
+  auto into = files::ServedFolder::open(local_ + "/many");
+  ASSERT_TRUE(into);
+  constexpr int kTransfers = 300;
+  int ok = 0, busy = 0, other = 0, done = 0;
+  auto all = [&]() -> asio::awaitable<bool> {  // run_blocking wants a value
+    auto ex = co_await asio::this_coro::executor;
+    asio::steady_timer finished(ex, std::chrono::steady_clock::time_point::max());
+    for (int i = 0; i < kTransfers; ++i) {
+      asio::co_spawn(
+          ex,
+          [&, i]() -> asio::awaitable<void> {
+            auto r = co_await (*client)->get_into("small", *into, "f" + std::to_string(i), false);
+            if (r) {
+              ++ok;
+            } else if (r.error().is(Errc::busy)) {
+              ++busy;
+            } else {
+              ++other;
+              ADD_FAILURE() << r.error().message();
+            }
+            if (++done == kTransfers) finished.cancel();
+          },
+          asio::detached);
+    }
+    while (done < kTransfers) {
+      co_await finished.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      finished.expires_at(std::chrono::steady_clock::time_point::max());
+    }
+    co_return true;
+  };
+  EXPECT_TRUE(net::run_blocking(ctx, all()));
+  EXPECT_EQ(ok + busy, kTransfers);
+  EXPECT_GE(ok, 128);
+  EXPECT_GT(busy, 0);
+  EXPECT_EQ(other, 0);
+  EXPECT_THAT(server->process().err(), HasSubstr("more than 128 file transfers at once"));
+  // The connection goes on: one more works.
+  auto again = net::run_blocking(ctx, (*client)->get_into("small", *into, "again", false));
+  EXPECT_TRUE(again) << again.error().message();
+  (*client)->close();
+  EXPECT_EQ(read_file(local_ + "/many/again"), "tiny file");
+  EXPECT_EQ(tree(local_ + "/many").size(), static_cast<std::size_t>(ok) + 1);
 }
 
 }  // namespace
