@@ -1,9 +1,10 @@
 // libFuzzer target: the file operations' codecs (proto/file_frames.hpp).
 //
-// Input: one selector byte, then the bytes to decode. Selector % 6 picks
-// PUT, GET and LIST requests, the file header, a run of LIST entries, or a
-// file stream (the next 2 bytes give the content size, the rest arrives cut
-// at the positions the following bytes pick).
+// Input: one selector byte, then the bytes to decode. Selector % 8 picks
+// PUT, GET and LIST requests, the file header, a run of LIST entries, a
+// resumed GET's header, PUT's resume answer, or a file stream (the next 2
+// bytes give the content size, the next one where a resumed stream starts,
+// the rest arrives cut at the position the following byte picks).
 //
 // Oracles beyond "no crash": whatever decodes re-encodes to the same bytes;
 // LIST entries consume exactly what they re-encode to; a file stream hands
@@ -22,11 +23,13 @@ using util::Bytes;
 using util::ByteSpan;
 
 void stream(ByteSpan in) {
-  if (in.size() < 3) return;
-  const std::uint64_t size = util::load_u16(in.data());
-  const std::size_t cut = in[2];
-  in = in.subspan(3);
-  proto::FileStream s(size);
+  if (in.size() < 4) return;
+  const std::uint64_t total = util::load_u16(in.data());
+  const std::uint64_t from = std::min<std::uint64_t>(in[2], total);
+  const std::uint64_t size = total - from;  // the content bytes still to come
+  const std::size_t cut = in[3];
+  in = in.subspan(4);
+  proto::FileStream s(total, from);
   std::uint64_t content = 0;
   bool ok = true;
   for (ByteSpan part : {in.first(std::min(cut, in.size())), in.subspan(std::min(cut, in.size()))}) {
@@ -42,6 +45,7 @@ void stream(ByteSpan in) {
     return;
   }
   fuzz::require(content == std::min<std::uint64_t>(size, in.size()));
+  fuzz::require(s.received() == from + content);
   fuzz::require(s.finish().ok() == (in.size() == size + proto::kDigestSize));
 }
 
@@ -51,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0) return 0;
   const std::uint8_t selector = data[0];
   const ByteSpan in(data + 1, size - 1);
-  switch (selector % 6) {
+  switch (selector % 8) {
     case 0:
       if (auto p = proto::decode_put(in); p.ok())
         fuzz::require(proto::encode(*p) == Bytes(in.begin(), in.end()));
@@ -83,6 +87,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       break;
     }
+    case 5:
+      if (auto h = proto::decode_file_header(in, true); h.ok()) {
+        const auto again = proto::encode_resumed(*h);
+        fuzz::require(h->offset <= h->size);
+        fuzz::require(Bytes(again.begin(), again.end()) == Bytes(in.begin(), in.end()));
+      }
+      break;
+    case 6:
+      if (auto a = proto::decode_resume_answer(in); a.ok()) {
+        const auto again = proto::encode(*a);
+        fuzz::require(a->offset % 64 == 0);
+        fuzz::require(Bytes(again.begin(), again.end()) == Bytes(in.begin(), in.end()));
+      }
+      break;
     default:
       stream(in);
   }

@@ -17,6 +17,7 @@
 
 #include "api/link_sink.hpp"
 #include "channel/psk_channel.hpp"  // channel::peer_error
+#include "files/source_digest.hpp"
 #include "util/encoding.hpp"
 #include "util/file.hpp"
 
@@ -54,6 +55,7 @@ Error status_error(std::uint8_t status, std::string_view text) {
     case FileStatus::no_space:
       return Error(Errc::no_space, said);
     case FileStatus::not_verified:
+    case FileStatus::changed:
       return Error(Errc::not_verified, said);
     default:
       return Error(Errc::refused, said + " (status " + std::to_string(status) + ")");
@@ -88,36 +90,51 @@ struct FileClient::Op {
 };
 
 struct FileClient::Download : Op {
-  Download(const asio::any_io_executor& ex, files::Upload f, ProgressFn p)
-      : Op(ex), file(std::move(f)), progress(std::move(p)) {}
+  Download(const asio::any_io_executor& ex, files::Upload f, ProgressFn p, bool asked_resume)
+      : Op(ex), file(std::move(f)), progress(std::move(p)), resumed(asked_resume) {}
+  // Cut off or failed: the part is kept with what has arrived, for the next
+  // attempt (nothing for a published or abandoned one).
+  ~Download() override { (void)file.checkpoint(hash.midstate()); }
 
   Result<void> data(FileClient& client, std::uint32_t id, util::ByteSpan bytes, bool fin) override {
     const std::size_t total = bytes.size();
     if (!stream) {
-      const std::size_t n = std::min(bytes.size(), proto::kFileHeaderSize - header.size());
+      const std::size_t header_size =
+          resumed ? proto::kResumedFileHeaderSize : proto::kFileHeaderSize;
+      const std::size_t n = std::min(bytes.size(), header_size - header.size());
       header.insert(header.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(n));
       bytes = bytes.subspan(n);
-      if (header.size() == proto::kFileHeaderSize) {
-        auto h = proto::decode_file_header(header);
+      if (header.size() == header_size) {
+        auto h = proto::decode_file_header(header, resumed);
         if (!h) return h.error();
-        meta = *h;
-        stream.emplace(h->size);
+        if (auto s = start(*h); !s) return s;
       }
     }
     if (stream) {
       auto content = stream->take(bytes);
-      if (!content) return content.error();
+      if (!content) {
+        file.abandon();
+        return content.error();
+      }
       if (!content->empty()) {
         if (auto w = file.write(*content); !w) return w.error();
         hash.update(*content);
         if (progress) progress(stream->received(), stream->size());
+        if (auto c = file.checkpoint_if_due(hash.midstate()); !c) {
+          spdlog::debug("get: no checkpoint: {}", c.error().message());
+        }
       }
     }
     if (fin) {
       if (!stream) return Error(Errc::truncated, "the file's header");
-      if (auto f = stream->finish(); !f) return f.error();
+      if (auto f = stream->finish(); !f) {
+        file.abandon();
+        return f.error();
+      }
       digest = hash.finish();
       if (!crypto::constant_time_equal(*digest, stream->digest())) {
+        file.abandon();  // the part is not the file: the next attempt starts over
+        digest.reset();
         return Error(Errc::not_verified,
                      "the file's SHA-256 is not the one the server sent; nothing written");
       }
@@ -131,15 +148,59 @@ struct FileClient::Download : Op {
     return {};
   }
 
-  files::Upload file;  // the hidden temporary file; removed unless published
+  // The header has arrived: go on from the part held, or start over.
+  Result<void> start(const proto::FileHeader& h) {
+    meta = h;
+    const auto& point = file.resume_point();
+    if (resumed && h.offset == point.offset && h.size == point.size && h.mtime == point.mtime) {
+      hash = crypto::Sha256::resume(point.state);
+      resumed_from = h.offset;
+    } else if (h.offset != 0) {
+      return Error(Errc::malformed,
+                   "the server resumed at " + std::to_string(h.offset) + ", not where asked");
+    } else {
+      // A fresh download, or the server's file is not the one the part was
+      // of (another size or time): from the start.
+      started_over = resumed;
+      if (auto s = file.start_over(h.size, h.mtime); !s) return s;
+    }
+    stream.emplace(h.size, h.offset);
+    if (progress) progress(stream->received(), stream->size());
+    return {};
+  }
+
+  files::Upload file;  // the part; kept for resuming, or removed, unless published
   ProgressFn progress;
+  bool resumed;  // asked to resume (the header then has an offset)
   util::Bytes header;
   proto::FileHeader meta;
   std::optional<proto::FileStream> stream;
   crypto::Sha256 hash;
+  std::uint64_t resumed_from = 0;
+  bool started_over = false;
   std::optional<crypto::Sha256Digest> digest;  // once complete and verified
   std::uint32_t ungranted = 0;
   std::optional<Result<void>> published;  // set by publish_batch()
+};
+
+// A PUT asked with RESUME: the server's first DATA says where to start.
+struct FileClient::Upload : Op {
+  using Op::Op;
+  Result<void> data(FileClient&, std::uint32_t, util::ByteSpan bytes, bool) override {
+    if (answer_bytes.size() + bytes.size() > proto::kResumeAnswerSize || resume) {
+      return Error(Errc::unexpected_frame, "the server sent more than where to resume");
+    }
+    answer_bytes.insert(answer_bytes.end(), bytes.begin(), bytes.end());
+    if (answer_bytes.size() == proto::kResumeAnswerSize) {
+      auto a = proto::decode_resume_answer(answer_bytes);
+      if (!a) return a.error();
+      resume = *a;
+      notify();
+    }
+    return {};
+  }
+  util::Bytes answer_bytes;
+  std::optional<proto::ResumeAnswer> resume;
 };
 
 struct FileClient::Listing : Op {
@@ -270,13 +331,15 @@ void FileClient::closed(const Error& why) {
 }
 
 awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, std::uint64_t size,
-                                              crypto::Sha256& hash, const ProgressFn& progress) {
+                                              std::uint64_t from, files::SourceDigest& source,
+                                              const ProgressFn& progress) {
   const std::size_t limit = std::min<std::size_t>(kChunk, connection_->max_send_payload());
-  util::Bytes buf(std::min<std::uint64_t>(limit, std::max<std::uint64_t>(size, 1)));
-  std::uint64_t offset = 0;
+  util::Bytes buf(std::min<std::uint64_t>(limit, std::max<std::uint64_t>(size - from, 1)));
+  std::uint64_t offset = from;
   std::optional<crypto::Sha256Digest> digest;
   std::size_t digest_sent = 0;
   LinkSink sink(*connection_);
+  if (progress) progress(offset, size);
   for (;;) {
     if (op.answer) co_return Result<void>{};  // answered early: a refusal, or the connection's end
     const std::uint32_t window = session_.send_window(id);
@@ -289,6 +352,20 @@ awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, 
       continue;
     }
     const std::size_t room = std::min<std::size_t>(window, limit);
+    if (!digest) {
+      // The part of the file before a resumed offset is hashed alongside.
+      auto hashed = offset < size ? source.step(size - offset) : Result<void>{};
+      if (hashed && offset == size) {
+        auto d = source.finish();
+        if (d) digest = *d;
+        if (!d) hashed = d.error();
+      }
+      if (!hashed) {
+        (void)session_.cancel(id, {wire::ErrorCode::cancelled, hashed.error().message()}, sink);
+        ops_.erase(id);
+        co_return hashed.error();
+      }
+    }
     if (offset < size) {
       const std::size_t want =
           static_cast<std::size_t>(std::min<std::uint64_t>(room, size - offset));
@@ -305,13 +382,12 @@ awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, 
         co_return e;
       }
       const util::ByteSpan bytes(buf.data(), static_cast<std::size_t>(got));
-      hash.update(bytes);
+      source.sent(bytes, offset);
       offset += bytes.size();
       if (auto s = session_.send_data(id, bytes, false, sink); !s) co_return s.error();
       if (progress) progress(offset, size);
       continue;
     }
-    if (!digest) digest = hash.finish();
     const std::size_t n = std::min(room, digest->size() - digest_sent);
     const bool last = digest_sent + n == digest->size();
     if (auto s =
@@ -347,27 +423,60 @@ awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, s
                     "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
   }
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  const proto::PutRequest request{replace, size, static_cast<std::uint32_t>(st.st_mode & 0777),
-                                  static_cast<std::int64_t>(st.st_mtime), remote};
-  auto op = std::make_shared<Op>(connection_->executor());
-  const auto body = proto::encode(request);
-  auto id = open(proto::Kind::put, body, false, op);
-  if (!id) co_return id.error();
-  crypto::Sha256 hash;
-  if (auto s = co_await send_file(*id, *op, fd.get(), size, hash, progress); !s)
-    co_return s.error();
-  while (!op->answer) co_await wait(*op);
-  if (!*op->answer) co_return op->answer->error();
-  const auto& [status, text] = **op->answer;
-  if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
-  // The server's answer names the SHA-256 it computed: the one sent.
-  TransferResult result{size, {}};
-  auto digest = util::from_hex(text);
-  if (!digest || digest->size() != result.digest.size()) {
-    co_return Error(Errc::not_verified, "the server's answer holds no SHA-256");
+  proto::PutRequest request{replace,
+                            size,
+                            static_cast<std::uint32_t>(st.st_mode & 0777),
+                            static_cast<std::int64_t>(st.st_mtime),
+                            remote,
+                            true};
+  TransferResult result{size, {}, 0, false};
+  // The first attempt goes on from a part the server holds; a second, after
+  // the server's part turned out not to be this file's beginning, does not.
+  for (int attempt = 0;; ++attempt) {
+    request.resume = attempt == 0;
+    auto op = std::make_shared<Upload>(connection_->executor());
+    const auto body = proto::encode(request);
+    auto id = open(proto::Kind::put, body, false, op);
+    if (!id) co_return id.error();
+    std::uint64_t from = 0;
+    std::optional<crypto::Sha256Digest> prefix;
+    if (request.resume) {
+      while (!op->answer && !op->resume) co_await wait(*op);
+      if (op->resume) {
+        if (op->resume->offset > size) {
+          co_return Error(Errc::malformed, "the server resumes past the end of the file");
+        }
+        from = op->resume->offset;
+        if (from > 0) prefix = op->resume->prefix;
+        if (op->resume->outcome == proto::kResumeChanged) result.started_over = true;
+      }
+    }
+    if (::lseek(fd.get(), static_cast<off_t>(from), SEEK_SET) < 0) {
+      co_return Error(Errc::io, "cannot read " + util::escape_for_display(local.string()) + ": " +
+                                    std::strerror(errno));
+    }
+    files::SourceDigest source(fd.get(), size, from, prefix);
+    if (!op->answer) {
+      auto s = co_await send_file(*id, *op, fd.get(), size, from, source, progress);
+      if (!s && source.changed() && attempt == 0) {
+        result.started_over = true;  // the cancel went out; the server keeps nothing of it
+        continue;
+      }
+      if (!s) co_return s.error();
+    }
+    while (!op->answer) co_await wait(*op);
+    if (!*op->answer) co_return op->answer->error();
+    const auto& [status, text] = **op->answer;
+    if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
+    // The server's answer names the SHA-256 it computed: the one sent.
+    auto digest = util::from_hex(text);
+    if (!digest || digest->size() != result.digest.size()) {
+      co_return Error(Errc::not_verified, "the server's answer holds no SHA-256");
+    }
+    std::copy(digest->begin(), digest->end(), result.digest.begin());
+    result.resumed_from = from;
+    co_return result;
   }
-  std::copy(digest->begin(), digest->end(), result.digest.begin());
-  co_return result;
 }
 
 awaitable<Result<TransferResult>> FileClient::get(std::string remote, std::filesystem::path local,
@@ -388,29 +497,49 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
     co_return Error(Errc::malformed,
                     "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
   }
-  auto upload = into.begin_upload(name, replace);
-  if (!upload) co_return upload.error();
-  auto op =
-      std::make_shared<Download>(connection_->executor(), std::move(*upload), std::move(progress));
-  const auto body = proto::encode(proto::GetRequest{remote});
-  auto id = open(proto::Kind::get, body, true, op);
-  if (!id) co_return id.error();
-  LinkSink sink(*connection_);
-  if (auto g = session_.grant(*id, kDownloadWindow - proto::kInitialWindow, sink); !g) {
-    co_return g.error();
+  // The part is this remote file's: the next attempt to fetch it here finds it.
+  const std::string key = "get:" + remote;
+  bool started_over = false;
+  for (int attempt = 0;; ++attempt) {
+    auto upload = into.begin_resumable(name, replace, util::as_bytes(key), 0, 0,
+                                       /*resume=*/attempt == 0, /*any_source=*/true);
+    if (!upload) co_return upload.error();
+    proto::GetRequest request{remote, std::nullopt};
+    const files::ResumePoint point = upload->resume_point();
+    if (point.outcome == files::ResumePoint::Outcome::resumed) {
+      request.resume = proto::GetResume{point.offset, point.size, point.mtime,
+                                        crypto::Sha256::resume(point.state).peek()};
+    }
+    auto op = std::make_shared<Download>(connection_->executor(), std::move(*upload), progress,
+                                         request.resume.has_value());
+    const auto body = proto::encode(request);
+    auto id = open(proto::Kind::get, body, true, op);
+    if (!id) co_return id.error();
+    LinkSink sink(*connection_);
+    if (auto g = session_.grant(*id, kDownloadWindow - proto::kInitialWindow, sink); !g) {
+      co_return g.error();
+    }
+    while (!op->answer) co_await wait(*op);
+    if (!*op->answer) co_return op->answer->error();
+    const auto& [status, text] = **op->answer;
+    if (status == static_cast<std::uint8_t>(FileStatus::changed) && attempt == 0) {
+      // The part held is not the beginning of the server's file.
+      op->file.abandon();
+      started_over = true;
+      continue;
+    }
+    if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
+    if (!op->digest) {
+      co_return Error(Errc::not_verified, "the server answered before the file was complete");
+    }
+    if (text != util::to_hex(*op->digest)) {
+      op->file.abandon();
+      co_return Error(Errc::not_verified, "the server's answer names another SHA-256");
+    }
+    if (auto p = co_await publish(op); !p) co_return p.error();
+    co_return TransferResult{op->meta.size, *op->digest, op->resumed_from,
+                             started_over || op->started_over};
   }
-  while (!op->answer) co_await wait(*op);
-  if (!*op->answer) co_return op->answer->error();
-  const auto& [status, text] = **op->answer;
-  if (status != static_cast<std::uint8_t>(FileStatus::ok)) co_return status_error(status, text);
-  if (!op->digest) {
-    co_return Error(Errc::not_verified, "the server answered before the file was complete");
-  }
-  if (text != util::to_hex(*op->digest)) {
-    co_return Error(Errc::not_verified, "the server's answer names another SHA-256");
-  }
-  if (auto p = co_await publish(op); !p) co_return p.error();
-  co_return TransferResult{op->meta.size, *op->digest};
 }
 
 awaitable<Result<void>> FileClient::publish(std::shared_ptr<Download> op) {

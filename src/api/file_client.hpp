@@ -23,6 +23,7 @@
 
 #include "crypto/primitives.hpp"
 #include "files/folder.hpp"
+#include "files/source_digest.hpp"
 #include "net/client.hpp"
 #include "proto/file_frames.hpp"
 #include "proto/session.hpp"
@@ -32,9 +33,17 @@ namespace signet {
 struct TransferResult {
   std::uint64_t size = 0;
   crypto::Sha256Digest digest{};  // of the file's content, checked by both ends
+  // Bytes the receiver already held from an interrupted attempt, not sent
+  // again (docs/PROTOCOL.md, "Resuming").
+  std::uint64_t resumed_from = 0;
+  // The receiver held a part of another version of the file: it was
+  // discarded and the whole file sent.
+  bool started_over = false;
 };
 
 // Called as a transfer moves: bytes of the file done so far, and its size.
+// The first call says where it starts (a resumed transfer: the bytes the
+// receiver held already).
 using ProgressFn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 class FileClient : public net::Application, public std::enable_shared_from_this<FileClient> {
@@ -45,7 +54,11 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   static Result<std::shared_ptr<FileClient>> over(std::shared_ptr<net::Connection> connection);
 
   // Uploads the regular file `local` as `remote` (a name inside the served
-  // folder). The server publishes it only when its SHA-256 matches. Fails
+  // folder). The server publishes it only when its SHA-256 matches. When
+  // the server holds a part of this file from an interrupted attempt, only
+  // the rest is sent (TransferResult::resumed_from); a part that turns out
+  // not to be this file's beginning is discarded and the whole file sent
+  // (started_over). Fails
   // with not_found, exists (replace false and the name exists), no_space,
   // malformed (a name the server refuses), config (not permitted), refused
   // (the key may not put), cancelled (did not verify), or the connection's
@@ -54,7 +67,8 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
                                               bool replace, ProgressFn progress = {});
   // Downloads `remote` to the file `local`, through a hidden temporary file
   // beside it that becomes `local` only once the SHA-256 matches; local's
-  // folder must exist, and `local` must not unless replace. Fails as put().
+  // folder must exist, and `local` must not unless replace. A part left by
+  // an interrupted attempt is resumed as put() does. Fails as put().
   asio::awaitable<Result<TransferResult>> get(std::string remote, std::filesystem::path local,
                                               bool replace, ProgressFn progress = {});
   // Downloads `remote` to `name` inside `into` (files::ServedFolder's rules:
@@ -78,6 +92,7 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
  private:
   struct Op;
   struct Download;
+  struct Upload;
   struct Listing;
   explicit FileClient(std::shared_ptr<net::Connection> connection);
   // Opens an operation and registers its state.
@@ -85,8 +100,11 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
                              std::shared_ptr<Op> op);
   // Waits until op's state changes (credit, data, its answer, a failure).
   asio::awaitable<void> wait(Op& op);
+  // Sends the file's bytes from `from` on (fd is positioned there), then
+  // the SHA-256 of the whole file, which source computes.
   asio::awaitable<Result<void>> send_file(std::uint32_t id, Op& op, int fd, std::uint64_t size,
-                                          crypto::Sha256& hash, const ProgressFn& progress);
+                                          std::uint64_t from, files::SourceDigest& source,
+                                          const ProgressFn& progress);
   // Publishes a verified download; downloads verified in the same turn of
   // the executor are published together (files::publish_together).
   asio::awaitable<Result<void>> publish(std::shared_ptr<Download> op);

@@ -11,6 +11,7 @@
 #include <variant>
 
 #include "crypto/primitives.hpp"
+#include "files/source_digest.hpp"
 #include "util/encoding.hpp"
 
 namespace signet {
@@ -64,8 +65,15 @@ struct FileOperations::Op {
 
 struct FileOperations::Upload : Op {
   Upload(files::Upload u, const proto::PutRequest& r)
-      : file(std::move(u)), request(r), stream(r.size) {}
-  files::Upload file;  // removes its temporary file unless published
+      : file(std::move(u)),
+        request(r),
+        stream(r.size, file.resume_point().offset),
+        hash(crypto::Sha256::resume(file.resume_point().state)) {}
+  // Cut off (the connection ended, the peer cancelled): the part is kept
+  // with what has arrived, for the next attempt (nothing for a published
+  // or abandoned upload).
+  ~Upload() override { (void)file.checkpoint(hash.midstate()); }
+  files::Upload file;  // a part kept for resuming, or removed, unless published
   proto::PutRequest request;
   proto::FileStream stream;
   crypto::Sha256 hash;
@@ -81,7 +89,7 @@ struct FileOperations::Outgoing : Op {
   std::size_t prefix_sent = 0;
   std::optional<files::FileForReading> file;  // downloads
   std::uint64_t offset = 0;
-  crypto::Sha256 hash;
+  std::optional<files::SourceDigest> source;   // downloads: the whole file's SHA-256
   std::optional<crypto::Sha256Digest> digest;  // once the content is sent
   std::size_t digest_sent = 0;
   std::size_t entries = 0;  // listings
@@ -164,10 +172,30 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
                         std::to_string(room) + " free)");
     }
   }
-  auto upload = folder()->begin_upload(r->name, r->replace);
+  // The part is this sender's for this name: its next attempt finds it.
+  const std::string key = "put:" + link_.peer().identity.fingerprint;
+  auto upload = folder()->begin_resumable(r->name, r->replace, util::as_bytes(key), r->size,
+                                          r->mtime, r->resume);
   if (!upload) return refuse(o.op, status_for(upload.error()), reason(upload.error()));
-  spdlog::debug("{}: put {} started ({} bytes)", link_.peer().address, shown(r->name), r->size);
+  const files::ResumePoint point = upload->resume_point();
+  if (point.outcome == files::ResumePoint::Outcome::resumed) {
+    spdlog::info("{}: put {} resumed at {} of {} bytes", link_.peer().address, shown(r->name),
+                 point.offset, r->size);
+  } else {
+    spdlog::debug("{}: put {} started ({} bytes)", link_.peer().address, shown(r->name), r->size);
+  }
   ops_.emplace(o.op, std::make_unique<Upload>(std::move(*upload), *r));
+  if (r->resume) {
+    proto::ResumeAnswer a;
+    if (point.outcome == files::ResumePoint::Outcome::resumed) {
+      a.outcome = proto::kResumeResumed;
+      a.offset = point.offset;
+      a.prefix = crypto::Sha256::resume(point.state).peek();
+    } else if (point.outcome == files::ResumePoint::Outcome::changed) {
+      a.outcome = proto::kResumeChanged;
+    }
+    if (auto s = session_.send_data(o.op, proto::encode(a), true, sink_); !s) return s;
+  }
   return session_.grant(o.op, kUploadWindow - proto::kInitialWindow, sink_);
 }
 
@@ -178,6 +206,7 @@ Result<bool> FileOperations::received(const proto::Received& r) {
   if (u == nullptr) return false;  // DATA on a download: the peer sends none; ignored
   auto content = u->stream.take(r.bytes);
   if (!content) {
+    u->file.abandon();
     if (auto f = refuse(r.op, FileStatus::not_verified, content.error().message()); !f) {
       return f.error();
     }
@@ -185,10 +214,15 @@ Result<bool> FileOperations::received(const proto::Received& r) {
   }
   if (!content->empty()) {
     if (auto w = u->file.write(*content); !w) {
+      u->file.abandon();  // no room: keeping the part would hold on to it
       if (auto f = refuse(r.op, status_for(w.error()), reason(w.error())); !f) return f.error();
       return true;
     }
     u->hash.update(*content);
+    if (auto c = u->file.checkpoint_if_due(u->hash.midstate()); !c) {
+      spdlog::debug("{}: put {}: no checkpoint: {}", link_.peer().address, r.op,
+                    c.error().message());
+    }
   }
   if (r.fin) {
     if (auto f = finish_put(r.op, *u); !f) return f.error();
@@ -206,10 +240,13 @@ Result<bool> FileOperations::received(const proto::Received& r) {
 Result<void> FileOperations::finish_put(std::uint32_t op, Upload& u) {
   const std::string name = u.request.name;
   if (auto f = u.stream.finish(); !f) {
+    u.file.abandon();
     return refuse(op, FileStatus::not_verified, shown(name) + ": " + f.error().message());
   }
   const auto digest = u.hash.finish();
   if (!crypto::constant_time_equal(digest, u.stream.digest())) {
+    // The part (resumed or not) is not the file: the next attempt starts over.
+    u.file.abandon();
     return refuse(op, FileStatus::not_verified,
                   shown(name) + " did not verify: its SHA-256 is not the one the sender sent");
   }
@@ -233,8 +270,9 @@ Result<void> FileOperations::commit() {
   const auto results = files::publish_together(finished);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const std::uint32_t op = batch[i].first;
-    const auto& u = static_cast<const Upload&>(*batch[i].second);
+    auto& u = static_cast<Upload&>(*batch[i].second);
     if (!results[i]) {
+      u.file.abandon();
       if (auto f = refuse(op, status_for(results[i].error()), reason(results[i].error())); !f) {
         return f;
       }
@@ -258,11 +296,32 @@ Result<void> FileOperations::start_get(const proto::Opened& o) {
   if (!file) return refuse(o.op, status_for(file.error()), reason(file.error()));
   auto out = std::make_unique<Outgoing>();
   out->name = r->name;
-  const auto header = proto::encode(proto::FileHeader{file->size, file->mode, file->mtime});
-  out->prefix.assign(header.begin(), header.end());
+  // A client holding a part of this very file (same size and time) gets the
+  // rest; of another, the whole file again (offset 0 says so).
+  std::uint64_t from = 0;
+  std::optional<crypto::Sha256Digest> prefix;
+  if (r->resume && r->resume->size == file->size && r->resume->mtime == file->mtime) {
+    from = r->resume->offset;
+    if (from > 0) prefix = r->resume->prefix;
+  }
+  const proto::FileHeader h{file->size, file->mode, file->mtime, from};
+  if (r->resume) {
+    const auto header = proto::encode_resumed(h);
+    out->prefix.assign(header.begin(), header.end());
+  } else {
+    const auto header = proto::encode(h);
+    out->prefix.assign(header.begin(), header.end());
+  }
   out->file.emplace(std::move(*file));
-  spdlog::debug("{}: get {} started ({} bytes)", link_.peer().address, shown(r->name),
-                out->file->size);
+  out->offset = from;
+  out->source.emplace(out->file->fd.get(), out->file->size, from, prefix);
+  if (from > 0) {
+    spdlog::info("{}: get {} resumed at {} of {} bytes", link_.peer().address, shown(r->name), from,
+                 out->file->size);
+  } else {
+    spdlog::debug("{}: get {} started ({} bytes)", link_.peer().address, shown(r->name),
+                  out->file->size);
+  }
   ops_.emplace(o.op, std::move(out));
   return {};
 }
@@ -330,10 +389,31 @@ Result<bool> FileOperations::pump_one(std::uint32_t op, Outgoing& o) {
     }
     if (!o.digest) {
       const std::uint64_t left = o.file->size - o.offset;
+      // The part of the file before a resumed offset is hashed alongside.
+      Result<void> hashed;
       if (left == 0) {
-        o.digest = o.hash.finish();
-        continue;
+        auto d = o.source->finish();
+        if (d) o.digest = *d;
+        hashed = d ? Result<void>{} : Result<void>(d.error());
+      } else {
+        hashed = o.source->step(left);
       }
+      if (!hashed) {
+        if (o.source->changed()) {
+          // The client's part is not this file's beginning: it starts over.
+          auto f = refuse(op, FileStatus::changed, shown(o.name) + ": " + hashed.error().detail);
+          if (!f) return f.error();
+          return true;
+        }
+        spdlog::warn("{}: get {}: {}", link_.peer().address, op, hashed.error().message());
+        const std::string why = hashed.error().message();
+        ops_.erase(op);
+        if (auto c = session_.cancel(op, {wire::ErrorCode::internal, why}, sink_); !c) {
+          return c.error();
+        }
+        return true;
+      }
+      if (left == 0) continue;
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(room, left));
       chunk_.resize(std::max(chunk_.size(), n));
       ssize_t got = 0;
@@ -352,7 +432,7 @@ Result<bool> FileOperations::pump_one(std::uint32_t op, Outgoing& o) {
         return true;
       }
       const util::ByteSpan bytes(chunk_.data(), static_cast<std::size_t>(got));
-      o.hash.update(bytes);
+      o.source->sent(bytes, o.offset);
       o.offset += bytes.size();
       if (auto s = session_.send_data(op, bytes, false, sink_); !s) return s.error();
       continue;

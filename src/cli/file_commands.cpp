@@ -74,11 +74,23 @@ class ProgressLine {
   void done() {
     if (enabled_ && shown_ && tty_) std::fprintf(stderr, "\n");
   }
+  // Bytes a resumed transfer did not send again: part of what is done, not
+  // of the rate.
+  void skip(std::uint64_t bytes) { skipped_ += bytes; }
+  // A line of its own on stderr (unless quiet), clear of the bar.
+  void note(const std::string& text) {
+    if (quiet_) return;
+    if (enabled_ && shown_ && tty_) std::fprintf(stderr, "\r\x1b[K");
+    std::fprintf(stderr, "signet: %s\n", text.c_str());
+    std::fflush(stderr);
+  }
+  void set_quiet(bool quiet) { quiet_ = quiet; }
 
  private:
   std::string line(std::uint64_t done, std::uint64_t total) const {
     const double secs = std::chrono::duration<double>(Clock::now() - start_).count();
-    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    const std::uint64_t moved = done > skipped_ ? done - skipped_ : 0;
+    const double rate = secs > 0 ? static_cast<double>(moved) / secs : 0;
     const int pct =
         total == 0
             ? 100
@@ -119,6 +131,8 @@ class ProgressLine {
   Clock::time_point last_{};
   std::size_t files_done_ = 0;
   std::size_t files_total_ = 0;
+  std::uint64_t skipped_ = 0;
+  bool quiet_ = false;
 };
 
 bool progress_enabled(const FileArgs& args) {
@@ -228,11 +242,15 @@ asio::awaitable<int> run_jobs(Session& s, const std::vector<Job>& jobs, const st
       const Job& job = jobs[next++];
       std::uint64_t counted = 0;
       std::uint64_t known = job.size;  // a download's size is known once it starts
+      bool first = true;
       auto r = co_await transfer(job, [&](std::uint64_t d, std::uint64_t t) {
         if (t > known) {
           total += t - known;
           known = t;
         }
+        // The first call says where the transfer starts: a resumed one's
+        // bytes already there are not part of the rate.
+        if (std::exchange(first, false) && d > counted) bar.skip(d - counted);
         done += d - counted;
         counted = d;
         bar.update(done, total);
@@ -243,6 +261,13 @@ asio::awaitable<int> run_jobs(Session& s, const std::vector<Job>& jobs, const st
         status = fail(s, verb + " " + util::escape_for_display(job.local), r.error());
         if (r.error().is(Errc::peer_closed) || !s.client) broken = true;
         continue;
+      }
+      const std::string shown = util::escape_for_display(job.local);
+      if (r->started_over) {
+        bar.note(shown + ": the receiver held part of another version of it; sent it whole");
+      } else if (r->resumed_from > 0) {
+        bar.note(shown + ": resumed; " + std::to_string(r->resumed_from) + " of " +
+                 std::to_string(r->size) + " bytes were there already");
       }
       std::cout << sha256sum_line(r->digest, job.local) << '\n';
     }
@@ -329,6 +354,7 @@ int run_put(FileArgs& args) {
   Session s;
   if (int rc = open_session(args, s); rc != kExitOk) return rc;
   ProgressLine bar(jobs->size() == 1 ? jobs->front().local : std::string(), progress_enabled(args));
+  bar.set_quiet(args.quiet);
   bar.files(0, jobs->size());
   const int status = net::run_blocking(
       s.ctx, run_jobs(s, *jobs, "put", bar, [&](const Job& job, ProgressFn progress) {
@@ -397,6 +423,7 @@ int run_get(FileArgs& args) {
     ProgressLine bar(t.jobs.size() == 1 ? t.jobs.front().local : std::string(),
                      progress_enabled(args));
     bar.files(0, t.jobs.size());
+    bar.set_quiet(args.quiet);
     const std::filesystem::path root = t.folder.root();
     const int st = net::run_blocking(
         s.ctx, run_jobs(s, t.jobs, "get", bar, [&](const Job& job, ProgressFn progress) {

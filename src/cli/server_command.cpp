@@ -7,6 +7,7 @@
 
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "api/message_service.hpp"
 #include "cli/commands.hpp"
@@ -83,6 +84,15 @@ wire::Reply print_and_confirm(const net::PeerInfo& peer, util::ByteSpan message)
   return wire::Reply{0, "verified " + std::to_string(message.size()) + " bytes"};
 }
 
+void remove_stale(const FileServiceShared& files, std::chrono::seconds age, double hours) {
+  if (auto removed = files.folder.remove_stale_uploads(age); !removed) {
+    spdlog::warn("--files: cannot clean up stale uploads: {}", removed.error().message());
+  } else if (*removed > 0) {
+    spdlog::info("--files: removed {} unfinished upload file(s) older than {} hours", *removed,
+                 hours);
+  }
+}
+
 int run_server(ServerArgs& args) {
   harden_process();
   if (!log_message_lines(args.log_messages)) spdlog::get("messages")->set_level(spdlog::level::off);
@@ -127,6 +137,8 @@ int run_server(ServerArgs& args) {
     handler = make_exec_handler(ExecOptions{args.exec, seconds_option(args.exec_timeout),
                                             std::min(args.exec_max_output, room)});
   }
+  std::shared_ptr<const FileServiceShared> served;
+  std::optional<std::chrono::seconds> stale_age;
   if (!args.files.empty()) {
     // A file size limit (RLIMIT_FSIZE) then fails the one write with EFBIG,
     // which ends that upload, instead of killing the server. --exec's
@@ -137,16 +149,11 @@ int run_server(ServerArgs& args) {
       print_error("--files: " + files.error().message());
       return kExitUsage;
     }
-    // Temporary files of uploads cut off by a crash or a kill (a clean end
-    // of a connection removes its own).
-    const auto age =
-        std::chrono::seconds(static_cast<std::int64_t>(args.stale_upload_hours * 3600));
-    if (auto removed = (*files)->folder.remove_stale_uploads(age); !removed) {
-      spdlog::warn("--files: cannot clean up stale uploads: {}", removed.error().message());
-    } else if (*removed > 0) {
-      spdlog::info("--files: removed {} unfinished upload(s) older than {} hours", *removed,
-                   args.stale_upload_hours);
-    }
+    // Parts of uploads that were cut off and never resumed (and temporary
+    // files a crash left), now and every hour while the server runs.
+    stale_age = std::chrono::seconds(static_cast<std::int64_t>(args.stale_upload_hours * 3600));
+    served = *files;
+    remove_stale(*served, *stale_age, args.stale_upload_hours);
     spdlog::info("serving files in {}{}", util::escape_for_display(args.files),
                  args.max_file_size != 0
                      ? " (at most " + std::to_string(args.max_file_size) + " bytes a file)"
@@ -184,6 +191,18 @@ int run_server(ServerArgs& args) {
     server.stop();
   };
   signals.async_wait(on_signal);
+  // The hourly clean-up runs on the signal thread, away from connections.
+  asio::steady_timer cleanup(signals_ctx);
+  std::function<void(const std::error_code&)> on_cleanup = [&](const std::error_code& ec) {
+    if (ec) return;
+    remove_stale(*served, *stale_age, args.stale_upload_hours);
+    cleanup.expires_after(std::chrono::hours(1));
+    cleanup.async_wait(on_cleanup);
+  };
+  if (served) {
+    cleanup.expires_after(std::chrono::hours(1));
+    cleanup.async_wait(on_cleanup);
+  }
   std::thread signal_thread([&] { signals_ctx.run(); });
 
   const auto addr = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
@@ -267,8 +286,8 @@ void add_server_command(CLI::App& app, Action& action) {
       ->transform(CLI::AsSizeValue(false))
       ->type_name("SIZE");
   cmd->add_option("--stale-uploads", args->stale_upload_hours,
-                  "Hours after which an unfinished upload's temporary file is removed at start "
-                  "(default 24)")
+                  "Hours after which the part of an upload that was cut off and not resumed is "
+                  "removed (checked at start and every hour; default 24)")
       ->check(CLI::Range(0.0, 24.0 * 365));
   cmd->callback([args, &action] { action = [args] { return run_server(*args); }; });
 }

@@ -41,35 +41,6 @@ Sha256Digest sha256(std::initializer_list<std::span<const std::uint8_t>> parts) 
   return d;
 }
 
-struct Sha256::Impl {
-  MdCtxPtr ctx{EVP_MD_CTX_new()};
-};
-
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL SHA-256 failed");
-  }
-}
-Sha256::~Sha256() = default;
-Sha256::Sha256(Sha256&&) noexcept = default;
-Sha256& Sha256::operator=(Sha256&&) noexcept = default;
-
-void Sha256::update(std::span<const std::uint8_t> bytes) {
-  if (EVP_DigestUpdate(impl_->ctx.get(), bytes.data(), bytes.size()) != 1) {
-    throw std::runtime_error("OpenSSL SHA-256 failed");
-  }
-}
-
-Sha256Digest Sha256::finish() {
-  Sha256Digest d{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(impl_->ctx.get(), d.data(), &len) != 1 || len != d.size() ||
-      EVP_DigestInit_ex(impl_->ctx.get(), EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("OpenSSL SHA-256 failed");
-  }
-  return d;
-}
-
 void hkdf_sha256(std::span<const std::uint8_t> salt, std::span<const std::uint8_t> ikm,
                  std::span<const std::uint8_t> info, std::span<std::uint8_t> out) {
   KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -157,6 +159,89 @@ Result<std::string> random_hex() {
   return util::to_hex(nonce);
 }
 
+// A part's record (".signet-part-<hex>.resume"): how much of the part is
+// durable and verified, and the hash state there, for which file.
+//   magic "SGNTRSM1" || size u64 || mtime i64 || offset u64 ||
+//   h[0..7] u32 each || SHA-256 of the 64 bytes before it
+// big-endian. The trailing digest catches a torn or foreign record, which
+// is then ignored (the upload starts from empty).
+constexpr std::string_view kRecordMagic = "SGNTRSM1";
+constexpr std::size_t kRecordBody = 64;
+constexpr std::size_t kRecordSize = kRecordBody + 32;
+
+struct Record {
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  crypto::Sha256Midstate state;
+};
+
+void put_be(std::uint8_t* p, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) {
+    p[i] = static_cast<std::uint8_t>(v & 0xff);
+    v >>= 8;
+  }
+}
+
+std::uint64_t get_be(const std::uint8_t* p, int bytes) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+std::array<std::uint8_t, kRecordSize> encode_record(const Record& r) {
+  std::array<std::uint8_t, kRecordSize> b{};
+  std::copy(kRecordMagic.begin(), kRecordMagic.end(), b.begin());
+  put_be(b.data() + 8, r.size, 8);
+  put_be(b.data() + 16, static_cast<std::uint64_t>(r.mtime), 8);
+  put_be(b.data() + 24, r.state.length, 8);
+  for (std::size_t i = 0; i < r.state.h.size(); ++i) put_be(b.data() + 32 + 4 * i, r.state.h[i], 4);
+  const auto check = crypto::sha256({std::span<const std::uint8_t>(b.data(), kRecordBody)});
+  std::copy(check.begin(), check.end(), b.begin() + kRecordBody);
+  return b;
+}
+
+std::optional<Record> decode_record(std::span<const std::uint8_t> b) {
+  if (b.size() != kRecordSize || !std::equal(kRecordMagic.begin(), kRecordMagic.end(), b.begin())) {
+    return std::nullopt;
+  }
+  const auto check = crypto::sha256({b.first(kRecordBody)});
+  if (!crypto::constant_time_equal(check, b.subspan(kRecordBody))) return std::nullopt;
+  Record r;
+  r.size = get_be(b.data() + 8, 8);
+  r.mtime = static_cast<std::int64_t>(get_be(b.data() + 16, 8));
+  r.state.length = get_be(b.data() + 24, 8);
+  for (std::size_t i = 0; i < r.state.h.size(); ++i) {
+    r.state.h[i] = static_cast<std::uint32_t>(get_be(b.data() + 32 + 4 * i, 4));
+  }
+  if (r.state.length % 64 != 0 || r.state.length > r.size) return std::nullopt;
+  return r;
+}
+
+// The record of the part `part` in dir, if there is a well-formed one.
+std::optional<Record> read_record(int dir, const std::string& part) {
+  const std::string name = part + ".resume";
+  UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+  if (!fd) return std::nullopt;
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  std::array<std::uint8_t, kRecordSize + 1> b{};
+  ssize_t n = 0;
+  do {
+    n = ::pread(fd.get(), b.data(), b.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(kRecordSize)) return std::nullopt;
+  return decode_record(std::span<const std::uint8_t>(b.data(), kRecordSize));
+}
+
+// The part's name for a key and a name: the same pair always finds the same
+// part, and different ones (practically) never share one.
+std::string part_name(std::span<const std::uint8_t> key, std::string_view name) {
+  const std::uint8_t zero = 0;
+  const auto d = crypto::sha256({util::as_bytes("signet part v1"), std::span(&zero, 1), key,
+                                 std::span(&zero, 1), util::as_bytes(name)});
+  return std::string(kPartPrefix) + util::to_hex(std::span<const std::uint8_t>(d.data(), 16));
+}
+
 }  // namespace
 
 // --- ServedFolder ---
@@ -213,40 +298,109 @@ Result<FileForReading> ServedFolder::open_for_reading(std::string_view name) con
                         static_cast<std::int64_t>(st.st_mtim.tv_sec)};
 }
 
-Result<Upload> ServedFolder::begin_upload(std::string_view name, bool replace) const {
+Result<ServedFolder::Destination> ServedFolder::destination(std::string_view name,
+                                                            bool replace) const {
   auto parts = split_name(name);
   if (!parts) return parts.error();
   auto dir = walk_creating(root_fd_.get(), *parts, parts->size() - 1);
   if (!dir) return dir.error();
-  const std::string& leaf = parts->back();
-  const std::string shown_name = shown(*parts, parts->size());
+  Destination d{std::move(*dir), parts->back(), shown(*parts, parts->size())};
 
   struct stat st {};
-  if (::fstatat(dir->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (S_ISLNK(st.st_mode)) return symlink_error(shown_name);
-    if (!S_ISREG(st.st_mode)) return not_regular_error(shown_name);
-    if (!replace) return Error(Errc::exists, shown_name + " exists; replacing it needs --force");
+  if (::fstatat(d.dir.get(), d.leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISLNK(st.st_mode)) return symlink_error(d.shown_name);
+    if (!S_ISREG(st.st_mode)) return not_regular_error(d.shown_name);
+    if (!replace) return Error(Errc::exists, d.shown_name + " exists; replacing it needs --force");
   } else if (errno != ENOENT) {
-    return io_error("cannot stat", shown_name, errno);
+    return io_error("cannot stat", d.shown_name, errno);
   }
+  return d;
+}
 
+Result<Upload> ServedFolder::begin_upload(std::string_view name, bool replace) const {
+  auto d = destination(name, replace);
+  if (!d) return d.error();
   for (int attempt = 0;; ++attempt) {
     auto hex = random_hex();
     if (!hex) return hex.error();
     std::string temp = std::string(kPartPrefix) + *hex;
-    UniqueFd fd(::openat(dir->get(), temp.c_str(),
+    UniqueFd fd(::openat(d->dir.get(), temp.c_str(),
                          O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
     if (fd) {
-      return Upload(std::move(*dir), std::move(fd), std::move(temp), leaf, std::string(name),
+      return Upload(std::move(d->dir), std::move(fd), std::move(temp), d->leaf, std::string(name),
                     replace);
     }
     const int err = errno;
     if (err == EEXIST && attempt < 8) continue;
     if (is_no_space(err)) {
-      return Error(Errc::no_space, "no room for " + shown_name + ": " + reason(err));
+      return Error(Errc::no_space, "no room for " + d->shown_name + ": " + reason(err));
     }
-    return io_error("cannot create a temporary file for", shown_name, err);
+    return io_error("cannot create a temporary file for", d->shown_name, err);
   }
+}
+
+Result<Upload> ServedFolder::begin_resumable(std::string_view name, bool replace,
+                                             util::ByteSpan key, std::uint64_t size,
+                                             std::int64_t mtime, bool resume,
+                                             bool any_source) const {
+  auto d = destination(name, replace);
+  if (!d) return d.error();
+  std::string part = part_name(key, name);
+  UniqueFd fd(::openat(d->dir.get(), part.c_str(),
+                       O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK, 0600));
+  if (!fd) {
+    const int err = errno;
+    if (is_no_space(err)) {
+      return Error(Errc::no_space, "no room for " + d->shown_name + ": " + reason(err));
+    }
+    if (err == ELOOP || err == ENXIO || err == EISDIR) {
+      // Something else took the part's name: no resuming, a plain upload.
+      return begin_upload(name, replace);
+    }
+    return io_error("cannot create a temporary file for", d->shown_name, err);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat the part of", d->shown_name, errno);
+  if (!S_ISREG(st.st_mode)) return begin_upload(name, replace);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    // Another upload of the same file from the same sender is in progress
+    // (or a stale descriptor holds it): this one gets a file of its own.
+    if (errno == EWOULDBLOCK) return begin_upload(name, replace);
+    return io_error("cannot lock the part of", d->shown_name, errno);
+  }
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return io_error("cannot open the part of", d->shown_name, errno);
+  }
+
+  ResumePoint point;
+  point.size = size;
+  point.mtime = mtime;
+  const auto record = read_record(d->dir.get(), part);
+  if (record && static_cast<std::uint64_t>(st.st_size) >= record->state.length) {
+    const bool same = any_source || (record->size == size && record->mtime == mtime);
+    if (!same) {
+      point.outcome = ResumePoint::Outcome::changed;
+    } else if (resume && record->state.length > 0) {
+      point.outcome = ResumePoint::Outcome::resumed;
+      point.offset = record->state.length;
+      point.state = record->state;
+      point.size = record->size;
+      point.mtime = record->mtime;
+    }
+  }
+  // Bytes past the checkpoint were never recorded as verified: cut back.
+  if (::ftruncate(fd.get(), static_cast<off_t>(point.offset)) != 0 ||
+      ::lseek(fd.get(), static_cast<off_t>(point.offset), SEEK_SET) < 0) {
+    return io_error("cannot prepare the part of", d->shown_name, errno);
+  }
+  if (point.offset == 0) ::unlinkat(d->dir.get(), (part + ".resume").c_str(), 0);
+  Upload u(std::move(d->dir), std::move(fd), std::move(part), d->leaf, std::string(name), replace);
+  u.resumable_ = true;
+  u.written_ = point.offset;
+  u.checkpointed_ = point.offset;
+  u.point_ = point;
+  return u;
 }
 
 Result<std::vector<Entry>> ServedFolder::list(std::string_view name) const {
@@ -346,7 +500,14 @@ Upload::Upload(Upload&& o) noexcept
       name_(std::move(o.name_)),
       replace_(o.replace_),
       published_(o.published_),
-      written_(o.written_) {}
+      resumable_(o.resumable_),
+      written_(o.written_),
+      point_(o.point_),
+      checkpointed_(o.checkpointed_),
+      checkpoint_time_(o.checkpoint_time_),
+      record_(std::move(o.record_)) {
+  o.temp_name_.clear();
+}
 
 Upload& Upload::operator=(Upload&& o) noexcept {
   if (this != &o) {
@@ -358,7 +519,13 @@ Upload& Upload::operator=(Upload&& o) noexcept {
     name_ = std::move(o.name_);
     replace_ = o.replace_;
     published_ = o.published_;
+    resumable_ = o.resumable_;
     written_ = o.written_;
+    point_ = o.point_;
+    checkpointed_ = o.checkpointed_;
+    checkpoint_time_ = o.checkpoint_time_;
+    record_ = std::move(o.record_);
+    o.temp_name_.clear();
   }
   return *this;
 }
@@ -368,9 +535,88 @@ Upload::~Upload() {
 }
 
 void Upload::discard() noexcept {
-  if (dir_ && !published_ && !temp_name_.empty()) ::unlinkat(dir_.get(), temp_name_.c_str(), 0);
-  file_.reset();
+  // A part is kept only with a checkpoint: one with nothing recorded would
+  // be resumed from its start anyway.
+  if (dir_ && !published_ && (!resumable_ || checkpointed_ == 0) && !temp_name_.empty()) {
+    ::unlinkat(dir_.get(), temp_name_.c_str(), 0);
+  }
+  record_.reset();
+  file_.reset();  // a kept part's lock goes with its descriptor
   dir_.reset();
+}
+
+void Upload::abandon() noexcept {
+  if (dir_ && !published_ && !temp_name_.empty()) {
+    ::unlinkat(dir_.get(), temp_name_.c_str(), 0);
+    if (resumable_) ::unlinkat(dir_.get(), record_name().c_str(), 0);
+  }
+  resumable_ = false;
+  temp_name_.clear();
+  discard();
+}
+
+Result<void> Upload::checkpoint(const crypto::Sha256Midstate& state) {
+  if (!resumable_ || published_ || !file_ || state.length == checkpointed_) return {};
+  const std::string shown_name = util::escape_for_display(name_);
+  if (state.length > written_ || state.length > point_.size) {
+    return Error(Errc::io, "a checkpoint of " + shown_name + " past what was written");
+  }
+  // The bytes first, then the record that vouches for them: after a crash
+  // the record never names bytes that are not on disk.
+  if (::fdatasync(file_.get()) != 0) return io_error("cannot write", shown_name, errno);
+  if (!record_) {
+    record_ = UniqueFd(::openat(dir_.get(), record_name().c_str(),
+                                O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600));
+    if (!record_) {
+      const int err = errno;
+      if (is_no_space(err)) {
+        return Error(Errc::no_space,
+                     "no room for the record of " + shown_name + ": " + reason(err));
+      }
+      return io_error("cannot record the progress of", shown_name, err);
+    }
+  }
+  const auto b = encode_record(Record{point_.size, point_.mtime, state});
+  ssize_t n = 0;
+  do {
+    n = ::pwrite(record_.get(), b.data(), b.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(b.size())) {
+    const int err = n < 0 ? errno : EIO;
+    if (is_no_space(err)) {
+      return Error(Errc::no_space, "no room for the record of " + shown_name + ": " + reason(err));
+    }
+    return io_error("cannot record the progress of", shown_name, err);
+  }
+  checkpointed_ = state.length;
+  return {};
+}
+
+Result<void> Upload::checkpoint_if_due(const crypto::Sha256Midstate& state) {
+  constexpr std::uint64_t kEvery = 64u << 20;
+  constexpr std::uint64_t kAtLeast = 1u << 20;
+  constexpr auto kAfter = std::chrono::seconds(2);
+  if (!resumable_ || state.length < checkpointed_ + kAtLeast) return {};
+  const auto now = std::chrono::steady_clock::now();
+  if (state.length < checkpointed_ + kEvery && now - checkpoint_time_ < kAfter) return {};
+  checkpoint_time_ = now;
+  return checkpoint(state);
+}
+
+Result<void> Upload::start_over(std::uint64_t size, std::int64_t mtime) {
+  const std::string shown_name = util::escape_for_display(name_);
+  if (published_ || !file_) {
+    return Error(Errc::io, "the upload of " + shown_name + " is already finished");
+  }
+  if (::ftruncate(file_.get(), 0) != 0 || ::lseek(file_.get(), 0, SEEK_SET) < 0) {
+    return io_error("cannot write", shown_name, errno);
+  }
+  if (resumable_) ::unlinkat(dir_.get(), record_name().c_str(), 0);
+  record_.reset();
+  written_ = 0;
+  checkpointed_ = 0;
+  point_ = ResumePoint{ResumePoint::Outcome::changed, 0, {}, size, mtime};
+  return {};
 }
 
 Result<void> Upload::write(std::span<const std::uint8_t> bytes) {
@@ -440,6 +686,8 @@ Result<void> Upload::rename_into_place() {
     if (err != 0) return io_error("cannot create", shown_name, err);
   }
   published_ = true;
+  if (resumable_) ::unlinkat(dir_.get(), record_name().c_str(), 0);
+  record_.reset();
   file_.reset();
   return {};
 }

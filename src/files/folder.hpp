@@ -11,8 +11,10 @@
 //
 // Uploads are written to a hidden temporary file (".signet-part-<hex>") in
 // the destination directory and renamed into place when complete, so a
-// reader never sees half a file under the real name, and an upload that is
-// abandoned leaves nothing behind.
+// reader never sees half a file under the real name. A plain upload that is
+// abandoned leaves nothing behind; a resumable one (begin_resumable) leaves
+// its part and a small record of how far it is verified
+// (".signet-part-<hex>.resume"), which the next attempt goes on from.
 //
 // Errors name the file by its name relative to the served folder, escaped
 // for display (util::escape_for_display), and never hold file contents.
@@ -28,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/primitives.hpp"
 #include "util/error.hpp"
 #include "util/file.hpp"
 
@@ -53,6 +56,22 @@ struct FileForReading {
 };
 
 class Upload;
+
+// Where a resumable upload starts (ServedFolder::begin_resumable).
+struct ResumePoint {
+  enum class Outcome : std::uint8_t {
+    fresh = 0,    // no part was held: from the start
+    resumed = 1,  // a part was held: from its last checkpoint
+    changed = 2,  // the part held was of a file of another size or time: from the start
+  };
+  Outcome outcome = Outcome::fresh;
+  std::uint64_t offset = 0;      // bytes of the file already held
+  crypto::Sha256Midstate state;  // their hash (state.length == offset)
+  // The size and modification time of the file the part held belongs to
+  // (as recorded by the last attempt, when resumed).
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+};
 
 // A folder served to peers. Move-only (it holds the root's descriptor).
 class ServedFolder {
@@ -82,6 +101,25 @@ class ServedFolder {
   // Upload::publish.
   Result<Upload> begin_upload(std::string_view name, bool replace) const;
 
+  // begin_resumable starts an upload of a file of `size` bytes and
+  // modification time `mtime`, as begin_upload does, into a part whose name
+  // is derived from `key` and `name` (the caller's words for who sends what:
+  // the same key and name find the same part again), and which is kept,
+  // with its last checkpoint, when the upload ends unpublished
+  // (Upload::checkpoint). With resume and a part held for a file of this
+  // size and mtime, the upload goes on after the part's last checkpoint: the
+  // part is cut back to it and Upload::resume_point() says where, with the
+  // hash state there. Without resume, or when the part held is of a file of
+  // another size or time (changed), or there is none (fresh), it starts
+  // from empty. When any_source is true (a download, whose size the client
+  // learns later) a part held is resumed whatever size and time it was
+  // recorded with, and resume_point() names them. Another upload holding
+  // the same part now (flock) gets a plain temporary file instead, not kept.
+  // Fails as begin_upload does.
+  Result<Upload> begin_resumable(std::string_view name, bool replace, util::ByteSpan key,
+                                 std::uint64_t size, std::int64_t mtime, bool resume,
+                                 bool any_source = false) const;
+
   // list lists the directory `name` ("" is the folder itself): its entries
   // sorted by name (byte order), without "." and ".." and without the
   // server's temporary files (names starting with ".signet-"). Fails with
@@ -94,8 +132,9 @@ class ServedFolder {
   // does, and with too_large when there are more than max_entries entries.
   Result<std::vector<Entry>> list_tree(std::string_view name, std::size_t max_entries) const;
 
-  // remove_stale_uploads removes the temporary files of uploads
-  // (".signet-part-*", regular files) last modified more than max_age ago,
+  // remove_stale_uploads removes the temporary files of uploads and the
+  // parts of interrupted ones with their records (".signet-part-*",
+  // regular files) last modified more than max_age ago,
   // anywhere under the folder, without following symbolic links; for server
   // start-up, after a crash left some behind. Returns how many it removed.
   // Directories that vanish or change while it walks are skipped; io for
@@ -112,6 +151,14 @@ class ServedFolder {
  private:
   ServedFolder(std::filesystem::path root, util::UniqueFd fd)
       : root_(std::move(root)), root_fd_(std::move(fd)) {}
+  // What both begin_ calls do first: the destination directory (created as
+  // needed) and the name's last component, after checking what is there.
+  struct Destination {
+    util::UniqueFd dir;
+    std::string leaf;
+    std::string shown_name;
+  };
+  Result<Destination> destination(std::string_view name, bool replace) const;
 
   std::filesystem::path root_;
   util::UniqueFd root_fd_;
@@ -119,7 +166,9 @@ class ServedFolder {
 
 // An upload in progress: a hidden temporary file in the destination
 // directory, published under its final name once complete. Move-only.
-// Unless published, the destructor removes the temporary file.
+// Unless published, the destructor removes the temporary file, except a
+// resumable upload's part, which it keeps (with its last checkpoint) unless
+// abandon() was called.
 class Upload {
  public:
   Upload(Upload&& o) noexcept;
@@ -132,8 +181,32 @@ class Upload {
   int fd() const noexcept { return file_.get(); }
   // The final name, as given to begin_upload.
   const std::string& name() const noexcept { return name_; }
-  // The bytes written so far.
+  // The bytes the temporary file holds (a resumed upload starts at its
+  // resume point's offset).
   std::uint64_t written() const noexcept { return written_; }
+  // Whether the part is kept for a later attempt when not published.
+  bool resumable() const noexcept { return resumable_; }
+  // Where this upload started (begin_resumable); fresh at offset 0 otherwise.
+  const ResumePoint& resume_point() const noexcept { return point_; }
+
+  // checkpoint makes the first state.length bytes of the part durable
+  // (fdatasync) and records them with their hash state, for the size and
+  // modification time this upload is of, so that an attempt after a crash,
+  // a kill or a cut goes on from there. state must describe bytes written
+  // (state.length <= written()). Does nothing for an upload that is not
+  // resumable. io or no_space on failure (the upload itself may go on).
+  Result<void> checkpoint(const crypto::Sha256Midstate& state);
+  // checkpoint_if_due checkpoints when enough has been written since the
+  // last one: 64 MiB, or 1 MiB and 2 seconds (so neither a fast transfer
+  // syncs too often nor a slow one loses minutes to a cut). Fails as
+  // checkpoint().
+  Result<void> checkpoint_if_due(const crypto::Sha256Midstate& state);
+  // start_over empties the part for a file of another size or time (a
+  // download told the source changed) and forgets its checkpoint.
+  Result<void> start_over(std::uint64_t size, std::int64_t mtime);
+  // abandon removes the part and its record at once (its bytes are known to
+  // be wrong, or the upload is refused); the upload is over.
+  void abandon() noexcept;
 
   // write appends all of bytes. Fails with no_space ("no room for <name>:
   // ...") when the disk, a quota or a file size limit (ENOSPC, EDQUOT,
@@ -166,8 +239,10 @@ class Upload {
         leaf_(std::move(leaf)),
         name_(std::move(name)),
         replace_(replace) {}
-  // Removes the temporary file unless published; closes both descriptors.
+  // Removes the temporary file unless published or kept; closes the
+  // descriptors.
   void discard() noexcept;
+  std::string record_name() const { return temp_name_ + ".resume"; }
 
   util::UniqueFd dir_;     // the destination directory
   util::UniqueFd file_;    // the temporary file
@@ -176,7 +251,12 @@ class Upload {
   std::string name_;       // the final name, as given
   bool replace_ = false;
   bool published_ = false;
+  bool resumable_ = false;
   std::uint64_t written_ = 0;
+  ResumePoint point_;               // where it started; size and mtime of the source
+  std::uint64_t checkpointed_ = 0;  // the offset of the last record written
+  std::chrono::steady_clock::time_point checkpoint_time_ = std::chrono::steady_clock::now();
+  util::UniqueFd record_;  // the record, once written
 };
 
 // A finished upload and what to publish it with.

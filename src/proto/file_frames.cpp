@@ -74,6 +74,8 @@ std::string_view file_status_name(std::uint8_t status) noexcept {
       return "failed";
     case FileStatus::not_permitted:
       return "not permitted";
+    case FileStatus::changed:
+      return "changed";
   }
   return "unknown status";
 }
@@ -81,7 +83,7 @@ std::string_view file_status_name(std::uint8_t status) noexcept {
 Bytes encode(const PutRequest& r) {
   Bytes out;
   Writer w(out);
-  w.u8(r.replace ? kReplace : 0);
+  w.u8(static_cast<std::uint8_t>((r.replace ? kReplace : 0) | (r.resume ? kResume : 0)));
   w.u64(r.size);
   w.u32(r.mode & kModeBits);
   w.u64(static_cast<std::uint64_t>(r.mtime));
@@ -92,7 +94,13 @@ Bytes encode(const PutRequest& r) {
 Bytes encode(const GetRequest& r) {
   Bytes out;
   Writer w(out);
-  w.u8(0);
+  w.u8(r.resume ? kGetResume : 0);
+  if (r.resume) {
+    w.u64(r.resume->offset);
+    w.u64(r.resume->size);
+    w.u64(static_cast<std::uint64_t>(r.resume->mtime));
+    w.bytes(r.resume->prefix);
+  }
   write_name(w, r.name);
   return out;
 }
@@ -113,6 +121,22 @@ std::array<std::uint8_t, kFileHeaderSize> encode(const FileHeader& h) {
   return out;
 }
 
+std::array<std::uint8_t, kResumedFileHeaderSize> encode_resumed(const FileHeader& h) {
+  std::array<std::uint8_t, kResumedFileHeaderSize> out{};
+  const auto plain = encode(h);
+  std::copy(plain.begin(), plain.end(), out.begin());
+  util::store_u64(out.data() + kFileHeaderSize, h.offset);
+  return out;
+}
+
+std::array<std::uint8_t, kResumeAnswerSize> encode(const ResumeAnswer& a) {
+  std::array<std::uint8_t, kResumeAnswerSize> out{};
+  out[0] = a.outcome;
+  util::store_u64(out.data() + 1, a.offset);
+  std::copy(a.prefix.begin(), a.prefix.end(), out.begin() + 9);
+  return out;
+}
+
 void append(Bytes& out, const ListEntry& e) {
   Writer w(out);
   w.u8(static_cast<std::uint8_t>(e.type));
@@ -125,9 +149,10 @@ void append(Bytes& out, const ListEntry& e) {
 Result<PutRequest> decode_put(ByteSpan body) {
   Reader r(body);
   PutRequest p;
-  auto flags = read_flags(r, kReplace, "PUT");
+  auto flags = read_flags(r, kReplace | kResume, "PUT");
   if (!flags) return flags.error();
   p.replace = (*flags & kReplace) != 0;
+  p.resume = (*flags & kResume) != 0;
   std::uint64_t mtime = 0;
   if (!r.read_u64(p.size)) return Error(Errc::truncated, "PUT size");
   auto mode = read_mode(r, "PUT");
@@ -144,11 +169,29 @@ Result<PutRequest> decode_put(ByteSpan body) {
 
 Result<GetRequest> decode_get(ByteSpan body) {
   Reader r(body);
-  if (auto f = read_flags(r, 0, "GET"); !f) return f.error();
+  auto flags = read_flags(r, kGetResume, "GET");
+  if (!flags) return flags.error();
+  GetRequest g;
+  if ((*flags & kGetResume) != 0) {
+    GetResume res;
+    std::uint64_t mtime = 0;
+    util::ByteSpan prefix;
+    if (!r.read_u64(res.offset) || !r.read_u64(res.size) || !r.read_u64(mtime) ||
+        !r.read_bytes(kDigestSize, prefix)) {
+      return Error(Errc::truncated, "GET resume point");
+    }
+    if (res.offset > res.size) {
+      return Error(Errc::malformed, "GET resume point past the end of the file");
+    }
+    res.mtime = static_cast<std::int64_t>(mtime);
+    std::copy(prefix.begin(), prefix.end(), res.prefix.begin());
+    g.resume = res;
+  }
   auto name = read_name(r, "GET");
   if (!name) return name.error();
+  g.name = std::move(*name);
   if (auto d = done(r, "GET request"); !d) return d.error();
-  return GetRequest{std::move(*name)};
+  return g;
 }
 
 Result<ListRequest> decode_list(ByteSpan body) {
@@ -161,7 +204,7 @@ Result<ListRequest> decode_list(ByteSpan body) {
   return ListRequest{std::move(*name), (*flags & kRecursive) != 0};
 }
 
-Result<FileHeader> decode_file_header(ByteSpan bytes) {
+Result<FileHeader> decode_file_header(ByteSpan bytes, bool resumed) {
   Reader r(bytes);
   FileHeader h;
   std::uint64_t mtime = 0;
@@ -171,8 +214,34 @@ Result<FileHeader> decode_file_header(ByteSpan bytes) {
   h.mode = *mode;
   if (!r.read_u64(mtime)) return Error(Errc::truncated, "file header mtime");
   h.mtime = static_cast<std::int64_t>(mtime);
+  if (resumed) {
+    if (!r.read_u64(h.offset)) return Error(Errc::truncated, "file header offset");
+    if (h.offset > h.size) return Error(Errc::malformed, "file header offset past its size");
+  }
   if (auto d = done(r, "file header"); !d) return d.error();
   return h;
+}
+
+Result<ResumeAnswer> decode_resume_answer(ByteSpan bytes) {
+  Reader r(bytes);
+  ResumeAnswer a;
+  util::ByteSpan prefix;
+  if (!r.read_u8(a.outcome) || !r.read_u64(a.offset) || !r.read_bytes(kDigestSize, prefix)) {
+    return Error(Errc::truncated, "PUT resume answer");
+  }
+  std::copy(prefix.begin(), prefix.end(), a.prefix.begin());
+  if (a.outcome > kResumeChanged) {
+    return Error(Errc::malformed, "PUT resume answer outcome " + std::to_string(a.outcome));
+  }
+  const bool zero = std::all_of(a.prefix.begin(), a.prefix.end(), [](auto b) { return b == 0; });
+  if (a.outcome != kResumeResumed && (a.offset != 0 || !zero)) {
+    return Error(Errc::malformed, "PUT resume answer with an offset but not resumed");
+  }
+  if (a.offset % 64 != 0) {
+    return Error(Errc::malformed, "PUT resume answer offset not a multiple of 64");
+  }
+  if (auto d = done(r, "PUT resume answer"); !d) return d.error();
+  return a;
 }
 
 Result<std::optional<std::pair<ListEntry, std::size_t>>> take_list_entry(ByteSpan bytes) {

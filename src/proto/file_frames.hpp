@@ -7,9 +7,11 @@
 //   name
 //                     then DATA: the file's size bytes, then its SHA-256 (32), FIN.
 //                     The server publishes the file only if the digest matches, then REPLYs.
-//   GET  (kind 0x03)  OPEN body = flags (1) | name, with FIN; server -> client DATA:
-//                     size (8) | mode (4) | mtime (8), the size bytes, the SHA-256 (32), FIN;
-//                     REPLY.
+//                     With kResume the server first sends one DATA, a ResumeAnswer, and
+//                     the client's stream then starts at its offset.
+//   GET  (kind 0x03)  OPEN body = flags (1) | [GetResume] | name, with FIN; server -> client
+//                     DATA: size (8) | mode (4) | mtime (8) | [offset (8)], the bytes from
+//                     offset on, the SHA-256 (32) of the whole file, FIN; REPLY.
 //   LIST (kind 0x04)  OPEN body = flags (1) | name ("" = the folder itself), with FIN;
 //                     server -> client DATA: entries, FIN; REPLY. With kRecursive,
 //                     everything below, named relative to the folder.
@@ -31,12 +33,19 @@ namespace signet::proto {
 inline constexpr std::size_t kMaxNameSize = 4096;
 inline constexpr std::size_t kDigestSize = 32;
 inline constexpr std::size_t kFileHeaderSize = 20;  // size, mode, mtime
+// The header of a GET asked with kGetResume: size, mode, mtime, offset.
+inline constexpr std::size_t kResumedFileHeaderSize = 28;
+// PUT's ResumeAnswer: outcome, offset, prefix digest.
+inline constexpr std::size_t kResumeAnswerSize = 1 + 8 + kDigestSize;
 // Mode bits a request may carry (permissions plus setuid, setgid, sticky;
 // the receiver keeps only the permission bits).
 inline constexpr std::uint32_t kModeBits = 07777;
 
 // PUT flags.
 inline constexpr std::uint8_t kReplace = 0x01;  // an existing file of that name may be replaced
+inline constexpr std::uint8_t kResume = 0x02;   // go on from a part the server holds
+// GET flags.
+inline constexpr std::uint8_t kGetResume = 0x01;  // the client holds a part: GetResume follows
 // LIST flags.
 inline constexpr std::uint8_t kRecursive =
     0x01;  // everything below the folder, named relative to it
@@ -52,6 +61,7 @@ enum class FileStatus : std::uint8_t {
   not_verified = 5,   // the data did not match its size or SHA-256
   failed = 6,         // the server could not read or write the file
   not_permitted = 7,  // a symbolic link, not a regular file, or outside the key's folder
+  changed = 8,        // GET resumed: the file's first bytes are not the part the client holds
 };
 std::string_view file_status_name(std::uint8_t status) noexcept;
 
@@ -61,10 +71,33 @@ struct PutRequest {
   std::uint32_t mode = 0644;
   std::int64_t mtime = 0;
   std::string name;
+  bool resume = false;
+};
+// What a client resuming a GET holds: the first `offset` bytes of a file
+// that was `size` bytes with modification time `mtime`, and their SHA-256.
+struct GetResume {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime = 0;
+  std::array<std::uint8_t, kDigestSize> prefix{};
 };
 struct GetRequest {
   std::string name;
+  std::optional<GetResume> resume{};
 };
+// The server's first DATA on a PUT with kResume: where the client's stream
+// starts. outcome: 0 no part held, 1 resumed at offset (the server holds
+// the file's first offset bytes, whose SHA-256 is prefix), 2 the part held
+// was of a file of another size or mtime (discarded). Unless resumed, offset
+// is 0 and prefix all zero.
+struct ResumeAnswer {
+  std::uint8_t outcome = 0;
+  std::uint64_t offset = 0;
+  std::array<std::uint8_t, kDigestSize> prefix{};
+};
+inline constexpr std::uint8_t kResumeFresh = 0;
+inline constexpr std::uint8_t kResumeResumed = 1;
+inline constexpr std::uint8_t kResumeChanged = 2;
 struct ListRequest {
   std::string name;  // "" for the served folder itself
   bool recursive = false;
@@ -73,6 +106,7 @@ struct FileHeader {
   std::uint64_t size = 0;
   std::uint32_t mode = 0;
   std::int64_t mtime = 0;
+  std::uint64_t offset = 0;  // a resumed GET's: where the bytes that follow start
 };
 
 enum class EntryType : std::uint8_t { other = 0, file = 1, directory = 2, symlink = 3 };
@@ -91,6 +125,9 @@ Bytes encode(const PutRequest& r);
 Bytes encode(const GetRequest& r);
 Bytes encode(const ListRequest& r);
 std::array<std::uint8_t, kFileHeaderSize> encode(const FileHeader& h);
+// The 28-byte header of a GET asked with kGetResume (with the offset).
+std::array<std::uint8_t, kResumedFileHeaderSize> encode_resumed(const FileHeader& h);
+std::array<std::uint8_t, kResumeAnswerSize> encode(const ResumeAnswer& a);
 void append(Bytes& out, const ListEntry& e);
 
 // Decoders fail with truncated, malformed (reserved flag bits, mode bits
@@ -99,7 +136,12 @@ void append(Bytes& out, const ListEntry& e);
 Result<PutRequest> decode_put(ByteSpan body);
 Result<GetRequest> decode_get(ByteSpan body);
 Result<ListRequest> decode_list(ByteSpan body);
-Result<FileHeader> decode_file_header(ByteSpan bytes);
+// resumed: the 28-byte header of a GET asked with kGetResume (an offset
+// above the size is malformed).
+Result<FileHeader> decode_file_header(ByteSpan bytes, bool resumed = false);
+// An outcome above 2, or an offset other than 0 or a nonzero prefix unless
+// resumed, or an offset not a multiple of 64, is malformed.
+Result<ResumeAnswer> decode_resume_answer(ByteSpan bytes);
 // Takes the first entry of `bytes` if it is complete: the entry and the
 // bytes it used, nullopt when more bytes are needed.
 Result<std::optional<std::pair<ListEntry, std::size_t>>> take_list_entry(ByteSpan bytes);
@@ -108,7 +150,10 @@ Result<std::optional<std::pair<ListEntry, std::size_t>>> take_list_entry(ByteSpa
 // SHA-256. DATA frames may cut it anywhere.
 class FileStream {
  public:
-  explicit FileStream(std::uint64_t size) noexcept : size_(size) {}
+  // from: a resumed transfer's offset (the content bytes before it are not
+  // sent; received() starts there).
+  explicit FileStream(std::uint64_t size, std::uint64_t from = 0) noexcept
+      : size_(size), received_(from) {}
   // The content bytes within `bytes` (the rest is the digest). Fails with
   // too_large when bytes go beyond the content and its digest.
   Result<ByteSpan> take(ByteSpan bytes);
@@ -121,7 +166,7 @@ class FileStream {
 
  private:
   std::uint64_t size_;
-  std::uint64_t received_ = 0;
+  std::uint64_t received_;
   std::size_t digest_bytes_ = 0;
   std::array<std::uint8_t, kDigestSize> digest_{};
 };

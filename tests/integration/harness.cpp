@@ -271,6 +271,16 @@ std::string Proxy::recorded_server_bytes() {
   return recorded_server_;
 }
 
+bool Proxy::wait_forwarded(bool client_to_server, std::size_t n,
+                           std::chrono::milliseconds timeout) const {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (forwarded_[client_to_server ? 0 : 1] < n) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
 void Proxy::serve() {
   // One connection at a time is all the tests need.
   while (!stop_) {
@@ -293,22 +303,31 @@ void Proxy::serve() {
       for (int i = 0; i < 2 && open; ++i) {
         if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
         char buf[65536];
-        const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
+        const auto& stall =
+            i == 0 ? options_.stall_client_to_server : options_.stall_server_to_client;
+        const bool stalled = stall && offset[i] >= *stall;
+        std::size_t want = sizeof buf;
+        if (stall && !stalled) want = std::min(want, *stall - offset[i]);
+        const ssize_t n = ::read(fds[i].fd, buf, want);
         if (n <= 0) {
           open = false;
           break;
         }
+        // Stalled: what this side sends is read and dropped, so that its
+        // closing (a FIN behind the data) is seen at once.
+        if (stalled) continue;
         const auto& flip = i == 0 ? options_.flip_client_to_server : options_.flip_server_to_client;
         if (flip && *flip >= offset[i] && *flip < offset[i] + static_cast<std::size_t>(n)) {
           buf[*flip - offset[i]] ^= 0x01;
         }
-        {
+        if (options_.record) {
           std::lock_guard lock(mu_);
           (i == 0 ? recorded_ : recorded_server_).append(buf, static_cast<std::size_t>(n));
         }
         offset[i] += static_cast<std::size_t>(n);
         const int to = i == 0 ? server : client;
         if (::send(to, buf, static_cast<std::size_t>(n), MSG_NOSIGNAL) != n) open = false;
+        forwarded_[i] += static_cast<std::size_t>(n);
       }
     }
     ::close(client);

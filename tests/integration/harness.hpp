@@ -83,12 +83,24 @@ class Proxy {
   struct Options {
     std::optional<std::size_t> flip_client_to_server = std::nullopt;  // stream offset to flip
     std::optional<std::size_t> flip_server_to_client = std::nullopt;
+    // After forwarding this many bytes of a direction, forward no more of
+    // it (the transfer stalls there, for a test to cut it at a known point;
+    // what comes after is read and dropped).
+    std::optional<std::size_t> stall_client_to_server = std::nullopt;
+    std::optional<std::size_t> stall_server_to_client = std::nullopt;
+    bool record = true;  // keep what each side sent (recorded_*_bytes)
   };
   Proxy(std::uint16_t target_port, Options options);
   ~Proxy();
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::string recorded_client_bytes();
   std::string recorded_server_bytes();
+  // Bytes forwarded so far, client to server and server to client.
+  std::size_t forwarded_client_bytes() const { return forwarded_[0]; }
+  std::size_t forwarded_server_bytes() const { return forwarded_[1]; }
+  // Waits until `n` bytes of a direction are forwarded; false on timeout.
+  bool wait_forwarded(bool client_to_server, std::size_t n,
+                      std::chrono::milliseconds timeout = 30s) const;
 
  private:
   void serve();
@@ -101,6 +113,7 @@ class Proxy {
   std::mutex mu_;
   std::string recorded_;
   std::string recorded_server_;
+  std::atomic<std::size_t> forwarded_[2] = {0, 0};
 };
 
 // A raw TCP connection for sending hand-made bytes.

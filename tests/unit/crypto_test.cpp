@@ -159,5 +159,52 @@ TEST(PrimitivesTest, RandomBytesDiffer) {
   EXPECT_NE(a, b);
 }
 
+// A midstate taken anywhere, restored in a new hasher, gives the digest of
+// the whole stream: what resuming a transfer relies on.
+TEST(PrimitivesTest, Sha256ResumedFromAMidstateGivesTheDigestOfTheWholeStream) {
+  Bytes data(5000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7 + 3);
+  const auto whole = sha256({data});
+  for (std::size_t cut : {std::size_t{0}, std::size_t{1}, std::size_t{63}, std::size_t{64},
+                          std::size_t{65}, std::size_t{4095}, std::size_t{4999}}) {
+    Sha256 h;
+    h.update(util::ByteSpan(data).first(cut));
+    EXPECT_EQ(h.length(), cut);
+    EXPECT_EQ(h.peek(), sha256({util::ByteSpan(data).first(cut)})) << cut;
+    const Sha256Midstate m = h.midstate();
+    EXPECT_EQ(m.length, cut / 64 * 64) << cut;
+    Sha256 resumed = Sha256::resume(m);
+    EXPECT_EQ(resumed.length(), m.length);
+    resumed.update(util::ByteSpan(data).subspan(m.length));
+    EXPECT_EQ(resumed.finish(), whole) << cut;
+    // peek() left the original going on.
+    h.update(util::ByteSpan(data).subspan(cut));
+    EXPECT_EQ(h.finish(), whole) << cut;
+  }
+  // More than 2^32 bits: the length's high word is restored too.
+  Sha256Midstate big;
+  big.length = (std::uint64_t{1} << 32) + 64;
+  big.h = Sha256().midstate().h;
+  Sha256 a = Sha256::resume(big);
+  Sha256 b = Sha256::resume(big);
+  EXPECT_EQ(a.midstate().length, big.length);
+  a.update(util::as_bytes("x"));
+  b.update(util::as_bytes("y"));
+  EXPECT_NE(a.finish(), b.finish());
+  Sha256Midstate odd;
+  odd.length = 100;
+  EXPECT_THROW(Sha256::resume(odd), std::invalid_argument);
+}
+
+TEST(PrimitivesTest, ACopiedSha256GoesOnOnItsOwn) {
+  Sha256 a;
+  a.update(util::as_bytes("ab"));
+  Sha256 b = a;
+  b.update(util::as_bytes("c"));
+  a.update(util::as_bytes("x"));
+  EXPECT_EQ(b.finish(), sha256({util::as_bytes("abc")}));
+  EXPECT_EQ(a.finish(), sha256({util::as_bytes("abx")}));
+}
+
 }  // namespace
 }  // namespace signet::crypto

@@ -18,8 +18,10 @@
 #include <string>
 #include <vector>
 
+#include "crypto/primitives.hpp"
 #include "files/folder.hpp"
 #include "files/names.hpp"
+#include "files/source_digest.hpp"
 #include "test_support.hpp"
 #include "util/bytes.hpp"
 
@@ -691,6 +693,211 @@ TEST(FilesRemoveStaleUploads, RemovesOldTemporariesOnly) {
   EXPECT_TRUE(fs::exists(root / ".signet-part-fresh"));
   EXPECT_TRUE(fs::exists(root / "sub" / "old-but-mine"));
   EXPECT_TRUE(fs::exists(outside / ".signet-part-outside"));
+}
+
+// --- resumable uploads ---
+
+util::ByteSpan key_of(const std::string& k) {
+  return util::as_bytes(k);
+}
+
+// Writes `data` into a resumable upload, checkpoints, and drops it unpublished.
+void write_cut(const ServedFolder& folder, const std::string& name, const std::string& data,
+               std::uint64_t size, std::int64_t mtime, const std::string& key = "k") {
+  auto up = folder.begin_resumable(name, false, key_of(key), size, mtime, true);
+  ASSERT_TRUE(up) << up.error().message();
+  crypto::Sha256 h = crypto::Sha256::resume(up->resume_point().state);
+  ASSERT_TRUE(up->write(util::as_bytes(data)));
+  h.update(util::as_bytes(data));
+  ASSERT_TRUE(up->checkpoint(h.midstate()));
+}
+
+TEST(FilesResume, AKeptPartIsResumedFromItsCheckpointWithItsHashState) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  const std::string whole(1000, 'x');
+  write_cut(folder, "in/f", whole.substr(0, 700), whole.size(), 42);
+  // The part and its record stay, hidden; nothing under the name.
+  const auto kept = readdir_names(dir / "in");
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(kept[0].rfind(".signet-part-", 0), 0u);
+  EXPECT_EQ(kept[1], kept[0] + ".resume");
+
+  auto up = folder.begin_resumable("in/f", false, key_of("k"), whole.size(), 42, true);
+  ASSERT_TRUE(up) << up.error().message();
+  const ResumePoint& p = up->resume_point();
+  EXPECT_EQ(p.outcome, ResumePoint::Outcome::resumed);
+  EXPECT_EQ(p.offset, 640u);  // the last whole 64-byte block of the 700
+  EXPECT_EQ(up->written(), 640u);
+  crypto::Sha256 h = crypto::Sha256::resume(p.state);
+  EXPECT_EQ(h.peek(), crypto::sha256({util::as_bytes(whole.substr(0, 640))}));
+  ASSERT_TRUE(up->write(util::as_bytes(whole.substr(640))));
+  h.update(util::as_bytes(whole.substr(640)));
+  EXPECT_EQ(h.finish(), crypto::sha256({util::as_bytes(whole)}));
+  ASSERT_TRUE(up->publish(0644, 42));
+  EXPECT_EQ(read_text(dir / "in/f"), whole);
+  // Published: neither the part nor its record is left.
+  EXPECT_THAT(readdir_names(dir / "in"), ElementsAre("f"));
+}
+
+TEST(FilesResume, APartOfAnotherVersionOrAnotherSenderIsNotResumed) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  write_cut(folder, "f", std::string(640, 'a'), 1000, 42);
+  // Another size: changed, from empty.
+  {
+    auto up = folder.begin_resumable("f", false, key_of("k"), 1001, 42, true);
+    ASSERT_TRUE(up);
+    EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::changed);
+    EXPECT_EQ(up->resume_point().offset, 0u);
+    EXPECT_EQ(up->written(), 0u);
+  }
+  write_cut(folder, "f", std::string(640, 'a'), 1000, 42);
+  {
+    // Another time: changed too.
+    auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 43, true);
+    ASSERT_TRUE(up);
+    EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::changed);
+  }
+  write_cut(folder, "f", std::string(640, 'a'), 1000, 42);
+  {
+    // Another sender's key finds a part of its own.
+    auto up = folder.begin_resumable("f", false, key_of("other"), 1000, 42, true);
+    ASSERT_TRUE(up);
+    EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::fresh);
+  }
+  {
+    // Not asked to resume: from empty, and the part's record is gone.
+    auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, false);
+    ASSERT_TRUE(up);
+    EXPECT_EQ(up->resume_point().offset, 0u);
+  }
+  auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::fresh);
+}
+
+TEST(FilesResume, ADamagedRecordOrAShortPartStartsFromEmpty) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  write_cut(folder, "f", std::string(640, 'a'), 1000, 42);
+  std::string record;
+  for (const auto& n : readdir_names(dir.path())) {
+    if (n.size() > 7 && n.compare(n.size() - 7, 7, ".resume") == 0) record = n;
+  }
+  ASSERT_FALSE(record.empty());
+  std::string bytes = read_text(dir / record);
+  ASSERT_EQ(bytes.size(), 96u);
+  bytes[30] ^= 1;  // a bit of the offset: the record's own digest no longer matches
+  write_text(dir / record, bytes);
+  {
+    auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+    ASSERT_TRUE(up);
+    EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::fresh);
+  }
+  write_cut(folder, "f", std::string(640, 'a'), 1000, 42);
+  for (const auto& n : readdir_names(dir.path())) {
+    if (n.rfind(".signet-part-", 0) == 0 && n.find(".resume") == std::string::npos) {
+      fs::resize_file(dir / n, 100);  // shorter than the checkpoint claims
+    }
+  }
+  auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::fresh);
+}
+
+TEST(FilesResume, APartInUseGoesToAPlainUploadAndAbandonRemovesBoth) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  auto first = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->resumable());
+  // The same sender and name at once: the part is locked, this one gets a
+  // temporary file of its own that is not kept.
+  auto second = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(second->resumable());
+  ASSERT_TRUE(first->write(util::as_bytes(std::string(128, 'z'))));
+  crypto::Sha256 h;
+  h.update(util::as_bytes(std::string(128, 'z')));
+  ASSERT_TRUE(first->checkpoint(h.midstate()));
+  EXPECT_EQ(readdir_names(dir.path()).size(), 3u);  // part, record, second's file
+  first->abandon();
+  second = folder.begin_upload("g", false);         // the old second is dropped: not kept
+  EXPECT_EQ(readdir_names(dir.path()).size(), 1u);  // only the new upload's file
+}
+
+TEST(FilesResume, AnUploadWithNothingCheckpointedLeavesNothing) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  {
+    auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+    ASSERT_TRUE(up);
+    ASSERT_TRUE(up->write(util::as_bytes("abc")));  // less than a block: nothing to record
+  }
+  EXPECT_TRUE(readdir_names(dir.path()).empty());
+}
+
+// --- SourceDigest ---
+
+struct SourceFile {
+  explicit SourceFile(const fs::path& p, const std::string& data) {
+    write_text(p, data);
+    fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  ~SourceFile() { ::close(fd); }
+  int fd = -1;
+};
+
+// Sends data[from..] through a SourceDigest in chunks, stepping as a sender does.
+Result<crypto::Sha256Digest> send_through(SourceDigest& d, const std::string& data,
+                                          std::uint64_t from, std::size_t chunk) {
+  std::uint64_t at = from;
+  while (at < data.size()) {
+    if (auto s = d.step(data.size() - at); !s) return s.error();
+    const std::size_t n = std::min<std::size_t>(chunk, data.size() - at);
+    d.sent(util::as_bytes(std::string_view(data).substr(at, n)), at);
+    at += n;
+  }
+  return d.finish();
+}
+
+TEST(FilesSourceDigest, GivesTheWholeFilesDigestFromAnyStartingPoint) {
+  TempDir dir;
+  std::string data(5u << 20, '\0');
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 131 + 7);
+  SourceFile f(dir / "src", data);
+  const auto whole = crypto::sha256({util::as_bytes(data)});
+  for (std::uint64_t from : {std::uint64_t{0}, std::uint64_t{64}, std::uint64_t{3u << 20},
+                             std::uint64_t{data.size() - 64}, std::uint64_t{data.size()}}) {
+    const auto prefix = crypto::sha256({util::as_bytes(std::string_view(data).substr(0, from))});
+    SourceDigest d(f.fd, data.size(), from,
+                   from > 0 ? std::optional<crypto::Sha256Digest>(prefix) : std::nullopt);
+    auto r = send_through(d, data, from, 61440);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, whole) << from;
+    EXPECT_FALSE(d.changed());
+  }
+}
+
+TEST(FilesSourceDigest, APrefixThatIsNotTheFilesBeginningIsFoundBeforeTheEnd) {
+  TempDir dir;
+  const std::string data(8u << 20, 'q');
+  SourceFile f(dir / "src", data);
+  auto wrong = crypto::sha256({util::as_bytes(std::string(1u << 20, 'r'))});
+  SourceDigest d(f.fd, data.size(), 1u << 20, wrong);
+  std::uint64_t at = 1u << 20;
+  Result<void> s;
+  // The prefix is checked while the rest is still being sent.
+  while (at < data.size() && (s = d.step(data.size() - at))) {
+    d.sent(util::as_bytes(std::string_view(data).substr(at, 61440)), at);
+    at += 61440;
+  }
+  ASSERT_FALSE(s);
+  EXPECT_TRUE(d.changed());
+  EXPECT_TRUE(s.error().is(Errc::not_verified));
+  EXPECT_THAT(s.error().message(), HasSubstr("changed"));
+  EXPECT_LT(at, data.size() / 2);
 }
 
 }  // namespace

@@ -72,7 +72,7 @@ TEST(ProtoFiles, TheProtocolDocumentsExamplePut) {
 
 TEST(ProtoFiles, PutRequestRefusesReservedFlagsModeBitsAndLongNames) {
   Bytes b = encode(PutRequest{false, 1, 0644, 0, "a"});
-  b[0] = 0x02;
+  b[0] = 0x04;
   EXPECT_TRUE(decode_put(b).error().is(Errc::malformed));
   b = encode(PutRequest{false, 1, 0644, 0, "a"});
   b[9 + 1] = 0x10;  // mode 0x00100000 + 0644: beyond 07777
@@ -98,7 +98,7 @@ TEST(ProtoFiles, GetAndListRequestsRoundTrip) {
   EXPECT_EQ(decode_list(l)->name, "");
   expect_every_truncation_fails(l, decode_list);
   Bytes bad = g;
-  bad[0] = kReplace;  // GET has no flags
+  bad[0] = 0x02;  // GET's only flag is RESUME
   EXPECT_TRUE(decode_get(bad).error().is(Errc::malformed));
   const Bytes tree = encode(ListRequest{"a", true});
   EXPECT_EQ(tree, (Bytes{kRecursive, 0, 1, 'a'}));
@@ -117,7 +117,81 @@ TEST(ProtoFiles, FileHeaderRoundTrips) {
   EXPECT_EQ(d->size, h.size);
   EXPECT_EQ(d->mode, h.mode);
   EXPECT_EQ(d->mtime, h.mtime);
-  expect_every_truncation_fails(Bytes(b.begin(), b.end()), decode_file_header);
+  expect_every_truncation_fails(Bytes(b.begin(), b.end()),
+                                [](ByteSpan x) { return decode_file_header(x); });
+}
+
+// Resuming (docs/PROTOCOL.md, "Resuming"): PUT's RESUME flag and the
+// server's answer; GET's resume point and its longer header.
+TEST(ProtoFiles, ResumeFieldsRoundTripAndAreChecked) {
+  PutRequest p{false, 1000, 0644, 7, "a", true};
+  Bytes b = encode(p);
+  EXPECT_EQ(b[0], 0x02);
+  EXPECT_TRUE(decode_put(b)->resume);
+  EXPECT_FALSE(decode_put(encode(PutRequest{true, 1, 0644, 0, "a"}))->resume);
+
+  ResumeAnswer a{kResumeResumed, 4096, {}};
+  a.prefix.fill(0xAB);
+  const auto ab = encode(a);
+  ASSERT_EQ(ab.size(), kResumeAnswerSize);
+  EXPECT_EQ(ab[0], 1);
+  EXPECT_EQ(util::load_u64(ab.data() + 1), 4096u);
+  auto ad = decode_resume_answer(ab);
+  ASSERT_TRUE(ad.ok()) << ad.error().message();
+  EXPECT_EQ(ad->offset, 4096u);
+  EXPECT_EQ(ad->prefix, a.prefix);
+  expect_every_truncation_fails(Bytes(ab.begin(), ab.end()), decode_resume_answer);
+  Bytes bad(ab.begin(), ab.end());
+  bad[0] = 3;  // no such outcome
+  EXPECT_TRUE(decode_resume_answer(bad).error().is(Errc::malformed));
+  bad[0] = kResumeFresh;  // an offset without resuming
+  EXPECT_TRUE(decode_resume_answer(bad).error().is(Errc::malformed));
+  bad = Bytes(ab.begin(), ab.end());
+  bad[8] = 0x01;  // 4097: not a whole number of hash blocks
+  EXPECT_TRUE(decode_resume_answer(bad).error().is(Errc::malformed));
+  const auto fresh = encode(ResumeAnswer{kResumeChanged, 0, {}});
+  EXPECT_EQ(decode_resume_answer(fresh)->outcome, kResumeChanged);
+
+  GetRequest g{"x/y", GetResume{64, 1000, -3, {}}};
+  g.resume->prefix.fill(0x11);
+  const Bytes gb = encode(g);
+  EXPECT_EQ(gb.size(), 1u + 8 + 8 + 8 + 32 + 2 + 3);
+  EXPECT_EQ(gb[0], kGetResume);
+  auto gd = decode_get(gb);
+  ASSERT_TRUE(gd.ok()) << gd.error().message();
+  ASSERT_TRUE(gd->resume.has_value());
+  EXPECT_EQ(gd->resume->offset, 64u);
+  EXPECT_EQ(gd->resume->size, 1000u);
+  EXPECT_EQ(gd->resume->mtime, -3);
+  EXPECT_EQ(gd->resume->prefix, g.resume->prefix);
+  EXPECT_EQ(gd->name, "x/y");
+  EXPECT_EQ(encode(*gd), gb);
+  expect_every_truncation_fails(gb, decode_get);
+  Bytes past = gb;
+  past[1] = 0xFF;  // offset above the size
+  EXPECT_TRUE(decode_get(past).error().is(Errc::malformed));
+
+  const FileHeader h{1000, 0600, 5, 640};
+  const auto hb = encode_resumed(h);
+  ASSERT_EQ(hb.size(), kResumedFileHeaderSize);
+  auto hd = decode_file_header(hb, true);
+  ASSERT_TRUE(hd.ok());
+  EXPECT_EQ(hd->offset, 640u);
+  EXPECT_EQ(hd->size, 1000u);
+  expect_every_truncation_fails(Bytes(hb.begin(), hb.end()),
+                                [](ByteSpan x) { return decode_file_header(x, true); });
+  auto over = hb;
+  util::store_u64(over.data() + kFileHeaderSize, 1001);
+  EXPECT_TRUE(decode_file_header(over, true).error().is(Errc::malformed));
+
+  // A resumed stream counts from its offset and takes only the rest.
+  FileStream st(100, 64);
+  EXPECT_EQ(st.received(), 64u);
+  Bytes rest(36 + kDigestSize, 0);
+  auto c = st.take(rest);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->size(), 36u);
+  EXPECT_TRUE(st.finish().ok());
 }
 
 TEST(ProtoFiles, ListEntriesAreTakenOnlyWhenComplete) {
@@ -186,7 +260,7 @@ TEST(ProtoFiles, SeededGarbageNeverCrashesAndWhatDecodesReencodesTheSame) {
   for (int i = 0; i < 20000; ++i) {
     Bytes b(rng() % 40);
     for (auto& x : b) x = static_cast<std::uint8_t>(rng());
-    if (!b.empty() && rng() % 2 == 0) b[0] &= 1;  // often valid flags
+    if (!b.empty() && rng() % 2 == 0) b[0] &= 3;  // often valid flags
     if (auto p = decode_put(b); p.ok()) {
       EXPECT_EQ(encode(*p), b);
     }
@@ -198,6 +272,14 @@ TEST(ProtoFiles, SeededGarbageNeverCrashesAndWhatDecodesReencodesTheSame) {
     }
     if (auto h = decode_file_header(b); h.ok()) {
       const auto again = encode(*h);
+      EXPECT_EQ(Bytes(again.begin(), again.end()), b);
+    }
+    if (auto h = decode_file_header(b, true); h.ok()) {
+      const auto again = encode_resumed(*h);
+      EXPECT_EQ(Bytes(again.begin(), again.end()), b);
+    }
+    if (auto a = decode_resume_answer(b); a.ok()) {
+      const auto again = encode(*a);
       EXPECT_EQ(Bytes(again.begin(), again.end()), b);
     }
     if (auto e = take_list_entry(b); e.ok() && e->has_value()) {
