@@ -13,7 +13,7 @@ _signet_opts_channel="--psk-file --psk-credential --algorithms --mac --max-messa
 _signet_opts_server="-h --help -l --listen --log-messages $_signet_opts_channel --authorized-keys
   --add-keys --require-psk --handshake-timeout --idle-timeout --frame-timeout --max-buffered
   --max-connections --max-startups --max-startups-per-source --threads --echo --exec
-  --exec-timeout --exec-concurrency --exec-queue --exec-max-output --files --max-file-size
+  --exec-timeout --exec-concurrency --exec-queue --exec-max-output --files --max-file-size --max-total
   --stale-uploads"
 _signet_opts_client="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"

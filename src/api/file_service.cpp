@@ -59,6 +59,36 @@ std::string shown(std::string_view name) {
 
 }  // namespace
 
+bool FolderUsage::reserve(std::uint64_t n, std::uint64_t limit, std::uint64_t& now) {
+  std::lock_guard lock(mu_);
+  now = used_ + reserved_;
+  if (now > limit || n > limit - now) return false;
+  reserved_ += n;
+  return true;
+}
+
+void FolderUsage::release(std::uint64_t n) {
+  std::lock_guard lock(mu_);
+  reserved_ -= std::min(reserved_, n);
+}
+
+void FolderUsage::published(std::uint64_t n, std::uint64_t replaced) {
+  std::lock_guard lock(mu_);
+  reserved_ -= std::min(reserved_, n);
+  used_ += n;
+  used_ -= std::min(used_, replaced);
+}
+
+void FolderUsage::rescanned(std::uint64_t used) {
+  std::lock_guard lock(mu_);
+  used_ = used;
+}
+
+std::uint64_t FolderUsage::used() const {
+  std::lock_guard lock(mu_);
+  return used_;
+}
+
 struct FileOperations::Op {
   virtual ~Op() = default;
 };
@@ -71,14 +101,20 @@ struct FileOperations::Upload : Op {
         hash(crypto::Sha256::resume(file.resume_point().state)) {}
   // Cut off (the connection ended, the peer cancelled): the part is kept
   // with what has arrived, for the next attempt (nothing for a published
-  // or abandoned upload).
-  ~Upload() override { (void)file.checkpoint(hash.midstate()); }
+  // or abandoned upload); its reservation against --max-total goes.
+  ~Upload() override {
+    (void)file.checkpoint(hash.midstate());
+    if (usage) usage->release(reserved);
+  }
   files::Upload file;  // a part kept for resuming, or removed, unless published
   proto::PutRequest request;
   proto::FileStream stream;
   crypto::Sha256 hash;
   std::uint32_t ungranted = 0;    // DATA bytes taken and not yet granted back
   crypto::Sha256Digest digest{};  // once verified
+  FolderUsage* usage = nullptr;   // with --max-total: what this upload reserved
+  std::uint64_t reserved = 0;
+  std::uint64_t replaced = 0;  // the size of the file it replaces
 };
 
 // A download or a listing: a prefix (the file header, or the whole
@@ -172,6 +208,29 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
                         std::to_string(room) + " free)");
     }
   }
+  // The folder's total: the upload's whole size is reserved until it is
+  // published or ends (a file it replaces counts until then).
+  std::uint64_t replaced = 0;
+  if (shared_->usage) {
+    if (r->replace) {
+      if (auto old = folder()->open_for_reading(r->name)) replaced = old->size;
+    }
+    std::uint64_t now = 0;
+    if (!shared_->usage->reserve(r->size, limits.max_total, now)) {
+      return refuse(o.op, FileStatus::no_space,
+                    "no room for " + shown(r->name) + " (" + std::to_string(r->size) +
+                        " bytes): the served folder may hold " + std::to_string(limits.max_total) +
+                        " bytes in all and holds or expects " + std::to_string(now));
+    }
+  }
+  // From here the reservation is the operation's to release.
+  struct Reservation {
+    FolderUsage* usage;
+    std::uint64_t n;
+    ~Reservation() {
+      if (usage) usage->release(n);
+    }
+  } reservation{shared_->usage.get(), r->size};
   // The part is this sender's for this name: its next attempt finds it.
   const std::string key = "put:" + link_.peer().identity.fingerprint;
   auto upload = folder()->begin_resumable(r->name, r->replace, util::as_bytes(key), r->size,
@@ -184,7 +243,11 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
   } else {
     spdlog::debug("{}: put {} started ({} bytes)", link_.peer().address, shown(r->name), r->size);
   }
-  ops_.emplace(o.op, std::make_unique<Upload>(std::move(*upload), *r));
+  auto op = std::make_unique<Upload>(std::move(*upload), *r);
+  op->usage = std::exchange(reservation.usage, nullptr);
+  op->reserved = r->size;
+  op->replaced = replaced;
+  ops_.emplace(o.op, std::move(op));
   if (r->resume) {
     proto::ResumeAnswer a;
     if (point.outcome == files::ResumePoint::Outcome::resumed) {
@@ -277,6 +340,10 @@ Result<void> FileOperations::commit() {
         return f;
       }
       continue;
+    }
+    if (u.usage) {
+      u.usage->published(u.reserved, u.replaced);
+      u.usage = nullptr;
     }
     const std::string hex = util::to_hex(u.digest);
     spdlog::info("{}: put {} ({} bytes, sha256 {})", link_.peer().address, shown(u.request.name),

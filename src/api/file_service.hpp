@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -28,12 +29,41 @@ namespace signet {
 struct FileServiceOptions {
   std::filesystem::path root;       // the served folder (signet server --files)
   std::uint64_t max_file_size = 0;  // 0: no limit beyond the disk's free space
+  // The most the served folder may hold in all (signet server --max-total);
+  // 0: no limit beyond the disk's free space.
+  std::uint64_t max_total = 0;
+};
+
+// What a limit on the folder's total counts: the bytes its regular files
+// held at the last scan (hidden parts included) plus what was published
+// since, and the full size of every upload in progress, reserved when it
+// starts. Thread-safe.
+class FolderUsage {
+ public:
+  explicit FolderUsage(std::uint64_t used) : used_(used) {}
+  // Reserves n bytes if used + reserved + n stays within limit; otherwise
+  // false, with what is used and reserved now in `now`.
+  bool reserve(std::uint64_t n, std::uint64_t limit, std::uint64_t& now);
+  void release(std::uint64_t n);
+  // A reserved upload of n bytes was published in place of a file of
+  // `replaced` bytes (0: none).
+  void published(std::uint64_t n, std::uint64_t replaced);
+  // A new scan's count (the hourly one: it catches files the operator
+  // added or removed).
+  void rescanned(std::uint64_t used);
+  std::uint64_t used() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::uint64_t used_;
+  std::uint64_t reserved_ = 0;
 };
 
 // What one server shares among its connections: the open folder.
 struct FileServiceShared {
   files::ServedFolder folder;
   FileServiceOptions options;
+  std::shared_ptr<FolderUsage> usage;  // with max_total only
 };
 
 class FileOperations {

@@ -212,8 +212,14 @@ asio::awaitable<wire::Reply> MessageService::call_handler(const net::PeerInfo& p
 Result<std::shared_ptr<const FileServiceShared>> serve_files(FileServiceOptions options) {
   auto folder = files::ServedFolder::open(options.root);
   if (!folder) return folder.error();
+  std::shared_ptr<FolderUsage> usage;
+  if (options.max_total != 0) {
+    auto used = folder->total_size();
+    if (!used) return used.error();
+    usage = std::make_shared<FolderUsage>(*used);
+  }
   return std::make_shared<const FileServiceShared>(
-      FileServiceShared{std::move(*folder), std::move(options)});
+      FileServiceShared{std::move(*folder), std::move(options), std::move(usage)});
 }
 
 net::ApplicationFactory message_service(net::Handler handler, MessageServiceOptions options) {

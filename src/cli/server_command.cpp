@@ -40,6 +40,7 @@ struct ServerArgs {
   std::size_t exec_queue = 0;        // 0: sixteen per running command
   std::string files;                 // --files: the folder put, get and ls reach
   std::uint64_t max_file_size = 0;   // --max-file-size; 0: no limit
+  std::uint64_t max_total = 0;       // --max-total; 0: no limit
   double stale_upload_hours = 24;    // --stale-uploads
 };
 
@@ -90,6 +91,18 @@ void remove_stale(const FileServiceShared& files, std::chrono::seconds age, doub
   } else if (*removed > 0) {
     spdlog::info("--files: removed {} unfinished upload file(s) older than {} hours", *removed,
                  hours);
+  }
+}
+
+// The hourly look at the folder: stale parts go, and --max-total's count
+// catches up with files the operator added or removed.
+void tidy(const FileServiceShared& files, std::chrono::seconds age, double hours) {
+  remove_stale(files, age, hours);
+  if (!files.usage) return;
+  if (auto used = files.folder.total_size(); used) {
+    files.usage->rescanned(*used);
+  } else {
+    spdlog::warn("--max-total: cannot count the folder: {}", used.error().message());
   }
 }
 
@@ -144,7 +157,7 @@ int run_server(ServerArgs& args) {
     // which ends that upload, instead of killing the server. --exec's
     // commands get the default action back (exec_handler.cpp).
     std::signal(SIGXFSZ, SIG_IGN);
-    auto files = serve_files(FileServiceOptions{args.files, args.max_file_size});
+    auto files = serve_files(FileServiceOptions{args.files, args.max_file_size, args.max_total});
     if (!files) {
       print_error("--files: " + files.error().message());
       return kExitUsage;
@@ -158,6 +171,10 @@ int run_server(ServerArgs& args) {
                  args.max_file_size != 0
                      ? " (at most " + std::to_string(args.max_file_size) + " bytes a file)"
                      : std::string());
+    if ((*files)->usage) {
+      spdlog::info("--max-total: the folder holds {} of its {} bytes", (*files)->usage->used(),
+                   args.max_total);
+    }
     service.files = std::move(*files);
   }
   net::Server server(options, mode->factory, message_service(std::move(handler), service));
@@ -195,7 +212,7 @@ int run_server(ServerArgs& args) {
   asio::steady_timer cleanup(signals_ctx);
   std::function<void(const std::error_code&)> on_cleanup = [&](const std::error_code& ec) {
     if (ec) return;
-    remove_stale(*served, *stale_age, args.stale_upload_hours);
+    tidy(*served, *stale_age, args.stale_upload_hours);
     cleanup.expires_after(std::chrono::hours(1));
     cleanup.async_wait(on_cleanup);
   };
@@ -283,6 +300,12 @@ void add_server_command(CLI::App& app, Action& action) {
       ->type_name("DIR");
   cmd->add_option("--max-file-size", args->max_file_size,
                   "Largest file put may upload, e.g. 10G (default: no limit but the free space)")
+      ->transform(CLI::AsSizeValue(false))
+      ->type_name("SIZE");
+  cmd->add_option("--max-total", args->max_total,
+                  "Most the served folder may hold in all, e.g. 100G: an upload that would go "
+                  "beyond it is refused before any data moves (default: no limit but the free "
+                  "space)")
       ->transform(CLI::AsSizeValue(false))
       ->type_name("SIZE");
   cmd->add_option("--stale-uploads", args->stale_upload_hours,

@@ -446,24 +446,25 @@ Result<std::vector<Entry>> ServedFolder::list(std::string_view name) const {
   return entries;
 }
 
-Result<std::size_t> ServedFolder::remove_stale_uploads(std::chrono::seconds max_age) const {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-  const std::int64_t cutoff = now - max_age.count();
-  std::size_t removed = 0;
-  // Directories still to visit, by their components. Each is opened afresh
-  // from the root, one component at a time: only two descriptors are open
-  // at once however deep the tree, and a directory replaced by a symbolic
-  // link meanwhile is refused by the walk, not followed.
+namespace {
+
+// Calls visit(dir, full name, leaf, stat) for every entry that is not a
+// directory anywhere below the folder root_fd, without following symbolic
+// links. Directories still to visit are kept by their components, each
+// opened afresh from the root one component at a time: only two
+// descriptors are open at once however deep the tree, and a directory
+// replaced by a symbolic link meanwhile is refused by the walk, not
+// followed (and skipped, as one that vanished).
+template <typename Visit>
+Result<void> walk_tree(int root_fd, Visit visit) {
   std::vector<Parts> pending{Parts{}};
   while (!pending.empty()) {
     const Parts parts = std::move(pending.back());
     pending.pop_back();
-    auto dir = walk(root_fd_.get(), parts, parts.size(), NotDirectory::config);
+    auto dir = walk(root_fd, parts, parts.size(), NotDirectory::config);
     if (!dir) {
       if (parts.empty() || dir.error().is(Errc::io)) return dir.error();
-      continue;  // vanished or replaced since it was seen
+      continue;
     }
     auto names = read_names(dir->get(), shown(parts, parts.size()));
     if (!names) return names.error();
@@ -477,17 +478,49 @@ Result<std::size_t> ServedFolder::remove_stale_uploads(std::chrono::seconds max_
       }
       if (S_ISDIR(st.st_mode)) {
         pending.push_back(std::move(full));
-      } else if (S_ISREG(st.st_mode) && n.compare(0, kPartPrefix.size(), kPartPrefix) == 0 &&
-                 static_cast<std::int64_t>(st.st_mtim.tv_sec) < cutoff) {
-        if (::unlinkat(dir->get(), n.c_str(), 0) == 0) {
+      } else if (auto v = visit(dir->get(), full, n, st); !v) {
+        return v;
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::size_t> ServedFolder::remove_stale_uploads(std::chrono::seconds max_age) const {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  const std::int64_t cutoff = now - max_age.count();
+  std::size_t removed = 0;
+  auto w = walk_tree(
+      root_fd_.get(),
+      [&](int dir, const Parts& full, const std::string& n, const struct stat& st) -> Result<void> {
+        if (!S_ISREG(st.st_mode) || n.compare(0, kPartPrefix.size(), kPartPrefix) != 0 ||
+            static_cast<std::int64_t>(st.st_mtim.tv_sec) >= cutoff) {
+          return {};
+        }
+        if (::unlinkat(dir, n.c_str(), 0) == 0) {
           ++removed;
         } else if (errno != ENOENT) {
           return io_error("cannot remove", shown(full, full.size()), errno);
         }
-      }
-    }
-  }
+        return {};
+      });
+  if (!w) return w.error();
   return removed;
+}
+
+Result<std::uint64_t> ServedFolder::total_size() const {
+  std::uint64_t total = 0;
+  auto w =
+      walk_tree(root_fd_.get(), [&](int, const Parts&, const std::string&, const struct stat& st) {
+        if (S_ISREG(st.st_mode)) total += static_cast<std::uint64_t>(st.st_size);
+        return Result<void>{};
+      });
+  if (!w) return w.error();
+  return total;
 }
 
 // --- Upload ---

@@ -141,6 +141,12 @@ class ServedFolder {
   // any other failure.
   Result<std::size_t> remove_stale_uploads(std::chrono::seconds max_age) const;
 
+  // total_size is the sum of the sizes of the regular files anywhere below
+  // the folder (hidden parts included), without following symbolic links;
+  // what a limit on the folder's total (signet server --max-total) counts.
+  // Fails as remove_stale_uploads() does.
+  Result<std::uint64_t> total_size() const;
+
   // subfolder opens the folder `name` inside this one as a folder of its
   // own (what a key confined by dir= is served), walking to it without
   // following symbolic links and creating what is missing (mode 0755).

@@ -514,6 +514,28 @@ TEST_F(FileTransferTest, AFullDiskEndsThatUploadAndTheServerServesOn) {
   EXPECT_THAT(r.err, HasSubstr("above this server's limit of 1000"));
 }
 
+// --max-total: what the folder holds (counted at start), what was published
+// since (a replaced file no longer counts) and what is being uploaded.
+TEST_F(FileTransferTest, TheFolderTotalLimitRefusesAnUploadThatWouldGoBeyondIt) {
+  write_file(served_ + "/existing", random_bytes(1u << 20, 41));
+  auto server = start_server({"--max-total", "3M"});
+  write_file(local_ + "/a", random_bytes(1536u << 10, 42));
+  write_file(local_ + "/b", random_bytes(1u << 20, 43));
+  write_file(local_ + "/small", random_bytes(512u << 10, 44));
+  auto r = signet({"put", server->address(), local_ + "/a"});
+  ASSERT_EQ(r.status, 0) << r.err;  // 2.5 of 3 MiB
+  r = signet({"put", server->address(), local_ + "/b"});
+  EXPECT_EQ(r.status, 5) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("may hold 3145728 bytes in all"));
+  EXPECT_EQ(visible(tree(served_)), (std::set<std::string>{"a", "existing"}));
+  // Replacing a with something smaller makes room.
+  r = signet({"put", server->address(), local_ + "/small", "--as", "a", "--force"});
+  ASSERT_EQ(r.status, 0) << r.err;  // 1.5 MiB
+  r = signet({"put", server->address(), local_ + "/b"});
+  ASSERT_EQ(r.status, 0) << r.err;  // 2.5 MiB
+  EXPECT_EQ(tree(served_), (std::set<std::string>{"a", "b", "existing"}));
+}
+
 TEST_F(FileTransferTest, TwoUploadsOfOneNameNeverMix) {
   auto server = start_server();
   const std::string a = random_bytes(24 << 20, 21), b = random_bytes(24 << 20, 22);

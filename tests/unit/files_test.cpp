@@ -695,6 +695,22 @@ TEST(FilesRemoveStaleUploads, RemovesOldTemporariesOnly) {
   EXPECT_TRUE(fs::exists(outside / ".signet-part-outside"));
 }
 
+TEST(FilesServedFolder, TotalSizeCountsRegularFilesBelowWithoutFollowingLinks) {
+  TempDir dir;
+  TempDir outside;
+  write_text(outside / "big", std::string(5000, 'b'));
+  fs::create_directories(dir / "a/b");
+  write_text(dir / "top", std::string(10, 't'));
+  write_text(dir / "a/b/deep", std::string(100, 'd'));
+  write_text(dir / "a/.signet-part-x", std::string(1000, 'p'));  // parts count too
+  fs::create_symlink(outside / "big", dir / "a/link");
+  fs::create_directory_symlink(outside.path(), dir / "out");
+  const auto folder = open_folder(dir.path());
+  auto total = folder.total_size();
+  ASSERT_TRUE(total) << total.error().message();
+  EXPECT_EQ(*total, 1110u);
+}
+
 // --- resumable uploads ---
 
 util::ByteSpan key_of(const std::string& k) {
