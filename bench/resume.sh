@@ -16,26 +16,9 @@ cd "$(dirname "$0")/.."
 gib=${1:-4}
 B=$PWD/build/src/cli/signet
 
-need=()
-for p in bc time; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export XDG_CONFIG_HOME=$work/config
+. bench/lib.sh
+bench_need bc time
+bench_work
 mkdir -p "$work/src" "$work/served" "$work/got"
 src=$work/src/data.bin
 head -c "$((gib << 30))" /dev/urandom > "$src"

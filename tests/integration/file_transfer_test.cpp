@@ -142,6 +142,59 @@ class FileTransferTest : public ::testing::Test {
     r.err = p.err();
     return r;
   }
+  // Cuts a transfer part way: runs `args` ("@" stands for the address)
+  // through a proxy that stops forwarding one direction (upload: client to
+  // server) after `at` bytes, then SIGKILLs the client or, with
+  // kill_server, the server. Returns once the receiver's checkpoint record
+  // is in record_dir: written before the kill when the receiver is killed
+  // (only its periodic checkpoints count), at the cut when it is not.
+  void cut(ServerProcess& server, bool upload, std::size_t at, std::vector<std::string> args,
+           const std::string& record_dir, bool kill_server = false) {
+    Proxy::Options o{.record = false};
+    (upload ? o.stall_client_to_server : o.stall_server_to_client) = at;
+    Proxy stall(server.port(), o);
+    for (auto& a : args) {
+      if (a == "@") a = stall.address();
+    }
+    Process p(dir_, "cut" + std::to_string(runs_++), std::move(args), env());
+    ASSERT_TRUE(stall.wait_forwarded(upload, at, 60s));
+    const bool receiver_killed = kill_server == upload;
+    if (receiver_killed) {
+      ASSERT_TRUE(wait_for_record(record_dir));
+    }
+    if (kill_server) {
+      ::kill(server.process().pid(), SIGKILL);
+      server.process().wait();
+      EXPECT_NE(p.wait(30s), 0);
+    } else {
+      ::kill(p.pid(), SIGKILL);
+      p.wait();
+    }
+    if (!receiver_killed) {
+      ASSERT_TRUE(wait_for_record(record_dir));
+    }
+  }
+
+  // Runs `args` ("@": the address) through a counting proxy and checks it
+  // resumed: it succeeded, said it found at least min_held bytes there,
+  // and moved (upload: client to server) less than the rest plus 1 MiB.
+  void run_resumed(ServerProcess& server, bool upload, std::vector<std::string> args,
+                   const std::string& data, std::uint64_t min_held) {
+    Proxy count(server.port(), {.record = false});
+    for (auto& a : args) {
+      if (a == "@") a = count.address();
+    }
+    auto r = signet(std::move(args));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto held = resumed_bytes(r.err);
+    ASSERT_TRUE(held) << r.err;
+    EXPECT_GE(*held, min_held);
+    const std::size_t moved =
+        upload ? count.forwarded_client_bytes() : count.forwarded_server_bytes();
+    EXPECT_LT(moved, data.size() - *held + (1u << 20));
+    EXPECT_THAT(r.out, HasSubstr(sha_hex(data)));
+  }
+
   // A shell command, bounded in time; its exit status.
   static int shell(const std::string& command) {
     const int rc = std::system(("timeout 60 sh -c '" + command + "' >/dev/null 2>&1").c_str());
@@ -373,47 +426,21 @@ TEST_F(FileTransferTest, AnUploadCutByKillingEitherSideResumes) {
   const std::string data = random_bytes(80u << 20, 31);
   write_file(local_ + "/big", data);
   auto server = start_server();
-  {
-    Proxy stall(server->port(), {.stall_client_to_server = 72u << 20, .record = false});
-    Process put(dir_, "cut-by-server", {"put", stall.address(), local_ + "/big", "-q"}, env());
-    ASSERT_TRUE(stall.wait_forwarded(true, 72u << 20, 60s));
-    ASSERT_TRUE(wait_for_record(served_));  // the checkpoint at 64 MiB
-    ::kill(server->process().pid(), SIGKILL);
-    server->process().wait();
-    EXPECT_NE(put.wait(30s), 0);
-  }
+  // The server's last checkpoint is at 64 MiB.
+  ASSERT_NO_FATAL_FAILURE(
+      cut(*server, true, 72u << 20, {"put", "@", local_ + "/big", "-q"}, served_, true));
   EXPECT_THAT(visible(tree(served_)), IsEmpty());
   server = start_server();
-  {
-    Proxy count(server->port(), {.record = false});
-    auto r = signet({"put", count.address(), local_ + "/big"});
-    ASSERT_EQ(r.status, 0) << r.err;
-    const auto held = resumed_bytes(r.err);
-    ASSERT_TRUE(held) << r.err;
-    EXPECT_GE(*held, 64u << 20);
-    EXPECT_LT(count.forwarded_client_bytes(), data.size() - *held + (1u << 20));
-    EXPECT_THAT(r.out, HasSubstr(sha_hex(data)));
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      run_resumed(*server, true, {"put", "@", local_ + "/big"}, data, 64u << 20));
   EXPECT_EQ(read_file(served_ + "/big"), data);
   EXPECT_EQ(tree(served_), (std::set<std::string>{"big"}));
 
   // Killing the client: the server keeps what it received.
-  {
-    Proxy stall(server->port(), {.stall_client_to_server = 40u << 20, .record = false});
-    Process put(dir_, "cut-by-client",
-                {"put", stall.address(), local_ + "/big", "--as", "again", "-q"}, env());
-    ASSERT_TRUE(stall.wait_forwarded(true, 40u << 20, 60s));
-    ::kill(put.pid(), SIGKILL);
-    put.wait();
-    ASSERT_TRUE(wait_for_record(served_));
-  }
-  Proxy count(server->port(), {.record = false});
-  auto r = signet({"put", count.address(), local_ + "/big", "--as", "again"});
-  ASSERT_EQ(r.status, 0) << r.err;
-  const auto held = resumed_bytes(r.err);
-  ASSERT_TRUE(held) << r.err;
-  EXPECT_GE(*held, 32u << 20);
-  EXPECT_LT(count.forwarded_client_bytes(), data.size() - *held + (1u << 20));
+  ASSERT_NO_FATAL_FAILURE(
+      cut(*server, true, 40u << 20, {"put", "@", local_ + "/big", "--as", "again", "-q"}, served_));
+  ASSERT_NO_FATAL_FAILURE(
+      run_resumed(*server, true, {"put", "@", local_ + "/big", "--as", "again"}, data, 32u << 20));
   EXPECT_EQ(read_file(served_ + "/again"), data);
   EXPECT_EQ(tree(served_), (std::set<std::string>{"again", "big"}));
 }
@@ -422,24 +449,12 @@ TEST_F(FileTransferTest, ADownloadCutByKillingTheClientResumes) {
   const std::string data = random_bytes(80u << 20, 32);
   write_file(served_ + "/big", data);
   auto server = start_server();
-  {
-    Proxy stall(server->port(), {.stall_server_to_client = 72u << 20, .record = false});
-    Process get(dir_, "cut-get", {"get", stall.address(), "big", "-o", local_ + "/big", "-q"},
-                env());
-    ASSERT_TRUE(stall.wait_forwarded(false, 72u << 20, 60s));
-    ASSERT_TRUE(wait_for_record(local_));  // the checkpoint at 64 MiB
-    ::kill(get.pid(), SIGKILL);
-    get.wait();
-  }
+  // The client's last checkpoint is at 64 MiB.
+  ASSERT_NO_FATAL_FAILURE(
+      cut(*server, false, 72u << 20, {"get", "@", "big", "-o", local_ + "/big", "-q"}, local_));
   EXPECT_THAT(visible(tree(local_)), IsEmpty());
-  Proxy count(server->port(), {.record = false});
-  auto r = signet({"get", count.address(), "big", "-o", local_ + "/big"});
-  ASSERT_EQ(r.status, 0) << r.err;
-  const auto held = resumed_bytes(r.err);
-  ASSERT_TRUE(held) << r.err;
-  EXPECT_GE(*held, 64u << 20);
-  EXPECT_LT(count.forwarded_server_bytes(), data.size() - *held + (1u << 20));
-  EXPECT_THAT(r.out, HasSubstr(sha_hex(data)));
+  ASSERT_NO_FATAL_FAILURE(
+      run_resumed(*server, false, {"get", "@", "big", "-o", local_ + "/big"}, data, 64u << 20));
   EXPECT_EQ(read_file(local_ + "/big"), data);
   EXPECT_EQ(tree(local_), (std::set<std::string>{"big"}));
 }
@@ -451,14 +466,8 @@ TEST_F(FileTransferTest, ASourceChangedSinceTheCutStartsOverAndSaysSo) {
   std::string data = random_bytes(24u << 20, 33);
   write_file(local_ + "/f", data);
   auto server = start_server();
-  {
-    Proxy stall(server->port(), {.stall_client_to_server = 16u << 20, .record = false});
-    Process put(dir_, "cut-put", {"put", stall.address(), local_ + "/f", "-q"}, env());
-    ASSERT_TRUE(stall.wait_forwarded(true, 16u << 20, 60s));
-    ::kill(put.pid(), SIGKILL);
-    put.wait();
-    ASSERT_TRUE(wait_for_record(served_));
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      cut(*server, true, 16u << 20, {"put", "@", local_ + "/f", "-q"}, served_));
   // The same size and modification time, other bytes at the start.
   const auto when = fs::last_write_time(local_ + "/f");
   data[100] ^= 0x55;
@@ -473,14 +482,8 @@ TEST_F(FileTransferTest, ASourceChangedSinceTheCutStartsOverAndSaysSo) {
   // A download whose file changed on the server since the cut.
   std::string down = random_bytes(80u << 20, 34);
   write_file(served_ + "/d", down);
-  {
-    Proxy stall(server->port(), {.stall_server_to_client = 72u << 20, .record = false});
-    Process get(dir_, "cut-get", {"get", stall.address(), "d", "-o", local_ + "/d", "-q"}, env());
-    ASSERT_TRUE(stall.wait_forwarded(false, 72u << 20, 60s));
-    ASSERT_TRUE(wait_for_record(local_));
-    ::kill(get.pid(), SIGKILL);
-    get.wait();
-  }
+  ASSERT_NO_FATAL_FAILURE(
+      cut(*server, false, 72u << 20, {"get", "@", "d", "-o", local_ + "/d", "-q"}, local_));
   const auto dwhen = fs::last_write_time(served_ + "/d");
   down[7] ^= 0x55;
   write_file(served_ + "/d", down);
