@@ -53,6 +53,11 @@ struct PeerIdentity {
   // operations are confined to (signet: dir= of its authorized_keys line);
   // empty: the whole served folder.
   std::string folder;
+  // A value both ends of this connection share and no other connection
+  // has, for binding a statement to it (a signed receipt): in key mode the
+  // TLS exporter value with label "EXPORTER-signet-session", no context,
+  // 32 bytes (RFC 8446 section 7.5); empty in shared-key mode.
+  util::Bytes session{};
 };
 
 class Channel {

@@ -554,6 +554,16 @@ void TlsChannel::send_error(const Error& e, Bytes& out) {
   write_pending();
 }
 
+util::Bytes TlsChannel::session_value() {
+  util::Bytes v(kSessionSize);
+  if (SSL_export_keying_material(ssl_.get(), v.data(), v.size(), kSessionLabel.data(),
+                                 kSessionLabel.size(), nullptr, 0, 0) != 1) {
+    ERR_clear_error();
+    throw std::runtime_error("TLS exporter failed after a completed handshake");
+  }
+  return v;
+}
+
 crypto::SecretBytes TlsChannel::binding_mac(const crypto::SecretBytes& psk) {
   crypto::SecretBytes exported(kPskBindingSize);
   // RFC 8446 section 7.5: in TLS 1.3 no context and an empty one are the same.
@@ -605,6 +615,7 @@ Result<void> TlsServerChannel::handshake_done() {
   if (peer_.fingerprint.empty()) {
     return Error(Errc::not_authorized, "the client presented no certificate");
   }
+  peer_.session = session_value();
   state_ = context_->settings().require_psk ? State::binding : State::may_bind;
   return {};
 }
@@ -719,6 +730,7 @@ Result<void> TlsClientChannel::handshake_done() {
   if (peer_.fingerprint.empty()) {
     return Error(Errc::host_key_unknown, "the server presented no certificate");
   }
+  peer_.session = session_value();
   if (const auto& psk = context_->settings().psk) {
     const auto mac = binding_mac(*psk);
     write_frame(kPskBindingFrameType, {mac.span()});

@@ -40,6 +40,9 @@ namespace signet::channel {
 inline constexpr std::uint8_t kPskBindingFrameType = 0x04;
 inline constexpr std::string_view kPskBindingLabel = "EXPORTER-signet-psk-binding";
 inline constexpr std::size_t kPskBindingSize = 32;
+// PeerIdentity::session: the TLS exporter value with this label, no context.
+inline constexpr std::string_view kSessionLabel = "EXPORTER-signet-session";
+inline constexpr std::size_t kSessionSize = 32;
 
 // The TLS alert (RFC 8446 section 6.2) a server sends when it refuses the
 // client's key, and a client when it refuses the server's: bad_certificate.
@@ -261,6 +264,8 @@ class TlsChannel : public Channel {
   Error ssl_error(int ret);
   // The TLS exporter value for the shared-key binding.
   crypto::SecretBytes binding_mac(const crypto::SecretBytes& psk);
+  // The exporter value PeerIdentity::session holds (after the handshake).
+  util::Bytes session_value();
 
   detail::SslPtr ssl_;
   State state_;

@@ -223,6 +223,10 @@ TEST_P(TlsKeyTypes, MutualAuthenticationAndFramesBothWays) {
   EXPECT_NE(server.description().find("TLS_AES_256_GCM_SHA384"), std::string::npos)
       << server.description();
   EXPECT_EQ(client.description(), server.description());
+  // Both ends hold the same session value (the TLS exporter), for binding
+  // a receipt to this connection.
+  EXPECT_EQ(server.peer().session.size(), kSessionSize);
+  EXPECT_EQ(client.peer().session, server.peer().session);
 
   for (const std::string m : {"first", "", "third message"}) {
     auto reply = link.round_trip(m);
@@ -242,6 +246,25 @@ INSTANTIATE_TEST_SUITE_P(KeyTypes, TlsKeyTypes,
                          [](const auto& param_info) {
                            return std::string(crypto::key_type_label(param_info.param));
                          });
+
+TEST_F(TlsChannelTest, EachConnectionHasASessionValueOfItsOwn) {
+  const auto client_key = make_key(crypto::KeyType::ed25519);
+  auto sctx = server_context(key_line(client_key, {}, "alice"));
+  util::Bytes first;
+  for (int i = 0; i < 2; ++i) {
+    TlsServerChannel server(sctx, check_from("127.0.0.1"));
+    TlsClientChannel client(client_context(client_key));
+    Link link{client, server, {}, {}, {}, {}};
+    link.handshake();
+    ASSERT_TRUE(link.server_result && link.client_result);
+    ASSERT_EQ(client.peer().session, server.peer().session);
+    if (i == 0) {
+      first = server.peer().session;
+    } else {
+      EXPECT_NE(server.peer().session, first);
+    }
+  }
+}
 
 TEST_F(TlsChannelTest, NothingIsWrittenInClearAfterTheHello) {
   auto sctx = server_context(key_line(client_key_));
