@@ -1,9 +1,11 @@
 // Per-message cost of shared-key mode, without the network.
 #include <benchmark/benchmark.h>
 
+#include "api/receipt.hpp"
 #include "channel/frame_codec.hpp"
 #include "channel/psk_handshake.hpp"
 #include "crypto/mac.hpp"
+#include "crypto/private_key.hpp"
 #include "crypto/suite.hpp"
 
 namespace {
@@ -70,6 +72,45 @@ void BM_Handshake(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Handshake);
+
+// A signed receipt (issue 10): what the server spends on one (statement and
+// SSHSIG signature), and what a client spends checking it, per key type.
+ReceiptFacts receipt_facts(const crypto::PrivateKey& key) {
+  ReceiptFacts f;
+  f.server_key = key.public_key().fingerprint();
+  f.client_key = f.server_key;
+  f.session = std::string(64, 'a');
+  f.time = "2026-12-02T12:00:00Z";
+  f.operation = "message";
+  f.size = 16;
+  f.sha256 = std::string(64, 'b');
+  f.reply_sha256 = std::string(64, 'c');
+  return f;
+}
+
+void BM_ReceiptSign(benchmark::State& state, crypto::KeyType type) {
+  const auto key = crypto::PrivateKey::generate(type);
+  const auto f = receipt_facts(*key);
+  for (auto _ : state) {
+    auto r = sign_receipt(*key, f);
+    if (!r) state.SkipWithError("signing failed");
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK_CAPTURE(BM_ReceiptSign, ed25519, crypto::KeyType::ed25519);
+BENCHMARK_CAPTURE(BM_ReceiptSign, ecdsa_p256, crypto::KeyType::ecdsa_p256);
+BENCHMARK_CAPTURE(BM_ReceiptSign, rsa_3072, crypto::KeyType::rsa);
+
+void BM_ReceiptCheck(benchmark::State& state, crypto::KeyType type) {
+  const auto key = crypto::PrivateKey::generate(type);
+  const auto r = sign_receipt(*key, receipt_facts(*key));
+  for (auto _ : state) {
+    auto f = check_receipt(*r);
+    if (!f) state.SkipWithError("check failed");
+    benchmark::DoNotOptimize(f);
+  }
+}
+BENCHMARK_CAPTURE(BM_ReceiptCheck, ed25519, crypto::KeyType::ed25519);
 
 }  // namespace
 

@@ -40,7 +40,7 @@ class CheckingSink : public proto::FrameSink {
       case proto::FrameType::open: {
         auto f = proto::decode_open(p);
         fuzz::require(f.ok());
-        auto h = proto::open_header(f->op, f->kind, f->fin);
+        auto h = proto::open_header(f->op, f->kind, f->fin, f->receipt);
         again.assign(h.begin(), h.end());
         again.insert(again.end(), f->body.begin(), f->body.end());
         break;

@@ -59,7 +59,7 @@ zsh_options() {
 }
 # The names in a zsh list of 'name:description' entries.
 zsh_commands() {
-  zsh_array "$1" | sed -nE "s/^ *'([a-z]+):.*/\1/p" | sort -u
+  zsh_array "$1" | sed -nE "s/^ *'([a-z-]+):.*/\1/p" | sort -u
 }
 
 compare() {  # compare WHAT FROM_HELP FROM_COMPLETION
@@ -93,6 +93,7 @@ for path in "${paths[@]}"; do load_help "$path"; done
 for path in "${paths[@]}"; do
   name=${path:-global}
   name=${name// /_}
+  name=${name//-/_}  # verify-receipt: _signet_opts_verify_receipt
   options=$(help_options "$path")
   [ -n "$options" ] || { echo "no options in signet $path --help"; status=1; continue; }
   compare "bash signet $path" "$options" "$(bash_words "_signet_opts_$name")"

@@ -4,7 +4,7 @@
 # completions (scripts/check_completions.sh): keep one variable per command,
 # _signet_opts_<command>[_<subcommand>], with every option --help shows.
 
-_signet_commands="server client send put get ls bench keygen fingerprint keys"
+_signet_commands="server client send put get ls verify-receipt bench keygen fingerprint keys"
 _signet_keys_commands="add list remove"
 
 _signet_opts_global="-h --help --version --config -v --verbose -q --quiet --log-file"
@@ -18,7 +18,8 @@ _signet_opts_server="-h --help -l --listen --log-messages $_signet_opts_channel 
 _signet_opts_client="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
-  --timeout --raw"
+  --timeout --raw --receipt"
+_signet_opts_verify_receipt="-h --help --server-key --server --known-hosts --message --file"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --as --to -r --recursive -f --force -q --quiet --progress"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
@@ -55,7 +56,7 @@ _signet() {
 
   case $prev in
     --config | --log-file | --psk-file | -i | --identity | --passphrase-file | \
-      --authorized-keys | --known-hosts | --file | -o | --output)
+      --authorized-keys | --known-hosts | --file | -o | --output | --receipt)
       _filedir
       return
       ;;
@@ -78,19 +79,22 @@ _signet() {
       ;;
     --psk-credential | -l | --listen | --exec | --server-key | -C | --comment | --[a-z]*-timeout | \
       --timeout | --max-* | --threads | --size | --messages | --rr-messages | --inflight | \
-      --idle-connections | --hold | --connections | --exec-* | --as | --to | --stale-uploads)
+      --idle-connections | --hold | --connections | --exec-* | --as | --to | --stale-uploads | \
+      --server | --message)
       return
       ;;
   esac
 
   local var=_signet_opts_${cmd:-global}${sub:+_$sub}
+  var=${var//-/_}
   if [[ $cur == -* ]]; then
     mapfile -t COMPREPLY < <(compgen -W "${!var}" -- "$cur")
   elif [[ -z $cmd ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$_signet_commands" -- "$cur")
   elif [[ $cmd == keys && -z $sub ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$_signet_keys_commands" -- "$cur")
-  elif [[ $cmd == fingerprint || $cmd == put || $sub == add || $sub == remove ]]; then
+  elif [[ $cmd == fingerprint || $cmd == put || $cmd == verify-receipt || $sub == add ||
+    $sub == remove ]]; then
     _filedir
   fi
 }

@@ -10,6 +10,9 @@
 
 #include "api/link_sink.hpp"
 #include "channel/psk_channel.hpp"  // channel::peer_error
+#include "crypto/primitives.hpp"
+#include "crypto/sshsig.hpp"
+#include "util/encoding.hpp"
 
 namespace signet {
 namespace {
@@ -86,6 +89,15 @@ Result<void> MessageClient::take_frames(std::optional<std::uint32_t> want) {
     } else if (auto* c = std::get_if<proto::Cancelled>(&**e)) {
       answered_.emplace_back(c->op, channel::peer_error(c->error));
       if (c->op == want) return {};
+    } else if (auto* d = std::get_if<proto::Received>(&**e)) {
+      // A receipt, on a message that asked for one (bounded: a statement
+      // and one signature); DATA on any other message is ignored.
+      if (auto it = receipts_.find(d->op); it != receipts_.end()) {
+        if (it->second.size() + d->bytes.size() > 4 + 4096 + crypto::kMaxSshsigArmorSize) {
+          return Error(Errc::too_large, "a receipt larger than any signet signs");
+        }
+        it->second.insert(it->second.end(), d->bytes.begin(), d->bytes.end());
+      }
     } else if (auto* o = std::get_if<proto::Opened>(&**e)) {
       // This client serves no operations.
       (void)session_.cancel(
@@ -154,6 +166,37 @@ awaitable<Result<wire::Reply>> MessageClient::request(util::ByteSpan message) {
   if (auto q = queue(message); !q) co_return q.error();
   if (auto w = co_await flush(); !w) co_return w.error();
   co_return co_await next_reply();
+}
+
+awaitable<Result<std::pair<wire::Reply, Receipt>>> MessageClient::request_with_receipt(
+    util::ByteSpan message) {
+  if (protocol_version() < proto::kVersion2) {
+    co_return Error(Errc::unsupported_operation,
+                    "the server speaks protocol version 1, which has no receipts");
+  }
+  const channel::PeerIdentity server = peer();
+  if (server.session.empty()) {
+    co_return Error(Errc::unsupported_operation,
+                    "receipts need key mode (a shared-key server signs none)");
+  }
+  if (auto s = check_size(message); !s) co_return s.error();
+  LinkSink sink(*connection_);
+  auto op = session_.open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink,
+                          /*receipt=*/true);
+  if (!op) co_return op.error();
+  queued_.push_back(*op);
+  receipts_[*op];
+  const crypto::Sha256Digest sent = crypto::sha256({message});
+  const std::uint64_t size = message.size();
+  if (auto w = co_await flush(); !w) co_return w.error();
+  auto reply = co_await next_reply();
+  auto data = std::move(receipts_[*op]);
+  receipts_.erase(*op);
+  if (!reply) co_return reply.error();
+  if (data.empty()) co_return Error(Errc::not_verified, "the server answered without a receipt");
+  auto receipt = check_message_receipt(data, server, size, sent, *reply);
+  if (!receipt) co_return receipt.error();
+  co_return std::make_pair(std::move(*reply), std::move(*receipt));
 }
 
 // --- Concurrent requests (call) ------------------------------------------------------

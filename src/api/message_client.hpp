@@ -18,6 +18,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "api/receipt.hpp"
 #include "net/client.hpp"
 #include "proto/session.hpp"
 #include "wire/wire.hpp"
@@ -36,6 +37,16 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
 
   // Sends one message and waits for its reply.
   asio::awaitable<Result<wire::Reply>> request(util::ByteSpan message);
+  // Sends one message asking for a signed receipt (key mode, protocol
+  // version 2; unsupported_operation otherwise, and from a server that signs
+  // none, which then does not deliver the message) and waits for its reply
+  // and its receipt. The receipt is checked before it is returned: its
+  // signature, its signer being the server's key this connection pinned,
+  // this connection's session value, this message's size and SHA-256, this
+  // reply's status and SHA-256; not_verified names what differs. That it
+  // names the caller's own key (client_key) is the caller's to check.
+  asio::awaitable<Result<std::pair<wire::Reply, Receipt>>> request_with_receipt(
+      util::ByteSpan message);
 
   // Pipelining: queue() seals messages, flush() writes them, next_reply()
   // returns replies in the order the messages were queued. queue() fails
@@ -104,6 +115,8 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
   // (a vector, not a map or a deque: no allocation per message).
   std::vector<std::pair<std::uint32_t, Result<wire::Reply>>> answered_;
   std::unordered_map<std::uint32_t, std::shared_ptr<Pending>> pending_;  // call()
+  // Receipts arriving (DATA) for the messages that asked for one.
+  std::unordered_map<std::uint32_t, util::Bytes> receipts_;
   bool pumping_ = false;
   std::function<void()> close_hook_;
 };

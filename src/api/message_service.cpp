@@ -3,8 +3,11 @@
 #include <spdlog/spdlog.h>
 
 #include <optional>
+#include <unordered_map>
 
 #include "api/link_sink.hpp"
+#include "api/receipt.hpp"
+#include "crypto/primitives.hpp"
 #include "net/handler_gate.hpp"
 #include "proto/session.hpp"
 #include "util/encoding.hpp"
@@ -24,6 +27,7 @@ struct Shared {
   net::Handler handler;
   std::unique_ptr<net::HandlerGate> gate;
   std::shared_ptr<const FileServiceShared> files;
+  std::shared_ptr<const crypto::PrivateKey> receipt_key;
 };
 
 bool is_file_kind(std::uint8_t kind) {
@@ -64,12 +68,28 @@ class MessageService : public net::Application {
   // Sends what the downloads and listings in progress may send now.
   asio::awaitable<Result<void>> pump_files(net::Link& link);
 
+  // Whether the message goes on to its handler: one that asks for a receipt
+  // is refused at once (false) when this server signs none, and otherwise
+  // remembered for the reply.
+  Result<bool> want_receipt(net::Link& link, const proto::Opened& opened);
+
   std::shared_ptr<const Shared> shared_;
   proto::Session session_;
   LinkSink sink_;
   std::optional<FileOperations> files_;  // with a served folder
+  // Messages whose reply goes with a signed receipt: what was received.
+  struct Received {
+    std::uint64_t size = 0;
+    crypto::Sha256Digest sha256{};
+  };
+  std::unordered_map<std::uint32_t, Received> receipts_;
 };
 
+// GCC 12 reports -Wmismatched-new-delete on this coroutine's frame (Asio's
+// awaitable_frame_base pairs its own operator new and delete; the warning is
+// a known false positive of GCC 12 on coroutine frames). Silenced here only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
   for (;;) {
     auto f = link.next_frame();
@@ -118,6 +138,10 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
     }
     spdlog::debug("{}: message {} verified ({} bytes, {})", link.peer().address, opened->op,
                   opened->body.size(), link.peer().mode);
+    if (auto w = want_receipt(link, *opened); !w || !*w) {
+      if (!w) co_return w.error();
+      continue;  // refused: this server signs no receipts
+    }
     if (answers_at_once()) {
       auto r = send_reply(link, opened->op, call_sync(link.peer(), opened->body));
       if (!r) co_return r.error();
@@ -135,6 +159,7 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
   }
   co_return co_await pump_files(link);
 }
+#pragma GCC diagnostic pop
 
 Result<void> MessageService::open_file_operation(net::Link& link, const proto::Opened& opened) {
   if (!files_) {
@@ -172,11 +197,54 @@ asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const prot
   co_return send_reply(link, opened.op, std::move(reply));
 }
 
+Result<bool> MessageService::want_receipt(net::Link& link, const proto::Opened& opened) {
+  if (!opened.receipt) return true;
+  const auto& session = link.peer().identity.session;
+  if (!shared_->receipt_key || session.empty()) {
+    const Error e(Errc::unsupported_operation,
+                  "this server signs no receipts (receipts need key mode); the message was not "
+                  "delivered");
+    spdlog::warn("{}: refused message {}: {}", link.peer().address, opened.op, e.detail);
+    auto c = session_.cancel(opened.op, {wire::error_code_for(e), e.detail}, sink_);
+    if (!c) return c.error();
+    return false;
+  }
+  receipts_[opened.op] = Received{opened.body.size(), crypto::sha256({opened.body})};
+  return true;
+}
+
 Result<void> MessageService::send_reply(net::Link& link, std::uint32_t op, wire::Reply reply) {
   // Cut to what a peer accepts by default, not to this server's own receive
   // limit (which may be smaller).
   const std::size_t room = link.max_send_payload() - reply_overhead(link.peer().protocol);
   if (reply.text.size() > room) reply.text.resize(room);
+  if (auto it = receipts_.find(op); it != receipts_.end()) {
+    // The receipt goes first, in the operation's only DATA; then the reply
+    // it states.
+    const auto& peer = link.peer();
+    ReceiptFacts f;
+    f.protocol = peer.protocol;
+    f.server_key = shared_->receipt_key->public_key().fingerprint();
+    f.client_key = peer.identity.fingerprint;
+    f.session = util::to_hex(peer.identity.session);
+    f.time = receipt_time_now();
+    f.operation = "message";
+    f.size = it->second.size;
+    f.sha256 = util::to_hex(it->second.sha256);
+    f.status = reply.status;
+    f.reply_sha256 = util::to_hex(crypto::sha256({util::as_bytes(reply.text)}));
+    receipts_.erase(it);
+    auto signed_receipt = sign_receipt(*shared_->receipt_key, f);
+    if (!signed_receipt) {
+      spdlog::error("{}: cannot sign a receipt: {}", peer.address,
+                    signed_receipt.error().message());
+      return session_.cancel(op, {wire::ErrorCode::internal, "the receipt could not be signed"},
+                             sink_);
+    }
+    const auto bytes = encode_receipt(*signed_receipt);
+    if (auto d = session_.send_data(op, bytes, true, sink_); !d) return d.error();
+    spdlog::info("{}: receipt for message {} signed (sha256 {})", peer.address, op, f.sha256);
+  }
   if (auto r = session_.reply(op, reply.status, util::as_bytes(reply.text), sink_); !r) {
     return r.error();
   }
@@ -226,6 +294,7 @@ net::ApplicationFactory message_service(net::Handler handler, MessageServiceOpti
   auto shared = std::make_shared<Shared>();
   shared->handler = std::move(handler);
   shared->files = std::move(options.files);
+  shared->receipt_key = std::move(options.receipt_key);
   if (options.max_concurrent_handlers != 0) {
     shared->gate = std::make_unique<net::HandlerGate>(options.max_concurrent_handlers,
                                                       options.max_queued_handlers);

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "api/file_service.hpp"
+#include "crypto/private_key.hpp"
 #include "net/link.hpp"
 
 namespace signet {
@@ -26,6 +27,11 @@ struct MessageServiceOptions {
   // The folder whose files PUT, GET and LIST operations reach (serve_files);
   // none: such operations are cancelled as unsupported.
   std::shared_ptr<const FileServiceShared> files;
+  // The key that signs receipts (the server's identity, key mode): a
+  // message whose OPEN asks for a receipt gets one before its REPLY
+  // (docs/PROTOCOL.md, "Receipts"). None: such messages are cancelled
+  // undelivered.
+  std::shared_ptr<const crypto::PrivateKey> receipt_key{};
 };
 
 // Opens the folder to serve (signet server --files). Fails with config when

@@ -12,6 +12,7 @@
 #include "cli/mode.hpp"
 #include "net/blocking.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet::cli {
 namespace {
@@ -21,7 +22,8 @@ struct ClientArgs {
   std::string message;
   ChannelOptions channel;
   double timeout = 30;
-  bool raw = false;  // send: print the reply's bytes even to a terminal
+  bool raw = false;     // send: print the reply's bytes even to a terminal
+  std::string receipt;  // send --receipt FILE: where the signed receipt goes
 };
 
 net::ClientOptions client_options(const ClientArgs& args) {
@@ -65,6 +67,41 @@ int show_reply(const wire::Reply& reply, bool raw, std::ostream& out) {
   return kExitOk;
 }
 
+// send --receipt FILE: the message goes with a request for a signed
+// receipt, which is checked (MessageClient::request_with_receipt, and that
+// it names this client's key) and written to FILE and FILE.sig.
+int send_with_receipt(asio::io_context& ctx, MessageClient& conn, const std::string& message,
+                      const ClientArgs& args, const ClientMode& mode) {
+  auto r = net::run_blocking(ctx, conn.request_with_receipt(util::as_bytes(message)));
+  conn.close();
+  if (!r) {
+    print_error("--receipt: " + client_error_message(r.error(), mode));
+    return exit_status_for(r.error());
+  }
+  auto& [reply, receipt] = *r;
+  auto facts = parse_receipt(receipt.statement);
+  if (!facts || facts->client_key != mode.fingerprint) {
+    print_error("--receipt: the receipt names another client key than this one, " +
+                mode.fingerprint);
+    return kExitNotVerified;
+  }
+  const std::filesystem::path file = args.receipt;
+  auto sig_path = file;
+  sig_path += ".sig";
+  for (const auto& [path, text] :
+       {std::pair{file, receipt.statement}, std::pair{sig_path, receipt.signature}}) {
+    if (auto w = util::write_file_atomic(path, util::as_bytes(text), 0644, util::Overwrite::yes);
+        !w) {
+      print_error("--receipt: cannot write " + util::escape_for_display(path.string()) + ": " +
+                  w.error().message());
+      return kExitUsage;
+    }
+  }
+  spdlog::info("receipt written to {} and {}", util::escape_for_display(file.string()),
+               util::escape_for_display(sig_path.string()));
+  return show_reply(reply, args.raw, std::cout);
+}
+
 int run_send(ClientArgs& args) {
   harden_process();
   auto hp = net::parse_host_port(args.server);
@@ -95,6 +132,7 @@ int run_send(ClientArgs& args) {
   }
   // What the handshake settled on: in shared-key mode, whether it encrypts.
   spdlog::info("connected ({}), protocol {}", (*conn)->description(), (*conn)->protocol_version());
+  if (!args.receipt.empty()) return send_with_receipt(ctx, **conn, message, args, *mode);
   auto reply = net::run_blocking(ctx, (*conn)->request(util::as_bytes(message)));
   (*conn)->close();
   if (!reply) {
@@ -210,6 +248,10 @@ void add_client_commands(CLI::App& app, Action& action) {
   s->add_flag("--raw", send->raw,
               "Print the reply's bytes as they are even to a terminal (where control "
               "characters, bidirectional controls and invalid UTF-8 are otherwise escaped)");
+  s->add_option("--receipt", send->receipt,
+                "Ask the server (key mode) for a signed receipt and write it to FILE and "
+                "FILE.sig (check it later with signet verify-receipt or ssh-keygen -Y verify)")
+      ->type_name("FILE");
   s->callback([send, &action] { action = [send] { return run_send(*send); }; });
 }
 

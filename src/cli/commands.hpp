@@ -13,6 +13,7 @@ using Action = std::function<int()>;  // returns the exit status
 void add_server_command(CLI::App& app, Action& action);
 void add_client_commands(CLI::App& app, Action& action);  // client, send
 void add_bench_command(CLI::App& app, Action& action);
-void add_file_commands(CLI::App& app, Action& action);  // put, get, ls
+void add_file_commands(CLI::App& app, Action& action);     // put, get, ls
+void add_receipt_commands(CLI::App& app, Action& action);  // verify-receipt
 
 }  // namespace signet::cli

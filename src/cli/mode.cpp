@@ -144,6 +144,7 @@ void log_reload(const keys::AuthorizedKeysFile& file,
 struct KeyModeServer {
   std::shared_ptr<const channel::TlsServerContext> context;
   std::shared_ptr<const AuthorizedKeysPolicy> authorized_keys;
+  std::shared_ptr<const crypto::PrivateKey> identity;  // signs receipts
 };
 
 Result<KeyModeServer> make_tls_server(const ChannelOptions& options, SharedKey psk,
@@ -192,7 +193,8 @@ Result<KeyModeServer> make_tls_server(const ChannelOptions& options, SharedKey p
   description = "key mode (TLS 1.3, identity " + identity->public_key().fingerprint() +
                 (bound ? ", shared key required" : "") + ")";
   return KeyModeServer{std::move(*ctx),
-                       std::make_shared<const AuthorizedKeysPolicy>(std::move(policy))};
+                       std::make_shared<const AuthorizedKeysPolicy>(std::move(policy)),
+                       std::make_shared<const crypto::PrivateKey>(std::move(*identity))};
 }
 
 // --- The client's known_hosts policy ---
@@ -418,6 +420,7 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
     auto made = make_tls_server(options, psk, key_description, mode.reload);
     if (!made) return made.error();
     tls = std::move(*made);
+    mode.receipt_key = tls.identity;
   }
   if (shared_key_mode) {
     auto settings = psk_settings(psk, options);
@@ -515,6 +518,7 @@ Result<ClientMode> make_client_mode(ChannelOptions& options, const net::HostPort
   auto ctx = channel::TlsClientContext::create(*identity, std::move(s));
   if (!ctx) return ctx.error();
   mode.key_mode = true;
+  mode.fingerprint = identity->public_key().fingerprint();
   mode.description = "key mode (TLS 1.3, identity " + identity->public_key().fingerprint() +
                      (psk ? ", shared key bound" : "") + ")";
   mode.make_channel = [ctx = *ctx]() -> std::unique_ptr<channel::Channel> {

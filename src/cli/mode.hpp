@@ -52,6 +52,8 @@ struct ServerMode {
   // What SIGHUP re-reads, without touching open connections: in key mode
   // authorized_keys (logged as it is read). Empty when there is nothing.
   std::function<void()> reload;
+  // Key mode: the identity key, which signs receipts (api/receipt.hpp).
+  std::shared_ptr<const crypto::PrivateKey> receipt_key;
 };
 // Loads keys, imports --add-keys and builds the TLS context once. Notices
 // (a new identity, the import report) go to stderr; authorized_keys
@@ -63,6 +65,7 @@ struct ClientMode {
   net::Connection::ChannelMaker make_channel;
   std::string description;
   bool key_mode = false;
+  std::string fingerprint;  // key mode: the client's own key's
 };
 // server is where known_hosts pins the key (and what the trust prompt names).
 // Wipes options.psk.config once the key is taken.

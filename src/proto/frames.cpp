@@ -12,14 +12,20 @@ Result<std::uint32_t> read_op(Reader& r, std::string_view frame) {
   return op;
 }
 
-Result<bool> read_fin(Reader& r, std::string_view frame) {
+Result<std::uint8_t> read_flags(Reader& r, std::string_view frame, std::uint8_t allowed) {
   std::uint8_t flags = 0;
   if (!r.read_u8(flags)) return Error(Errc::truncated, std::string(frame) + " flags");
-  if ((flags & ~kFin) != 0) {
+  if ((flags & ~allowed) != 0) {
     return Error(Errc::malformed,
                  std::string(frame) + " with reserved flag bits " + std::to_string(flags));
   }
-  return (flags & kFin) != 0;
+  return flags;
+}
+
+Result<bool> read_fin(Reader& r, std::string_view frame) {
+  auto flags = read_flags(r, frame, kFin);
+  if (!flags) return flags.error();
+  return (*flags & kFin) != 0;
 }
 
 }  // namespace
@@ -78,9 +84,10 @@ Result<OpenFrame> decode_open(ByteSpan payload) {
   f.op = *op;
   if (!r.read_u8(f.kind)) return Error(Errc::truncated, "OPEN kind");
   if (f.kind == 0) return Error(Errc::malformed, "OPEN of kind 0");
-  auto fin = read_fin(r, "OPEN");
-  if (!fin) return fin.error();
-  f.fin = *fin;
+  auto flags = read_flags(r, "OPEN", kFin | kReceipt);
+  if (!flags) return flags.error();
+  f.fin = (*flags & kFin) != 0;
+  f.receipt = (*flags & kReceipt) != 0;
   f.body = r.rest();
   return f;
 }
@@ -132,12 +139,12 @@ Result<CancelFrame> decode_cancel(ByteSpan payload) {
   return CancelFrame{*op, std::move(*e)};
 }
 
-std::array<std::uint8_t, kOpenHeaderSize> open_header(std::uint32_t op, std::uint8_t kind,
-                                                      bool fin) {
+std::array<std::uint8_t, kOpenHeaderSize> open_header(std::uint32_t op, std::uint8_t kind, bool fin,
+                                                      bool receipt) {
   std::array<std::uint8_t, kOpenHeaderSize> h{};
   util::store_u32(h.data(), op);
   h[4] = kind;
-  h[5] = fin ? kFin : 0;
+  h[5] = static_cast<std::uint8_t>((fin ? kFin : 0) | (receipt ? kReceipt : 0));
   return h;
 }
 

@@ -62,6 +62,9 @@ std::string_view kind_name(std::uint8_t kind) noexcept;
 
 // Flag bits. Bits not defined for a frame type must be zero.
 inline constexpr std::uint8_t kFin = 0x01;  // OPEN, DATA: the sender sends no more DATA on op
+// OPEN: the opener asks for a signed receipt of the operation
+// (docs/PROTOCOL.md, "Receipts").
+inline constexpr std::uint8_t kReceipt = 0x02;
 
 // Each side's credit for DATA on a new operation, in each direction
 // (docs/PROTOCOL.md, "Flow control"); raised by WINDOW frames.
@@ -89,6 +92,7 @@ struct OpenFrame {
   std::uint8_t kind = 0;
   bool fin = false;
   ByteSpan body;
+  bool receipt = false;
 };
 struct DataFrame {
   std::uint32_t op = 0;
@@ -121,8 +125,8 @@ Result<CancelFrame> decode_cancel(ByteSpan payload);
 
 // Encoders write the fixed part of a frame's payload; the variable part
 // (body, bytes, text) follows it unchanged, so it need not be copied.
-std::array<std::uint8_t, kOpenHeaderSize> open_header(std::uint32_t op, std::uint8_t kind,
-                                                      bool fin);
+std::array<std::uint8_t, kOpenHeaderSize> open_header(std::uint32_t op, std::uint8_t kind, bool fin,
+                                                      bool receipt = false);
 std::array<std::uint8_t, kDataHeaderSize> data_header(std::uint32_t op, bool fin);
 std::array<std::uint8_t, kWindowSize> window_payload(std::uint32_t op, std::uint32_t increment);
 std::array<std::uint8_t, kReplyHeaderSize> reply_header(std::uint32_t op, std::uint8_t status);

@@ -170,7 +170,7 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
   o.mine = false;
   o.received_fin = f->fin;
   add(f->op, o);
-  return std::optional<Event>(Opened{f->op, f->kind, f->fin, f->body});
+  return std::optional<Event>(Opened{f->op, f->kind, f->fin, f->body, f->receipt});
 }
 
 Refused Session::refuse(std::uint32_t op, std::uint8_t kind, Error why, FrameSink& out) {
@@ -206,7 +206,12 @@ Result<std::optional<Event>> Session::receive_v1(std::uint8_t type, ByteSpan pay
   return std::optional<Event>(Answered{op, payload[0], payload.subspan(1)});
 }
 
-Result<std::uint32_t> Session::open(std::uint8_t kind, ByteSpan body, bool fin, FrameSink& out) {
+Result<std::uint32_t> Session::open(std::uint8_t kind, ByteSpan body, bool fin, FrameSink& out,
+                                    bool receipt) {
+  if (version_ == kVersion1 && receipt) {
+    return Error(Errc::unsupported_operation,
+                 "the peer speaks protocol version 1, which has no receipts");
+  }
   if (version_ == kVersion1 &&
       (kind != static_cast<std::uint8_t>(Kind::message) || !fin || role_ != Role::client)) {
     return Error(Errc::unsupported_operation,
@@ -231,7 +236,7 @@ Result<std::uint32_t> Session::open(std::uint8_t kind, ByteSpan body, bool fin, 
     v1_order_.push_back(op);
     out.send_frame(kV1Message, {body});
   } else {
-    const auto h = open_header(op, kind, fin);
+    const auto h = open_header(op, kind, fin, receipt);
     out.send_frame(static_cast<std::uint8_t>(FrameType::open), {h, body});
   }
   return op;

@@ -49,8 +49,9 @@ using Authorizer = std::function<Result<void>(std::uint8_t kind)>;
 struct Opened {
   std::uint32_t op = 0;
   std::uint8_t kind = 0;
-  bool fin = false;  // the peer sends no DATA on op
-  ByteSpan body;     // valid until the next call on the session
+  bool fin = false;      // the peer sends no DATA on op
+  ByteSpan body;         // valid until the next call on the session
+  bool receipt = false;  // the peer asks for a signed receipt (kReceipt)
 };
 // DATA arrived on op; the application grants credit (grant()) as it consumes it.
 struct Received {
@@ -102,7 +103,10 @@ class Session {
   // Opens an operation; returns its id. Version 1 supports only a message
   // with fin (MESSAGE); fails with unsupported_operation otherwise. Fails
   // with busy when this side already has kMaxOpenOperations open.
-  Result<std::uint32_t> open(std::uint8_t kind, ByteSpan body, bool fin, FrameSink& out);
+  // receipt: ask for a signed receipt (version 2 only: unsupported_operation
+  // in version 1).
+  Result<std::uint32_t> open(std::uint8_t kind, ByteSpan body, bool fin, FrameSink& out,
+                             bool receipt = false);
   // Sends DATA on an open operation this side has not finished sending on.
   // bytes.size() must be within send_window(op) (a logic_error otherwise).
   Result<void> send_data(std::uint32_t op, ByteSpan bytes, bool fin, FrameSink& out);

@@ -11,7 +11,9 @@
 #include <regex>
 #include <sstream>
 
+#include "crypto/primitives.hpp"
 #include "harness.hpp"
+#include "util/encoding.hpp"
 
 namespace signet::testing {
 namespace {
@@ -279,6 +281,76 @@ TEST_F(KeyModeTest, AllowIsCheckedOnEveryRequest) {
 // File transfer in key mode: put needs allow= to name put, get and ls need
 // get; a refusal is the server's (exit status 5) and writes nothing; what
 // is allowed travels encrypted.
+// Receipts (issue 10): send --receipt writes a statement and its SSHSIG
+// signature by the server's key, which signet verify-receipt and the real
+// ssh-keygen -Y verify accept, and which any changed byte, another message
+// or another server key makes fail (exit 4).
+TEST_F(KeyModeTest, ASignedReceiptVerifiesWithSignetAndSshKeygenAndCatchesEveryChange) {
+  authorize(client_key_.pub());
+  auto server = start_server();
+  const std::string message = "pay invoice 1234";
+  const std::string receipt = dir_ + "/r.txt";
+  auto r = send(server->address(), message, {"--accept-new", "--receipt", receipt});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("verified 16 bytes"));
+  const std::string statement = read_file(receipt);
+  const std::string signature = read_file(receipt + ".sig");
+  EXPECT_THAT(statement, ::testing::StartsWith("signet receipt v1\nprotocol 2\n"));
+  EXPECT_THAT(statement, HasSubstr("server-key " + server_key_.fingerprint + "\n"));
+  EXPECT_THAT(statement, HasSubstr("client-key " + client_key_.fingerprint + "\n"));
+  EXPECT_THAT(statement,
+              HasSubstr("operation message\nsize 16\nsha256 " +
+                        util::to_hex(crypto::sha256({util::as_bytes(message)})) + "\nstatus 0\n"));
+  EXPECT_THAT(signature, ::testing::StartsWith("-----BEGIN SSH SIGNATURE-----\n"));
+
+  const auto verify = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"verify-receipt", receipt};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Process p(dir_, "verify" + std::to_string(runs_++), args, env("client"));
+    Run v;
+    v.status = p.wait();
+    v.out = p.out();
+    v.err = p.err();
+    return v;
+  };
+  auto v = verify({"--server-key", server_key_.fingerprint, "--message", message});
+  EXPECT_EQ(v.status, 0) << v.err;
+  EXPECT_THAT(v.out, HasSubstr("receipt verified: message of 16 bytes"));
+  // The key pinned for the server (send --accept-new pinned it).
+  EXPECT_EQ(verify({"--server", server->address()}).status, 0);
+
+  // With nothing of signet: ssh-keygen and the server's public key.
+  write_file(dir_ + "/allowed_signers", "server.example " + server_key_.pub());
+  const std::string keygen = "timeout 30 ssh-keygen -Y verify -f " + dir_ +
+                             "/allowed_signers -I server.example -n signet-receipt -s " + receipt +
+                             ".sig < " + receipt + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(keygen.c_str()), 0);
+
+  v = verify({"--server-key", server_key_.fingerprint, "--message", "pay invoice 1235"});
+  EXPECT_EQ(v.status, 4);
+  EXPECT_THAT(v.err, HasSubstr("another message"));
+  v = verify({"--server-key", client_key_.fingerprint});
+  EXPECT_EQ(v.status, 4);
+  EXPECT_THAT(v.err, HasSubstr("not by the server key"));
+
+  // One changed byte of the statement, then of the signature.
+  std::string changed = statement;
+  changed[changed.find("status 0") + 7] = '1';
+  write_file(receipt, changed);
+  v = verify({"--server-key", server_key_.fingerprint});
+  EXPECT_EQ(v.status, 4);
+  EXPECT_THAT(v.err, HasSubstr("signature"));
+  EXPECT_NE(std::system(keygen.c_str()), 0);
+  write_file(receipt, statement);
+  std::string bad_sig = signature;
+  char& c = bad_sig[bad_sig.size() / 2];
+  c = c == 'A' ? 'B' : 'A';
+  write_file(receipt + ".sig", bad_sig);
+  EXPECT_EQ(verify({"--server-key", server_key_.fingerprint}).status, 4);
+  write_file(receipt + ".sig", signature);
+  EXPECT_EQ(verify({"--server-key", server_key_.fingerprint}).status, 0);
+}
+
 TEST_F(KeyModeTest, FilesNeedTheirRightAndTravelEncrypted) {
   const std::string pub = client_key_.pub();
   const std::string served = dir_ + "/served";

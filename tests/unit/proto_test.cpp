@@ -83,7 +83,7 @@ Result<Bytes> reencode(std::uint8_t type, ByteSpan p) {
     case FrameType::open: {
       auto f = decode_open(p);
       if (!f) return f.error();
-      return join({open_header(f->op, f->kind, f->fin), f->body});
+      return join({open_header(f->op, f->kind, f->fin, f->receipt), f->body});
     }
     case FrameType::data: {
       auto f = decode_data(p);
@@ -153,11 +153,20 @@ TEST(ProtoFrames, FieldRulesAreEnforced) {
     if (bit == kFin) continue;
     auto open = join({open_header(1, kMessage, true)});
     open[5] |= bit;
-    EXPECT_TRUE(decode_open(open).error().is(Errc::malformed));
+    if (bit == kReceipt) {
+      // OPEN's RECEIPT (docs/PROTOCOL.md, "Receipts"), for OPEN only.
+      auto f = decode_open(open);
+      ASSERT_TRUE(f.ok());
+      EXPECT_TRUE(f->receipt && f->fin);
+      EXPECT_EQ(join({open_header(1, kMessage, true, true)}), open);
+    } else {
+      EXPECT_TRUE(decode_open(open).error().is(Errc::malformed));
+    }
     auto data = join({data_header(1, false)});
     data[4] |= bit;
     EXPECT_TRUE(decode_data(data).error().is(Errc::malformed));
   }
+  EXPECT_FALSE(decode_open(join({open_header(1, kMessage, true)}))->receipt);
   // Kind 0; WINDOW increments 0 and above 2^31-1, and trailing bytes.
   EXPECT_TRUE(decode_open(join({open_header(1, 0, true)})).error().is(Errc::malformed));
   auto w = join({window_payload(1, 1)});

@@ -1,0 +1,224 @@
+#include "api/receipt.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <vector>
+
+#include "crypto/primitives.hpp"
+#include "crypto/sshsig.hpp"
+#include "util/encoding.hpp"
+
+namespace signet {
+namespace {
+
+constexpr std::string_view kHeader = "signet receipt v1";
+// The most a statement's value may hold; far above any real one.
+constexpr std::size_t kMaxStatement = 4096;
+
+bool is_hex(std::string_view s, std::size_t n) {
+  if (s.size() != n) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// "SHA256:" and 43 characters of unpadded base64, as ssh-keygen -l prints.
+bool is_fingerprint(std::string_view s) {
+  if (s.size() != 50 || s.substr(0, 7) != "SHA256:") return false;
+  for (char c : s.substr(7)) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '+' || c == '/';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Result<std::uint64_t> number(std::string_view s, std::string_view what) {
+  if (s.empty() || s.size() > 20 || (s.size() > 1 && s[0] == '0')) {
+    return Error(Errc::malformed, "receipt " + std::string(what) + " is not a number");
+  }
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') {
+      return Error(Errc::malformed, "receipt " + std::string(what) + " is not a number");
+    }
+    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) {
+      return Error(Errc::malformed, "receipt " + std::string(what) + " is too large");
+    }
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::string format_receipt(const ReceiptFacts& f) {
+  std::string s(kHeader);
+  s += '\n';
+  auto line = [&s](std::string_view k, const std::string& v) {
+    s.append(k);
+    s += ' ';
+    s += v;
+    s += '\n';
+  };
+  line("protocol", std::to_string(f.protocol));
+  line("server-key", f.server_key);
+  line("client-key", f.client_key);
+  line("session", f.session);
+  line("time", f.time);
+  line("operation", f.operation);
+  line("size", std::to_string(f.size));
+  line("sha256", f.sha256);
+  line("status", std::to_string(f.status));
+  line("reply-sha256", f.reply_sha256);
+  return s;
+}
+
+Result<ReceiptFacts> parse_receipt(std::string_view statement) {
+  if (statement.size() > kMaxStatement) return Error(Errc::too_large, "receipt statement");
+  const std::string_view whole = statement;
+  std::vector<std::string_view> lines;
+  while (!statement.empty()) {
+    const auto nl = statement.find('\n');
+    if (nl == std::string_view::npos) {
+      return Error(Errc::malformed, "receipt statement: the last line has no line end");
+    }
+    lines.push_back(statement.substr(0, nl));
+    statement.remove_prefix(nl + 1);
+  }
+  static constexpr std::string_view kKeys[] = {"protocol", "server-key",  "client-key", "session",
+                                               "time",     "operation",   "size",       "sha256",
+                                               "status",   "reply-sha256"};
+  if (lines.size() != 1 + std::size(kKeys) || lines[0] != kHeader) {
+    return Error(Errc::malformed, "not a signet receipt v1 statement");
+  }
+  std::string_view v[std::size(kKeys)];
+  for (std::size_t i = 0; i < std::size(kKeys); ++i) {
+    const auto l = lines[i + 1];
+    if (l.size() <= kKeys[i].size() + 1 || l.substr(0, kKeys[i].size()) != kKeys[i] ||
+        l[kKeys[i].size()] != ' ') {
+      return Error(Errc::malformed,
+                   "receipt line " + std::to_string(i + 2) + " is not " + std::string(kKeys[i]));
+    }
+    v[i] = l.substr(kKeys[i].size() + 1);
+  }
+  ReceiptFacts f;
+  auto protocol = number(v[0], "protocol");
+  if (!protocol) return protocol.error();
+  f.protocol = static_cast<int>(std::min<std::uint64_t>(*protocol, 255));
+  f.server_key = std::string(v[1]);
+  f.client_key = std::string(v[2]);
+  if (!is_hex(v[3], 64)) return Error(Errc::malformed, "receipt session is not 64 hex digits");
+  f.session = std::string(v[3]);
+  f.time = std::string(v[4]);
+  f.operation = std::string(v[5]);
+  auto size = number(v[6], "size");
+  if (!size) return size.error();
+  f.size = *size;
+  if (!is_hex(v[7], 64)) return Error(Errc::malformed, "receipt sha256 is not 64 hex digits");
+  f.sha256 = std::string(v[7]);
+  auto status = number(v[8], "status");
+  if (!status || *status > 255) return Error(Errc::malformed, "receipt status is not 0..255");
+  f.status = static_cast<int>(*status);
+  if (!is_hex(v[9], 64)) {
+    return Error(Errc::malformed, "receipt reply-sha256 is not 64 hex digits");
+  }
+  f.reply_sha256 = std::string(v[9]);
+  // One statement, one text: what does not come back the same is refused.
+  if (!is_fingerprint(f.server_key) || !is_fingerprint(f.client_key)) {
+    return Error(Errc::malformed, "receipt key is not a SHA256: fingerprint");
+  }
+  if (f.time.size() != 20 || f.time[10] != 'T' || f.time.back() != 'Z') {
+    return Error(Errc::malformed, "receipt time is not YYYY-MM-DDTHH:MM:SSZ");
+  }
+  if (f.operation != "message") {
+    return Error(Errc::malformed, "receipt operation " + util::escape_for_display(f.operation));
+  }
+  if (format_receipt(f) != whole) {
+    return Error(Errc::malformed, "receipt statement is not in canonical form");
+  }
+  return f;
+}
+
+std::string receipt_time_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& facts) {
+  Receipt r;
+  r.statement = format_receipt(facts);
+  auto sig = crypto::sshsig_sign(key, kReceiptNamespace, util::as_bytes(r.statement));
+  if (!sig) return sig.error();
+  r.signature = std::move(*sig);
+  return r;
+}
+
+Result<ReceiptFacts> check_receipt(const Receipt& r) {
+  auto signer = crypto::sshsig_verify(r.signature, kReceiptNamespace, util::as_bytes(r.statement));
+  if (!signer) return signer.error();
+  auto facts = parse_receipt(r.statement);
+  if (!facts) return facts.error();
+  if (signer->fingerprint() != facts->server_key) {
+    return Error(Errc::not_verified, "the receipt is signed by " + signer->fingerprint() +
+                                         ", not by the server key it names, " +
+                                         util::escape_for_display(facts->server_key));
+  }
+  return facts;
+}
+
+Result<Receipt> check_message_receipt(util::ByteSpan data, const channel::PeerIdentity& server,
+                                      std::uint64_t size, const crypto::Sha256Digest& sent,
+                                      const wire::Reply& reply) {
+  if (data.empty()) return Error(Errc::not_verified, "the server answered without a receipt");
+  auto receipt = decode_receipt(data);
+  if (!receipt) return receipt.error();
+  auto facts = check_receipt(*receipt);
+  if (!facts) return facts.error();
+  const char* differs = nullptr;
+  if (facts->server_key != server.fingerprint) {
+    differs = "server key";
+  } else if (facts->session != util::to_hex(server.session)) {
+    differs = "session";
+  } else if (facts->operation != "message") {
+    differs = "operation";
+  } else if (facts->size != size || facts->sha256 != util::to_hex(sent)) {
+    differs = "message";
+  } else if (facts->status != reply.status ||
+             facts->reply_sha256 != util::to_hex(crypto::sha256({util::as_bytes(reply.text)}))) {
+    differs = "reply";
+  }
+  if (differs != nullptr) {
+    return Error(Errc::not_verified, std::string("the receipt names another ") + differs);
+  }
+  return receipt;
+}
+
+util::Bytes encode_receipt(const Receipt& r) {
+  util::Bytes out(4 + r.statement.size() + r.signature.size());
+  util::store_u32(out.data(), static_cast<std::uint32_t>(r.statement.size()));
+  std::copy(r.statement.begin(), r.statement.end(), out.begin() + 4);
+  std::copy(r.signature.begin(), r.signature.end(),
+            out.begin() + 4 + static_cast<std::ptrdiff_t>(r.statement.size()));
+  return out;
+}
+
+Result<Receipt> decode_receipt(util::ByteSpan bytes) {
+  util::Reader rd(bytes);
+  std::uint32_t n = 0;
+  util::ByteSpan statement;
+  if (!rd.read_u32(n) || n > kMaxStatement || !rd.read_bytes(n, statement)) {
+    return Error(Errc::malformed, "a receipt cut short or with a statement over 4096 bytes");
+  }
+  const auto sig = rd.rest();
+  if (sig.size() > crypto::kMaxSshsigArmorSize) return Error(Errc::too_large, "receipt signature");
+  return Receipt{std::string(util::as_chars(statement)), std::string(util::as_chars(sig))};
+}
+
+}  // namespace signet

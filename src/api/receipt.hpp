@@ -1,0 +1,75 @@
+// Signed receipts (docs/PROTOCOL.md, "Receipts"): a short canonical
+// statement of what a key-mode server accepted, signed by the server's
+// identity key as an OpenSSH SSHSIG signature in namespace
+// "signet-receipt", so that anyone holding the server's public key can
+// check it later, with signet or with `ssh-keygen -Y verify`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "channel/channel.hpp"
+#include "crypto/primitives.hpp"
+#include "crypto/private_key.hpp"
+#include "crypto/public_key.hpp"
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+#include "wire/wire.hpp"
+
+namespace signet {
+
+inline constexpr std::string_view kReceiptNamespace = "signet-receipt";
+
+// What a receipt states. Hex values are lowercase.
+struct ReceiptFacts {
+  int protocol = 2;
+  std::string server_key;    // "SHA256:..." of the server's identity key
+  std::string client_key;    // "SHA256:..." of the client's key
+  std::string session;       // 64 hex digits: the connection's PeerIdentity::session
+  std::string time;          // the server's clock, UTC, "2026-12-02T12:34:56Z"
+  std::string operation;     // "message"
+  std::uint64_t size = 0;    // of what was received
+  std::string sha256;        // of what was received
+  int status = 0;            // the reply's
+  std::string reply_sha256;  // of the reply's text
+};
+
+// A statement and its armored signature, as the server sends them and the
+// client writes them (FILE, FILE.sig).
+struct Receipt {
+  std::string statement;
+  std::string signature;
+};
+
+// The statement's text: one "key value" line each, in this order, LF ends.
+std::string format_receipt(const ReceiptFacts& f);
+// Parses a statement: exactly format_receipt's lines and order (malformed
+// otherwise, naming the line), so that one statement has one reading.
+Result<ReceiptFacts> parse_receipt(std::string_view statement);
+// The time now as a receipt states it.
+std::string receipt_time_now();
+
+// Signs facts with the server's key.
+Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& facts);
+// Checks a receipt's signature and that its signer is the server key it
+// names; returns what it states. bad_tag for a signature that does not
+// verify, not_verified for a signer other than the statement's server key,
+// malformed for a statement that does not parse.
+Result<ReceiptFacts> check_receipt(const Receipt& r);
+
+// What a client checks of the receipt that came with its message's reply
+// (MessageClient::request_with_receipt): the framing, the signature (by the
+// server key it names), and that it names `server`'s key and session, the
+// message sent (size, SHA-256) and the reply received. not_verified names
+// the first part that differs ("... another session").
+Result<Receipt> check_message_receipt(util::ByteSpan data, const channel::PeerIdentity& server,
+                                      std::uint64_t size, const crypto::Sha256Digest& sent,
+                                      const wire::Reply& reply);
+
+// The framing of a receipt in DATA: statement length u32 || statement ||
+// signature.
+util::Bytes encode_receipt(const Receipt& r);
+Result<Receipt> decode_receipt(util::ByteSpan bytes);
+
+}  // namespace signet

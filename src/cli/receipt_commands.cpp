@@ -1,0 +1,162 @@
+// signet verify-receipt: checks a receipt written by `send --receipt`, with
+// nothing but the receipt, its signature and the server's key.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "api/receipt.hpp"
+#include "cli/commands.hpp"
+#include "cli/common.hpp"
+#include "crypto/primitives.hpp"
+#include "keys/known_hosts.hpp"
+#include "keys/paths.hpp"
+#include "util/encoding.hpp"
+#include "util/file.hpp"
+
+namespace signet::cli {
+namespace {
+
+struct VerifyArgs {
+  std::string file;
+  std::string server_key;   // --server-key SHA256:...
+  std::string server;       // --server HOST:PORT: the key pinned for it
+  std::string known_hosts;  // --known-hosts FILE
+  std::string message;      // --message TEXT
+  std::string data_file;    // --file PATH
+  bool has_message = false;
+};
+
+// A receipt and its signature are small; anything larger is not one.
+constexpr std::size_t kMaxReceiptFile = 128 * 1024;
+
+int failed(const std::string& what) {
+  print_error("receipt not verified: " + what);
+  return kExitAuth;
+}
+
+// The SHA-256 and size of a local file, read in pieces.
+Result<std::pair<std::string, std::uint64_t>> file_digest(const std::string& path) {
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    return Error(Errc::io,
+                 "cannot open " + util::escape_for_display(path) + ": " + std::strerror(errno));
+  }
+  crypto::Sha256 h;
+  util::Bytes buf(1 << 20);
+  std::uint64_t size = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return Error(Errc::io,
+                   "cannot read " + util::escape_for_display(path) + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    h.update(util::ByteSpan(buf.data(), static_cast<std::size_t>(n)));
+    size += static_cast<std::uint64_t>(n);
+  }
+  return std::make_pair(util::to_hex(h.finish()), size);
+}
+
+int run_verify(const VerifyArgs& args) {
+  if (args.server_key.empty() == args.server.empty()) {
+    print_error("give the server's key: --server-key SHA256:... or --server HOST:PORT (pinned)");
+    return kExitUsage;
+  }
+  Receipt receipt;
+  for (auto [path, into] : {std::pair{args.file, &receipt.statement},
+                            std::pair{args.file + ".sig", &receipt.signature}}) {
+    auto text = util::read_file(path, kMaxReceiptFile);
+    if (!text || !*text) {
+      print_error(text ? "no such file: " + util::escape_for_display(path)
+                       : text.error().message());
+      return kExitUsage;
+    }
+    *into = std::move(**text);
+  }
+  auto facts = check_receipt(receipt);
+  if (!facts) return failed("signature: " + facts.error().message());
+
+  std::string expected = args.server_key;
+  if (!args.server.empty()) {
+    Result<std::filesystem::path> path = std::filesystem::path(args.known_hosts);
+    if (args.known_hosts.empty()) {
+      path = keys::config_dir_path();
+      if (path) path = keys::known_hosts_path(*path);
+    }
+    if (!path) {
+      print_error(path.error().message());
+      return kExitUsage;
+    }
+    auto pinned = keys::KnownHosts(*path).lookup(args.server);
+    if (!pinned) {
+      print_error(pinned.error().message());
+      return kExitUsage;
+    }
+    if (!*pinned) {
+      return failed("no key is pinned for " + util::escape_for_display(args.server) + " in " +
+                    util::escape_for_display(path->string()));
+    }
+    expected = (*pinned)->fingerprint();
+  }
+  if (facts->server_key != expected) {
+    return failed("signed by " + facts->server_key + ", not by the server key " +
+                  util::escape_for_display(expected));
+  }
+  if (args.has_message) {
+    const auto digest = util::to_hex(crypto::sha256({util::as_bytes(args.message)}));
+    if (digest != facts->sha256 || args.message.size() != facts->size) {
+      return failed("the receipt is for another message");
+    }
+  }
+  if (!args.data_file.empty()) {
+    auto d = file_digest(args.data_file);
+    if (!d) {
+      print_error(d.error().message());
+      return kExitUsage;
+    }
+    if (d->first != facts->sha256 || d->second != facts->size) {
+      return failed("the receipt is for other data than " +
+                    util::escape_for_display(args.data_file));
+    }
+  }
+  std::cout << "receipt verified: " << facts->operation << " of " << facts->size
+            << " bytes (sha256 " << facts->sha256 << "), status " << facts->status << ", at "
+            << facts->time << ", server " << facts->server_key << ", client " << facts->client_key
+            << std::endl;
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_receipt_commands(CLI::App& app, Action& action) {
+  auto args = std::make_shared<VerifyArgs>();
+  auto* v = app.add_subcommand(
+      "verify-receipt",
+      "Check a receipt written by send --receipt (FILE and FILE.sig): its signature by the "
+      "server's key and, if given, the message or file it is for; exit 4 if any part fails");
+  v->add_option("file", args->file, "The receipt (its signature is FILE.sig)")
+      ->required()
+      ->type_name("FILE");
+  v->add_option("--server-key", args->server_key, "The server's key fingerprint")
+      ->type_name("SHA256:...");
+  v->add_option("--server", args->server,
+                "Check against the key pinned for this server in known_hosts")
+      ->type_name("HOST:PORT");
+  v->add_option("--known-hosts", args->known_hosts, "known_hosts file for --server")
+      ->type_name("FILE");
+  auto* m = v->add_option("--message", args->message, "The message the receipt must be for")
+                ->type_name("TEXT");
+  v->add_option("--file", args->data_file, "The file whose content the receipt must be for")
+      ->type_name("PATH")
+      ->excludes(m);
+  v->callback([args, m, &action] {
+    args->has_message = m->count() > 0;
+    action = [args] { return run_verify(*args); };
+  });
+}
+
+}  // namespace signet::cli

@@ -1,0 +1,158 @@
+// Receipts (api/receipt.hpp): the statement's one canonical text, its
+// signature by the server's key, and what a client checks of the receipt
+// that comes with its reply, a session's value above all.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "api/receipt.hpp"
+#include "crypto/primitives.hpp"
+#include "util/encoding.hpp"
+
+namespace signet {
+namespace {
+
+using ::testing::HasSubstr;
+
+const crypto::PrivateKey& server_key() {
+  static const auto k = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+  return *k;
+}
+const crypto::PrivateKey& other_key() {
+  static const auto k = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+  return *k;
+}
+
+const std::string kMessage = "pay invoice 1234";
+const wire::Reply kReply{0, "verified 16 bytes"};
+
+util::Bytes session_of(std::uint8_t b) {
+  return util::Bytes(32, b);
+}
+
+ReceiptFacts facts_for(const util::Bytes& session) {
+  ReceiptFacts f;
+  f.server_key = server_key().public_key().fingerprint();
+  f.client_key = other_key().public_key().fingerprint();
+  f.session = util::to_hex(session);
+  f.time = "2026-12-02T12:34:56Z";
+  f.operation = "message";
+  f.size = kMessage.size();
+  f.sha256 = util::to_hex(crypto::sha256({util::as_bytes(kMessage)}));
+  f.status = kReply.status;
+  f.reply_sha256 = util::to_hex(crypto::sha256({util::as_bytes(kReply.text)}));
+  return f;
+}
+
+TEST(Receipt, TheStatementHasOneTextAndParsesBackToIt) {
+  const auto f = facts_for(session_of(7));
+  const std::string text = format_receipt(f);
+  EXPECT_THAT(text, ::testing::StartsWith("signet receipt v1\nprotocol 2\nserver-key SHA256:"));
+  EXPECT_THAT(text, HasSubstr("\ntime 2026-12-02T12:34:56Z\noperation message\nsize 16\n"));
+  auto back = parse_receipt(text);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(format_receipt(*back), text);
+  EXPECT_EQ(back->session, f.session);
+  EXPECT_EQ(back->size, 16u);
+
+  // Every way of writing the same facts otherwise is refused.
+  const auto refused = [](std::string t) { return !parse_receipt(t).ok(); };
+  std::string t = text;
+  EXPECT_TRUE(refused(t.substr(0, t.size() - 1)));  // no last line end
+  EXPECT_TRUE(refused(t + "extra 1\n"));            // a line more
+  EXPECT_TRUE(refused(std::string(t).replace(t.find("size 16"), 7, "size 016")));  // not canonical
+  EXPECT_TRUE(refused(std::string(t).replace(t.find("size 16"), 7, "size  16")));
+  EXPECT_TRUE(refused(std::string(t).replace(t.find("status 0"), 8, "status 256")));
+  EXPECT_TRUE(refused(std::string(t).replace(t.find("operation message"), 17, "operation other")));
+  EXPECT_TRUE(
+      refused(std::string(t).replace(t.find("server-key SHA256:"), 18, "server-key MD5:xx")));
+  EXPECT_TRUE(
+      refused(std::string(t).replace(t.find("signet receipt v1"), 17, "signet receipt v2")));
+  std::string upper = t;
+  upper[upper.find("sha256 ") + 7] = 'A';  // hex is lowercase
+  EXPECT_TRUE(refused(upper));
+  std::string swapped = t;  // two lines in the other order
+  const auto a = swapped.find("size 16\n");
+  const auto b = swapped.find("sha256 ");
+  const auto b_end = swapped.find('\n', b) + 1;
+  swapped =
+      swapped.substr(0, a) + swapped.substr(b, b_end - b) + "size 16\n" + swapped.substr(b_end);
+  EXPECT_TRUE(refused(swapped));
+}
+
+TEST(Receipt, ASignedReceiptChecksOnlyWithItsOwnStatementAndItsNamedSigner) {
+  const auto f = facts_for(session_of(1));
+  auto r = sign_receipt(server_key(), f);
+  ASSERT_TRUE(r) << r.error().message();
+  auto checked = check_receipt(*r);
+  ASSERT_TRUE(checked) << checked.error().message();
+  EXPECT_EQ(checked->server_key, f.server_key);
+
+  Receipt changed = *r;
+  changed.statement[changed.statement.find("status 0") + 7] = '1';
+  EXPECT_TRUE(check_receipt(changed).error().is(Errc::bad_tag));
+  // Signed by a key other than the server key it names.
+  auto forged = sign_receipt(other_key(), f);
+  ASSERT_TRUE(forged);
+  auto e = check_receipt(*forged);
+  ASSERT_FALSE(e);
+  EXPECT_TRUE(e.error().is(Errc::not_verified));
+  EXPECT_THAT(e.error().message(), HasSubstr("not by the server key it names"));
+}
+
+TEST(Receipt, AClientRefusesAReceiptOfAnotherSessionMessageOrReply) {
+  channel::PeerIdentity server;
+  server.fingerprint = server_key().public_key().fingerprint();
+  server.session = session_of(1);
+  const auto sent = crypto::sha256({util::as_bytes(kMessage)});
+  const auto data_for = [](const ReceiptFacts& f) {
+    return encode_receipt(*sign_receipt(server_key(), f));
+  };
+  auto ok = check_message_receipt(data_for(facts_for(session_of(1))), server, kMessage.size(), sent,
+                                  kReply);
+  ASSERT_TRUE(ok) << ok.error().message();
+
+  // The same server's receipt from another connection.
+  auto other = check_message_receipt(data_for(facts_for(session_of(2))), server, kMessage.size(),
+                                     sent, kReply);
+  ASSERT_FALSE(other);
+  EXPECT_TRUE(other.error().is(Errc::not_verified));
+  EXPECT_THAT(other.error().message(), HasSubstr("another session"));
+
+  const auto good = data_for(facts_for(session_of(1)));
+  EXPECT_THAT(
+      check_message_receipt(good, server, kMessage.size() + 1, sent, kReply).error().message(),
+      HasSubstr("another message"));
+  EXPECT_THAT(
+      check_message_receipt(good, server, kMessage.size(), sent, wire::Reply{1, kReply.text})
+          .error()
+          .message(),
+      HasSubstr("another reply"));
+  channel::PeerIdentity elsewhere = server;
+  elsewhere.fingerprint = other_key().public_key().fingerprint();
+  EXPECT_THAT(
+      check_message_receipt(good, elsewhere, kMessage.size(), sent, kReply).error().message(),
+      HasSubstr("another server key"));
+  EXPECT_TRUE(check_message_receipt({}, server, kMessage.size(), sent, kReply)
+                  .error()
+                  .is(Errc::not_verified));
+  // Cut anywhere in its framing or statement: refused, never read past.
+  for (std::size_t n = 0; n < 4 + 40; ++n) {
+    EXPECT_FALSE(
+        check_message_receipt(util::ByteSpan(good).first(n), server, kMessage.size(), sent, kReply))
+        << n;
+  }
+}
+
+TEST(Receipt, TheFramingRoundTrips) {
+  const Receipt r{"statement\n", "-----BEGIN SSH SIGNATURE-----\n"};
+  auto back = decode_receipt(encode_receipt(r));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->statement, r.statement);
+  EXPECT_EQ(back->signature, r.signature);
+  util::Bytes huge(8, 0);
+  util::store_u32(huge.data(), 5000);  // a statement over 4096 bytes
+  EXPECT_TRUE(decode_receipt(huge).error().is(Errc::malformed));
+}
+
+}  // namespace
+}  // namespace signet
