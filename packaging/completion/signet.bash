@@ -21,7 +21,7 @@ _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --
   --timeout --raw --receipt"
 _signet_opts_verify_receipt="-h --help --server-key --server --known-hosts --message --file"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
-  --timeout --as --to -r --recursive -f --force -q --quiet --progress"
+  --timeout --as --to -r --recursive -f --force -q --quiet --progress --receipt"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout -o --output --to -r --recursive -f --force -q --quiet --progress"
 _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key

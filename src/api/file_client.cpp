@@ -17,6 +17,7 @@
 
 #include "api/link_sink.hpp"
 #include "channel/psk_channel.hpp"  // channel::peer_error
+#include "crypto/sshsig.hpp"
 #include "files/source_digest.hpp"
 #include "util/encoding.hpp"
 #include "util/file.hpp"
@@ -183,24 +184,39 @@ struct FileClient::Download : Op {
   std::optional<Result<void>> published;  // set by publish_batch()
 };
 
-// A PUT asked with RESUME: the server's first DATA says where to start.
+// A PUT. With RESUME the server's first DATA says where to start (41
+// bytes); with RECEIPT its last DATA is the signed receipt.
 struct FileClient::Upload : Op {
-  using Op::Op;
+  Upload(const asio::any_io_executor& ex, bool asked_resume, bool asked_receipt)
+      : Op(ex), asks_resume(asked_resume), asks_receipt(asked_receipt) {}
   Result<void> data(FileClient&, std::uint32_t, util::ByteSpan bytes, bool) override {
-    if (answer_bytes.size() + bytes.size() > proto::kResumeAnswerSize || resume) {
+    if (asks_resume && !resume) {
+      const std::size_t n = std::min(bytes.size(), proto::kResumeAnswerSize - answer_bytes.size());
+      answer_bytes.insert(answer_bytes.end(), bytes.begin(),
+                          bytes.begin() + static_cast<std::ptrdiff_t>(n));
+      bytes = bytes.subspan(n);
+      if (answer_bytes.size() == proto::kResumeAnswerSize) {
+        auto a = proto::decode_resume_answer(answer_bytes);
+        if (!a) return a.error();
+        resume = *a;
+        notify();
+      }
+    }
+    if (bytes.empty()) return {};
+    if (!asks_receipt) {
       return Error(Errc::unexpected_frame, "the server sent more than where to resume");
     }
-    answer_bytes.insert(answer_bytes.end(), bytes.begin(), bytes.end());
-    if (answer_bytes.size() == proto::kResumeAnswerSize) {
-      auto a = proto::decode_resume_answer(answer_bytes);
-      if (!a) return a.error();
-      resume = *a;
-      notify();
+    if (receipt.size() + bytes.size() > 4 + 4096 + crypto::kMaxSshsigArmorSize) {
+      return Error(Errc::too_large, "a receipt larger than any signet signs");
     }
+    receipt.insert(receipt.end(), bytes.begin(), bytes.end());
     return {};
   }
+  bool asks_resume;
+  bool asks_receipt;
   util::Bytes answer_bytes;
   std::optional<proto::ResumeAnswer> resume;
+  util::Bytes receipt;  // as it arrives
 };
 
 struct FileClient::Listing : Op {
@@ -247,11 +263,11 @@ FileClient::FileClient(std::shared_ptr<net::Connection> connection)
       session_(proto::Role::client, connection_->protocol_version()) {}
 
 Result<std::uint32_t> FileClient::open(proto::Kind kind, util::ByteSpan body, bool fin,
-                                       std::shared_ptr<Op> op) {
+                                       std::shared_ptr<Op> op, bool receipt) {
   if (const auto& e = connection_->error()) return *e;
   if (!connection_->is_open()) return Error(Errc::peer_closed, "the connection is closed");
   LinkSink sink(*connection_);
-  auto id = session_.open(static_cast<std::uint8_t>(kind), body, fin, sink);
+  auto id = session_.open(static_cast<std::uint8_t>(kind), body, fin, sink, receipt);
   if (!id) return id.error();
   ops_.emplace(*id, std::move(op));
   touch();
@@ -401,7 +417,12 @@ awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, 
 }
 
 awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, std::string remote,
-                                                  bool replace, ProgressFn progress) {
+                                                  bool replace, ProgressFn progress,
+                                                  bool want_receipt) {
+  if (want_receipt && connection_->peer().identity.session.empty()) {
+    co_return Error(Errc::unsupported_operation,
+                    "receipts need key mode (a shared-key server signs none)");
+  }
   util::UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) {
     if (errno == ENOENT) co_return Error(Errc::not_found, util::escape_for_display(local.string()));
@@ -429,14 +450,14 @@ awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, s
                             static_cast<std::int64_t>(st.st_mtime),
                             remote,
                             true};
-  TransferResult result{size, {}, 0, false};
+  TransferResult result{size, {}, 0, false, nullptr};
   // The first attempt goes on from a part the server holds; a second, after
   // the server's part turned out not to be this file's beginning, does not.
   for (int attempt = 0;; ++attempt) {
     request.resume = attempt == 0;
-    auto op = std::make_shared<Upload>(connection_->executor());
+    auto op = std::make_shared<Upload>(connection_->executor(), request.resume, want_receipt);
     const auto body = proto::encode(request);
-    auto id = open(proto::Kind::put, body, false, op);
+    auto id = open(proto::Kind::put, body, false, op, want_receipt);
     if (!id) co_return id.error();
     std::uint64_t from = 0;
     std::optional<crypto::Sha256Digest> prefix;
@@ -475,6 +496,13 @@ awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, s
     }
     std::copy(digest->begin(), digest->end(), result.digest.begin());
     result.resumed_from = from;
+    if (want_receipt) {
+      auto r = check_receipt_for(
+          op->receipt, connection_->peer().identity,
+          ReceiptExpected{"put", remote, size, result.digest, wire::Reply{status, text}});
+      if (!r) co_return r.error();
+      result.receipt = std::make_shared<const Receipt>(std::move(*r));
+    }
     co_return result;
   }
 }
@@ -538,7 +566,7 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
     }
     if (auto p = co_await publish(op); !p) co_return p.error();
     co_return TransferResult{op->meta.size, *op->digest, op->resumed_from,
-                             started_over || op->started_over};
+                             started_over || op->started_over, nullptr};
   }
 }
 

@@ -21,6 +21,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "api/receipt.hpp"
 #include "crypto/primitives.hpp"
 #include "files/folder.hpp"
 #include "files/source_digest.hpp"
@@ -39,6 +40,8 @@ struct TransferResult {
   // The receiver held a part of another version of the file: it was
   // discarded and the whole file sent.
   bool started_over = false;
+  // put(..., want_receipt): the server's signed receipt, checked.
+  std::shared_ptr<const Receipt> receipt;
 };
 
 // Called as a transfer moves: bytes of the file done so far, and its size.
@@ -63,8 +66,14 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   // malformed (a name the server refuses), config (not permitted), refused
   // (the key may not put), cancelled (did not verify), or the connection's
   // error; io for a local file that cannot be read.
+  // want_receipt (key mode): the server signs a receipt of the published
+  // file (docs/PROTOCOL.md, "Receipts"), checked as
+  // MessageClient::request_with_receipt checks one, in
+  // TransferResult::receipt; a server that signs none cancels the PUT
+  // before any data moves.
   asio::awaitable<Result<TransferResult>> put(std::filesystem::path local, std::string remote,
-                                              bool replace, ProgressFn progress = {});
+                                              bool replace, ProgressFn progress = {},
+                                              bool want_receipt = false);
   // Downloads `remote` to the file `local`, through a hidden temporary file
   // beside it that becomes `local` only once the SHA-256 matches; local's
   // folder must exist, and `local` must not unless replace. A part left by
@@ -97,7 +106,7 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   explicit FileClient(std::shared_ptr<net::Connection> connection);
   // Opens an operation and registers its state.
   Result<std::uint32_t> open(proto::Kind kind, util::ByteSpan body, bool fin,
-                             std::shared_ptr<Op> op);
+                             std::shared_ptr<Op> op, bool receipt = false);
   // Waits until op's state changes (credit, data, its answer, a failure).
   asio::awaitable<void> wait(Op& op);
   // Sends the file's bytes from `from` on (fd is positioned there), then

@@ -10,6 +10,7 @@
 #include <optional>
 #include <variant>
 
+#include "api/receipt.hpp"
 #include "crypto/primitives.hpp"
 #include "files/source_digest.hpp"
 #include "util/encoding.hpp"
@@ -115,6 +116,7 @@ struct FileOperations::Upload : Op {
   FolderUsage* usage = nullptr;   // with --max-total: what this upload reserved
   std::uint64_t reserved = 0;
   std::uint64_t replaced = 0;  // the size of the file it replaces
+  bool receipt = false;        // the client asked for a signed receipt
 };
 
 // A download or a listing: a prefix (the file header, or the whole
@@ -132,8 +134,13 @@ struct FileOperations::Outgoing : Op {
 };
 
 FileOperations::FileOperations(std::shared_ptr<const FileServiceShared> shared,
-                               proto::Session& session, net::Link& link, proto::FrameSink& sink)
-    : shared_(std::move(shared)), session_(session), link_(link), sink_(sink) {}
+                               proto::Session& session, net::Link& link, proto::FrameSink& sink,
+                               std::shared_ptr<const crypto::PrivateKey> receipt_key)
+    : shared_(std::move(shared)),
+      receipt_key_(std::move(receipt_key)),
+      session_(session),
+      link_(link),
+      sink_(sink) {}
 
 FileOperations::~FileOperations() {
   for (const auto& [op, o] : ops_) {
@@ -188,6 +195,12 @@ Result<void> FileOperations::opened(const proto::Opened& o) {
 Result<void> FileOperations::start_put(const proto::Opened& o) {
   auto r = proto::decode_put(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "PUT request: " + r.error().message());
+  if (o.receipt && (!receipt_key_ || link_.peer().identity.session.empty())) {
+    const Error e(Errc::unsupported_operation,
+                  "this server signs no receipts (receipts need key mode); nothing was written");
+    spdlog::warn("{}: refused put {}: {}", link_.peer().address, o.op, e.detail);
+    return session_.cancel(o.op, {wire::error_code_for(e), e.detail}, sink_);
+  }
   if (o.fin) {
     return refuse(o.op, FileStatus::not_verified,
                   "a PUT sends the file and its SHA-256 as DATA; this one sent none");
@@ -247,6 +260,7 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
   op->usage = std::exchange(reservation.usage, nullptr);
   op->reserved = r->size;
   op->replaced = replaced;
+  op->receipt = o.receipt;
   ops_.emplace(o.op, std::move(op));
   if (r->resume) {
     proto::ResumeAnswer a;
@@ -257,7 +271,8 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
     } else if (point.outcome == files::ResumePoint::Outcome::changed) {
       a.outcome = proto::kResumeChanged;
     }
-    if (auto s = session_.send_data(o.op, proto::encode(a), true, sink_); !s) return s;
+    // A receipt, if asked for, follows at the end on the same stream.
+    if (auto s = session_.send_data(o.op, proto::encode(a), !o.receipt, sink_); !s) return s;
   }
   return session_.grant(o.op, kUploadWindow - proto::kInitialWindow, sink_);
 }
@@ -348,12 +363,41 @@ Result<void> FileOperations::commit() {
     const std::string hex = util::to_hex(u.digest);
     spdlog::info("{}: put {} ({} bytes, sha256 {})", link_.peer().address, shown(u.request.name),
                  u.request.size, hex);
+    if (u.receipt) {
+      if (auto s = send_receipt(op, u, hex); !s) return s;
+    }
     link_.served();
     auto r =
         session_.reply(op, static_cast<std::uint8_t>(FileStatus::ok), util::as_bytes(hex), sink_);
     if (!r) return r;
   }
   return {};
+}
+
+Result<void> FileOperations::send_receipt(std::uint32_t op, const Upload& u,
+                                          const std::string& reply_text) {
+  const auto& peer = link_.peer();
+  ReceiptFacts f;
+  f.protocol = peer.protocol;
+  f.server_key = receipt_key_->public_key().fingerprint();
+  f.client_key = peer.identity.fingerprint;
+  f.session = util::to_hex(peer.identity.session);
+  f.time = receipt_time_now();
+  f.operation = "put";
+  f.name = u.request.name;
+  f.size = u.request.size;
+  f.sha256 = util::to_hex(u.digest);
+  f.status = static_cast<int>(FileStatus::ok);
+  f.reply_sha256 = util::to_hex(crypto::sha256({util::as_bytes(reply_text)}));
+  auto r = sign_receipt(*receipt_key_, f);
+  if (!r) {
+    // The file is published; the client learns it has no receipt (the
+    // REPLY comes without one) and says so.
+    spdlog::error("{}: cannot sign a receipt: {}", peer.address, r.error().message());
+    return {};
+  }
+  const auto bytes = encode_receipt(*r);
+  return session_.send_data(op, bytes, true, sink_);
 }
 
 Result<void> FileOperations::start_get(const proto::Opened& o) {

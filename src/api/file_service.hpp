@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "crypto/private_key.hpp"
 #include "files/folder.hpp"
 #include "net/link.hpp"
 #include "proto/file_frames.hpp"
@@ -68,8 +69,11 @@ struct FileServiceShared {
 
 class FileOperations {
  public:
+  // receipt_key: the key that signs receipts a PUT asks for (none: such a
+  // PUT is cancelled before any data is taken).
   FileOperations(std::shared_ptr<const FileServiceShared> shared, proto::Session& session,
-                 net::Link& link, proto::FrameSink& sink);
+                 net::Link& link, proto::FrameSink& sink,
+                 std::shared_ptr<const crypto::PrivateKey> receipt_key = nullptr);
   ~FileOperations();
 
   // The peer opened a file operation (already authorized): refused at once
@@ -99,6 +103,8 @@ class FileOperations {
   Result<void> start_get(const proto::Opened& o);
   Result<void> start_list(const proto::Opened& o);
   Result<void> finish_put(std::uint32_t op, Upload& u);
+  // The signed receipt of a published upload, in its last DATA.
+  Result<void> send_receipt(std::uint32_t op, const Upload& u, const std::string& reply_text);
   // Sends on one outgoing stream; false when it stopped for want of output room.
   Result<bool> pump_one(std::uint32_t op, Outgoing& o);
 
@@ -108,6 +114,7 @@ class FileOperations {
   const files::ServedFolder* folder();
 
   std::shared_ptr<const FileServiceShared> shared_;
+  std::shared_ptr<const crypto::PrivateKey> receipt_key_;
   std::optional<Result<files::ServedFolder>> own_folder_;  // dir=, opened on first use
   proto::Session& session_;
   net::Link& link_;

@@ -194,7 +194,8 @@ awaitable<Result<std::pair<wire::Reply, Receipt>>> MessageClient::request_with_r
   receipts_.erase(*op);
   if (!reply) co_return reply.error();
   if (data.empty()) co_return Error(Errc::not_verified, "the server answered without a receipt");
-  auto receipt = check_message_receipt(data, server, size, sent, *reply);
+  auto receipt =
+      check_receipt_for(data, server, ReceiptExpected{"message", {}, size, sent, *reply});
   if (!receipt) co_return receipt.error();
   co_return std::make_pair(std::move(*reply), std::move(*receipt));
 }

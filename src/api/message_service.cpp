@@ -46,7 +46,9 @@ class MessageService : public net::Application {
         // and other options; api/channels.cpp).
         session_(proto::Role::server, link.peer().protocol, link.peer().identity.authorize),
         sink_(link) {
-    if (shared_->files) files_.emplace(shared_->files, session_, link, sink_);
+    if (shared_->files) {
+      files_.emplace(shared_->files, session_, link, sink_, shared_->receipt_key);
+    }
   }
 
   asio::awaitable<Result<void>> receive(net::Link& link) override;
@@ -85,11 +87,6 @@ class MessageService : public net::Application {
   std::unordered_map<std::uint32_t, Received> receipts_;
 };
 
-// GCC 12 reports -Wmismatched-new-delete on this coroutine's frame (Asio's
-// awaitable_frame_base pairs its own operator new and delete; the warning is
-// a known false positive of GCC 12 on coroutine frames). Silenced here only.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
   for (;;) {
     auto f = link.next_frame();
@@ -159,7 +156,6 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
   }
   co_return co_await pump_files(link);
 }
-#pragma GCC diagnostic pop
 
 Result<void> MessageService::open_file_operation(net::Link& link, const proto::Opened& opened) {
   if (!files_) {

@@ -69,6 +69,7 @@ std::string format_receipt(const ReceiptFacts& f) {
   line("session", f.session);
   line("time", f.time);
   line("operation", f.operation);
+  if (f.operation == "put") line("name", f.name);
   line("size", std::to_string(f.size));
   line("sha256", f.sha256);
   line("status", std::to_string(f.status));
@@ -91,6 +92,13 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement) {
   static constexpr std::string_view kKeys[] = {"protocol", "server-key",  "client-key", "session",
                                                "time",     "operation",   "size",       "sha256",
                                                "status",   "reply-sha256"};
+  // A put's statement has its file's name after the operation line.
+  std::string name;
+  constexpr std::size_t kNameLine = 7;  // after the header and six lines
+  if (lines.size() == 2 + std::size(kKeys) && lines[kNameLine].substr(0, 5) == "name ") {
+    name = std::string(lines[kNameLine].substr(5));
+    lines.erase(lines.begin() + kNameLine);
+  }
   if (lines.size() != 1 + std::size(kKeys) || lines[0] != kHeader) {
     return Error(Errc::malformed, "not a signet receipt v1 statement");
   }
@@ -114,6 +122,7 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement) {
   f.session = std::string(v[3]);
   f.time = std::string(v[4]);
   f.operation = std::string(v[5]);
+  f.name = std::move(name);
   auto size = number(v[6], "size");
   if (!size) return size.error();
   f.size = *size;
@@ -133,8 +142,11 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement) {
   if (f.time.size() != 20 || f.time[10] != 'T' || f.time.back() != 'Z') {
     return Error(Errc::malformed, "receipt time is not YYYY-MM-DDTHH:MM:SSZ");
   }
-  if (f.operation != "message") {
+  if (f.operation != "message" && f.operation != "put") {
     return Error(Errc::malformed, "receipt operation " + util::escape_for_display(f.operation));
+  }
+  if ((f.operation == "put") == f.name.empty()) {
+    return Error(Errc::malformed, "a receipt names a file exactly when its operation is put");
   }
   if (format_receipt(f) != whole) {
     return Error(Errc::malformed, "receipt statement is not in canonical form");
@@ -173,9 +185,8 @@ Result<ReceiptFacts> check_receipt(const Receipt& r) {
   return facts;
 }
 
-Result<Receipt> check_message_receipt(util::ByteSpan data, const channel::PeerIdentity& server,
-                                      std::uint64_t size, const crypto::Sha256Digest& sent,
-                                      const wire::Reply& reply) {
+Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdentity& server,
+                                  const ReceiptExpected& expected) {
   if (data.empty()) return Error(Errc::not_verified, "the server answered without a receipt");
   auto receipt = decode_receipt(data);
   if (!receipt) return receipt.error();
@@ -186,12 +197,15 @@ Result<Receipt> check_message_receipt(util::ByteSpan data, const channel::PeerId
     differs = "server key";
   } else if (facts->session != util::to_hex(server.session)) {
     differs = "session";
-  } else if (facts->operation != "message") {
+  } else if (facts->operation != expected.operation) {
     differs = "operation";
-  } else if (facts->size != size || facts->sha256 != util::to_hex(sent)) {
-    differs = "message";
-  } else if (facts->status != reply.status ||
-             facts->reply_sha256 != util::to_hex(crypto::sha256({util::as_bytes(reply.text)}))) {
+  } else if (facts->name != expected.name) {
+    differs = "file name";
+  } else if (facts->size != expected.size || facts->sha256 != util::to_hex(expected.sha256)) {
+    differs = expected.operation == "put" ? "file" : "message";
+  } else if (facts->status != expected.reply.status ||
+             facts->reply_sha256 !=
+                 util::to_hex(crypto::sha256({util::as_bytes(expected.reply.text)}))) {
     differs = "reply";
   }
   if (differs != nullptr) {

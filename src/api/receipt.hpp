@@ -28,7 +28,8 @@ struct ReceiptFacts {
   std::string client_key;    // "SHA256:..." of the client's key
   std::string session;       // 64 hex digits: the connection's PeerIdentity::session
   std::string time;          // the server's clock, UTC, "2026-12-02T12:34:56Z"
-  std::string operation;     // "message"
+  std::string operation;     // "message" or "put"
+  std::string name;          // put: the file's name in the served folder
   std::uint64_t size = 0;    // of what was received
   std::string sha256;        // of what was received
   int status = 0;            // the reply's
@@ -42,7 +43,8 @@ struct Receipt {
   std::string signature;
 };
 
-// The statement's text: one "key value" line each, in this order, LF ends.
+// The statement's text: one "key value" line each, in this order, LF ends
+// (a put's has a name line after its operation line).
 std::string format_receipt(const ReceiptFacts& f);
 // Parses a statement: exactly format_receipt's lines and order (malformed
 // otherwise, naming the line), so that one statement has one reading.
@@ -58,14 +60,21 @@ Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& 
 // malformed for a statement that does not parse.
 Result<ReceiptFacts> check_receipt(const Receipt& r);
 
-// What a client checks of the receipt that came with its message's reply
-// (MessageClient::request_with_receipt): the framing, the signature (by the
-// server key it names), and that it names `server`'s key and session, the
-// message sent (size, SHA-256) and the reply received. not_verified names
-// the first part that differs ("... another session").
-Result<Receipt> check_message_receipt(util::ByteSpan data, const channel::PeerIdentity& server,
-                                      std::uint64_t size, const crypto::Sha256Digest& sent,
-                                      const wire::Reply& reply);
+// What a client expects a receipt to state.
+struct ReceiptExpected {
+  std::string operation;  // "message" or "put"
+  std::string name;       // put
+  std::uint64_t size = 0;
+  crypto::Sha256Digest sha256{};
+  wire::Reply reply;
+};
+// What a client checks of the receipt that came with its operation's reply
+// (MessageClient::request_with_receipt, FileClient::put): the framing, the
+// signature (by the server key it names), and that it names `server`'s key
+// and session and what was expected. not_verified names the first part
+// that differs ("... another session").
+Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdentity& server,
+                                  const ReceiptExpected& expected);
 
 // The framing of a receipt in DATA: statement length u32 || statement ||
 // signature.

@@ -25,6 +25,7 @@
 #include "files/names.hpp"
 #include "net/blocking.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet::cli {
 namespace {
@@ -43,6 +44,7 @@ struct FileArgs {
   bool progress = false;
   ChannelOptions channel;
   double timeout = 30;
+  std::string receipt;  // put --receipt FILE
 };
 
 // Progress on standard error: on a terminal one line per file redrawn in
@@ -340,6 +342,29 @@ Result<std::vector<Job>> put_jobs(const FileArgs& args) {
   return jobs;
 }
 
+// put --receipt FILE: the checked receipt (FileClient::put), if it names
+// this client's key, goes to FILE and FILE.sig.
+int write_receipt(const Receipt& receipt, const std::string& file, const ClientMode& mode) {
+  auto facts = parse_receipt(receipt.statement);
+  if (!facts || facts->client_key != mode.fingerprint) {
+    print_error("--receipt: the receipt names another client key than this one, " +
+                mode.fingerprint);
+    return kExitNotVerified;
+  }
+  std::filesystem::path sig = file;
+  sig += ".sig";
+  for (const auto& [path, text] : {std::pair{std::filesystem::path(file), receipt.statement},
+                                   std::pair{sig, receipt.signature}}) {
+    if (auto w = util::write_file_atomic(path, util::as_bytes(text), 0644, util::Overwrite::yes);
+        !w) {
+      print_error("--receipt: cannot write " + util::escape_for_display(path.string()) + ": " +
+                  w.error().message());
+      return kExitUsage;
+    }
+  }
+  return kExitOk;
+}
+
 int run_put(FileArgs& args) {
   harden_process();
   if (!args.as.empty() && (args.names.size() != 1 || args.recursive)) {
@@ -351,17 +376,28 @@ int run_put(FileArgs& args) {
     print_error(jobs.error().message());
     return exit_status_for(jobs.error());
   }
+  if (!args.receipt.empty() && (jobs->size() != 1 || args.recursive)) {
+    print_error("--receipt is for one file; give one file");
+    return kExitUsage;
+  }
   Session s;
   if (int rc = open_session(args, s); rc != kExitOk) return rc;
+  std::shared_ptr<const Receipt> receipt;
   ProgressLine bar(jobs->size() == 1 ? jobs->front().local : std::string(), progress_enabled(args));
   bar.set_quiet(args.quiet);
   bar.files(0, jobs->size());
   const int status = net::run_blocking(
-      s.ctx, run_jobs(s, *jobs, "put", bar, [&](const Job& job, ProgressFn progress) {
-        return s.client->put(job.local, job.remote, args.force, std::move(progress));
-      }));
+      s.ctx,
+      run_jobs(s, *jobs, "put", bar,
+               [&](const Job& job, ProgressFn progress) -> asio::awaitable<Result<TransferResult>> {
+                 auto r = co_await s.client->put(job.local, job.remote, args.force,
+                                                 std::move(progress), !args.receipt.empty());
+                 if (r && r->receipt) receipt = r->receipt;
+                 co_return r;
+               }));
   bar.done();
   s.client->close();
+  if (status == kExitOk && receipt) return write_receipt(*receipt, args.receipt, s.mode);
   return status;
 }
 
@@ -503,6 +539,10 @@ void add_file_commands(CLI::App& app, Action& action) {
                 "The folder in the server's folder to put the files (and -r folders' contents) in")
       ->type_name("FOLDER");
   p->add_flag("--recursive,-r", put->recursive, "Folders too, with everything below them");
+  p->add_option("--receipt", put->receipt,
+                "Key mode, one file: ask the server for a signed receipt of the file it "
+                "published and write it to FILE and FILE.sig (see signet verify-receipt)")
+      ->type_name("FILE");
   add_transfer_flags(p, *put);
   p->callback([put, &action] { action = [put] { return run_put(*put); }; });
 

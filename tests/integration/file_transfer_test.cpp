@@ -539,6 +539,22 @@ TEST_F(FileTransferTest, TheFolderTotalLimitRefusesAnUploadThatWouldGoBeyondIt) 
   EXPECT_EQ(tree(served_), (std::set<std::string>{"a", "b", "existing"}));
 }
 
+// Receipts are signed by a key-mode server's key: a shared-key put or send
+// that asks for one is refused before anything is written or delivered.
+TEST_F(FileTransferTest, AReceiptIsRefusedInSharedKeyModeAndNothingIsWritten) {
+  auto server = start_server();
+  write_file(local_ + "/f", "payload");
+  auto r = signet({"put", server->address(), local_ + "/f", "--receipt", dir_ + "/r.txt"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.err, HasSubstr("receipts need key mode"));
+  EXPECT_THAT(tree(served_), IsEmpty());
+  r = signet({"send", server->address(), "hello", "--receipt", dir_ + "/r.txt"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.err, HasSubstr("receipts need key mode"));
+  EXPECT_TRUE(server->verified_lines().empty());
+  EXPECT_FALSE(fs::exists(dir_ + "/r.txt"));
+}
+
 TEST_F(FileTransferTest, TwoUploadsOfOneNameNeverMix) {
   auto server = start_server();
   const std::string a = random_bytes(24 << 20, 21), b = random_bytes(24 << 20, 22);

@@ -351,6 +351,54 @@ TEST_F(KeyModeTest, ASignedReceiptVerifiesWithSignetAndSshKeygenAndCatchesEveryC
   EXPECT_EQ(verify({"--server-key", server_key_.fingerprint}).status, 0);
 }
 
+// put --receipt: the server signs a receipt of the file it published,
+// naming the file, its size and SHA-256; it checks against that file and
+// no other, with signet and with ssh-keygen.
+TEST_F(KeyModeTest, AReceiptOfAnUploadNamesTheFileAndItsDigest) {
+  authorize("allow=\"message,put\" " + client_key_.pub());
+  const std::string served = dir_ + "/served";
+  fs::create_directories(served);
+  const std::string data = "release tarball " + std::string(300000, 'r');
+  write_file(dir_ + "/release.tar.gz", data);
+  write_file(dir_ + "/other", "something else");
+  auto server = start_server({"--files", served});
+  const std::string receipt = dir_ + "/put.txt";
+  const auto run = [&](std::vector<std::string> args) {
+    Process p(dir_, "r" + std::to_string(runs_++), args, env("client"));
+    Run r;
+    r.status = p.wait();
+    r.out = p.out();
+    r.err = p.err();
+    return r;
+  };
+  auto r = run({"put", server->address(), dir_ + "/release.tar.gz", "--as", "rel/1.4.tar.gz",
+                "--receipt", receipt, "--identity", client_key_.path, "--accept-new"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(served + "/rel/1.4.tar.gz"), data);
+  const std::string statement = read_file(receipt);
+  const std::string digest = util::to_hex(crypto::sha256({util::as_bytes(data)}));
+  EXPECT_THAT(statement, HasSubstr("operation put\nname rel/1.4.tar.gz\nsize " +
+                                   std::to_string(data.size()) + "\nsha256 " + digest + "\n"));
+  EXPECT_THAT(r.out, HasSubstr(digest));
+  r = run({"verify-receipt", receipt, "--server-key", server_key_.fingerprint, "--file",
+           dir_ + "/release.tar.gz"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = run({"verify-receipt", receipt, "--server-key", server_key_.fingerprint, "--file",
+           dir_ + "/other"});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_THAT(r.err, HasSubstr("other data"));
+  write_file(dir_ + "/allowed_signers", "server " + server_key_.pub());
+  const std::string keygen = "timeout 30 ssh-keygen -Y verify -f " + dir_ +
+                             "/allowed_signers -I server -n signet-receipt -s " + receipt +
+                             ".sig < " + receipt + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(keygen.c_str()), 0);
+  // One receipt is for one file.
+  r = run({"put", server->address(), dir_ + "/release.tar.gz", dir_ + "/other", "--receipt",
+           receipt, "--identity", client_key_.path});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--receipt is for one file"));
+}
+
 TEST_F(KeyModeTest, FilesNeedTheirRightAndTravelEncrypted) {
   const std::string pub = client_key_.pub();
   const std::string served = dir_ + "/served";

@@ -99,48 +99,65 @@ TEST(Receipt, ASignedReceiptChecksOnlyWithItsOwnStatementAndItsNamedSigner) {
   EXPECT_THAT(e.error().message(), HasSubstr("not by the server key it names"));
 }
 
+ReceiptExpected expect(std::uint64_t size, const wire::Reply& reply) {
+  return ReceiptExpected{"message", {}, size, crypto::sha256({util::as_bytes(kMessage)}), reply};
+}
+
 TEST(Receipt, AClientRefusesAReceiptOfAnotherSessionMessageOrReply) {
   channel::PeerIdentity server;
   server.fingerprint = server_key().public_key().fingerprint();
   server.session = session_of(1);
-  const auto sent = crypto::sha256({util::as_bytes(kMessage)});
   const auto data_for = [](const ReceiptFacts& f) {
     return encode_receipt(*sign_receipt(server_key(), f));
   };
-  auto ok = check_message_receipt(data_for(facts_for(session_of(1))), server, kMessage.size(), sent,
-                                  kReply);
+  auto ok = check_receipt_for(data_for(facts_for(session_of(1))), server,
+                              expect(kMessage.size(), kReply));
   ASSERT_TRUE(ok) << ok.error().message();
 
   // The same server's receipt from another connection.
-  auto other = check_message_receipt(data_for(facts_for(session_of(2))), server, kMessage.size(),
-                                     sent, kReply);
+  auto other = check_receipt_for(data_for(facts_for(session_of(2))), server,
+                                 expect(kMessage.size(), kReply));
   ASSERT_FALSE(other);
   EXPECT_TRUE(other.error().is(Errc::not_verified));
   EXPECT_THAT(other.error().message(), HasSubstr("another session"));
 
   const auto good = data_for(facts_for(session_of(1)));
   EXPECT_THAT(
-      check_message_receipt(good, server, kMessage.size() + 1, sent, kReply).error().message(),
+      check_receipt_for(good, server, expect(kMessage.size() + 1, kReply)).error().message(),
       HasSubstr("another message"));
-  EXPECT_THAT(
-      check_message_receipt(good, server, kMessage.size(), sent, wire::Reply{1, kReply.text})
-          .error()
-          .message(),
-      HasSubstr("another reply"));
+  EXPECT_THAT(check_receipt_for(good, server, expect(kMessage.size(), wire::Reply{1, kReply.text}))
+                  .error()
+                  .message(),
+              HasSubstr("another reply"));
   channel::PeerIdentity elsewhere = server;
   elsewhere.fingerprint = other_key().public_key().fingerprint();
-  EXPECT_THAT(
-      check_message_receipt(good, elsewhere, kMessage.size(), sent, kReply).error().message(),
-      HasSubstr("another server key"));
-  EXPECT_TRUE(check_message_receipt({}, server, kMessage.size(), sent, kReply)
+  EXPECT_THAT(check_receipt_for(good, elsewhere, expect(kMessage.size(), kReply)).error().message(),
+              HasSubstr("another server key"));
+  EXPECT_TRUE(check_receipt_for({}, server, expect(kMessage.size(), kReply))
                   .error()
                   .is(Errc::not_verified));
   // Cut anywhere in its framing or statement: refused, never read past.
   for (std::size_t n = 0; n < 4 + 40; ++n) {
     EXPECT_FALSE(
-        check_message_receipt(util::ByteSpan(good).first(n), server, kMessage.size(), sent, kReply))
+        check_receipt_for(util::ByteSpan(good).first(n), server, expect(kMessage.size(), kReply)))
         << n;
   }
+}
+
+TEST(Receipt, APutsStatementNamesItsFileAndOnlyAPutsDoes) {
+  auto f = facts_for(session_of(3));
+  f.operation = "put";
+  f.name = "releases/1.4/signet.tar.gz";
+  const std::string text = format_receipt(f);
+  EXPECT_THAT(text, HasSubstr("\noperation put\nname releases/1.4/signet.tar.gz\nsize "));
+  auto back = parse_receipt(text);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->name, f.name);
+  // A name line on a message, or a put without one, is refused.
+  std::string t = text;
+  EXPECT_FALSE(parse_receipt(t.replace(t.find("operation put"), 13, "operation message")));
+  f.name.clear();
+  EXPECT_FALSE(parse_receipt(format_receipt(f)));
 }
 
 TEST(Receipt, TheFramingRoundTrips) {
