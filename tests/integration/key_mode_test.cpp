@@ -107,6 +107,16 @@ class KeyModeTest : public ::testing::Test {
     return r;
   }
 
+  // Any signet command, run as the client.
+  Run run(std::vector<std::string> args) {
+    Process p(dir_, "run" + std::to_string(runs_++), std::move(args), env("client"));
+    Run r;
+    r.status = p.wait();
+    r.out = p.out();
+    r.err = p.err();
+    return r;
+  }
+
   std::string refusal_for(const Key& k) const {
     return "signet: not authorized by this server (your key " + k.fingerprint + ")\n";
   }
@@ -306,12 +316,7 @@ TEST_F(KeyModeTest, ASignedReceiptVerifiesWithSignetAndSshKeygenAndCatchesEveryC
   const auto verify = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = {"verify-receipt", receipt};
     args.insert(args.end(), extra.begin(), extra.end());
-    Process p(dir_, "verify" + std::to_string(runs_++), args, env("client"));
-    Run v;
-    v.status = p.wait();
-    v.out = p.out();
-    v.err = p.err();
-    return v;
+    return run(std::move(args));
   };
   auto v = verify({"--server-key", server_key_.fingerprint, "--message", message});
   EXPECT_EQ(v.status, 0) << v.err;
@@ -363,14 +368,6 @@ TEST_F(KeyModeTest, AReceiptOfAnUploadNamesTheFileAndItsDigest) {
   write_file(dir_ + "/other", "something else");
   auto server = start_server({"--files", served});
   const std::string receipt = dir_ + "/put.txt";
-  const auto run = [&](std::vector<std::string> args) {
-    Process p(dir_, "r" + std::to_string(runs_++), args, env("client"));
-    Run r;
-    r.status = p.wait();
-    r.out = p.out();
-    r.err = p.err();
-    return r;
-  };
   auto r = run({"put", server->address(), dir_ + "/release.tar.gz", "--as", "rel/1.4.tar.gz",
                 "--receipt", receipt, "--identity", client_key_.path, "--accept-new"});
   ASSERT_EQ(r.status, 0) << r.err;
