@@ -92,7 +92,11 @@ struct FileClient::Op {
 
 struct FileClient::Download : Op {
   Download(const asio::any_io_executor& ex, files::Upload f, ProgressFn p, bool asked_resume)
-      : Op(ex), file(std::move(f)), progress(std::move(p)), resumed(asked_resume) {}
+      : Op(ex),
+        file(std::move(f)),
+        progress(std::move(p)),
+        resumed(asked_resume),
+        hash(crypto::Sha256::resume(file.resume_point().state)) {}
   // Cut off or failed: the part is kept with what has arrived, for the next
   // attempt (nothing for a published or abandoned one).
   ~Download() override { (void)file.checkpoint(hash.midstate()); }
@@ -154,8 +158,7 @@ struct FileClient::Download : Op {
     meta = h;
     const auto& point = file.resume_point();
     if (resumed && h.offset == point.offset && h.size == point.size && h.mtime == point.mtime) {
-      hash = crypto::Sha256::resume(point.state);
-      resumed_from = h.offset;
+      resumed_from = h.offset;  // the hash goes on from the part's state
     } else if (h.offset != 0) {
       return Error(Errc::malformed,
                    "the server resumed at " + std::to_string(h.offset) + ", not where asked");
@@ -163,6 +166,7 @@ struct FileClient::Download : Op {
       // A fresh download, or the server's file is not the one the part was
       // of (another size or time): from the start.
       started_over = resumed;
+      hash = crypto::Sha256();
       if (auto s = file.start_over(h.size, h.mtime); !s) return s;
     }
     stream.emplace(h.size, h.offset);

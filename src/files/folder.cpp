@@ -589,7 +589,9 @@ void Upload::abandon() noexcept {
 }
 
 Result<void> Upload::checkpoint(const crypto::Sha256Midstate& state) {
-  if (!resumable_ || published_ || !file_ || state.length == checkpointed_) return {};
+  // Never backwards: a transfer that ends before it got going keeps the
+  // checkpoint it started from.
+  if (!resumable_ || published_ || !file_ || state.length <= checkpointed_) return {};
   const std::string shown_name = util::escape_for_display(name_);
   if (state.length > written_ || state.length > point_.size) {
     return Error(Errc::io, "a checkpoint of " + shown_name + " past what was written");

@@ -200,7 +200,8 @@ class Upload {
   // modification time this upload is of, so that an attempt after a crash,
   // a kill or a cut goes on from there. state must describe bytes written
   // (state.length <= written()). Does nothing for an upload that is not
-  // resumable. io or no_space on failure (the upload itself may go on).
+  // resumable, or for a state not past the last checkpoint. io or no_space on failure (the upload
+  // itself may go on).
   Result<void> checkpoint(const crypto::Sha256Midstate& state);
   // checkpoint_if_due checkpoints when enough has been written since the
   // last one: 64 MiB, or 1 MiB and 2 seconds (so neither a fast transfer

@@ -843,6 +843,24 @@ TEST(FilesResume, APartInUseGoesToAPlainUploadAndAbandonRemovesBoth) {
   EXPECT_EQ(readdir_names(dir.path()).size(), 1u);  // only the new upload's file
 }
 
+// A resumed transfer that ends before any byte arrives (the server refused
+// it, the connection dropped) keeps the part and the checkpoint it started from.
+TEST(FilesResume, ACheckpointNeverMovesBackwards) {
+  TempDir dir;
+  const auto folder = open_folder(dir.path());
+  write_cut(folder, "f", std::string(640, 'a'), 1000, 42);
+  {
+    auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+    ASSERT_TRUE(up);
+    ASSERT_EQ(up->resume_point().offset, 640u);
+    ASSERT_TRUE(up->checkpoint(crypto::Sha256().midstate()));  // nothing new: ignored
+  }
+  auto up = folder.begin_resumable("f", false, key_of("k"), 1000, 42, true);
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->resume_point().outcome, ResumePoint::Outcome::resumed);
+  EXPECT_EQ(up->resume_point().offset, 640u);
+}
+
 TEST(FilesResume, AnUploadWithNothingCheckpointedLeavesNothing) {
   TempDir dir;
   const auto folder = open_folder(dir.path());
