@@ -377,18 +377,9 @@ Result<void> FileOperations::commit() {
 Result<void> FileOperations::send_receipt(std::uint32_t op, const Upload& u,
                                           const std::string& reply_text) {
   const auto& peer = link_.peer();
-  ReceiptFacts f;
-  f.protocol = peer.protocol;
-  f.server_key = receipt_key_->public_key().fingerprint();
-  f.client_key = peer.identity.fingerprint;
-  f.session = util::to_hex(peer.identity.session);
-  f.time = receipt_time_now();
-  f.operation = "put";
-  f.name = u.request.name;
-  f.size = u.request.size;
-  f.sha256 = util::to_hex(u.digest);
-  f.status = static_cast<int>(FileStatus::ok);
-  f.reply_sha256 = util::to_hex(crypto::sha256({util::as_bytes(reply_text)}));
+  const ReceiptFacts f =
+      server_receipt_facts(*receipt_key_, peer, "put", u.request.name, u.request.size, u.digest,
+                           static_cast<int>(FileStatus::ok), reply_text);
   auto r = sign_receipt(*receipt_key_, f);
   if (!r) {
     // The file is published; the client learns it has no receipt (the

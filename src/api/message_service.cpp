@@ -218,17 +218,9 @@ Result<void> MessageService::send_reply(net::Link& link, std::uint32_t op, wire:
     // The receipt goes first, in the operation's only DATA; then the reply
     // it states.
     const auto& peer = link.peer();
-    ReceiptFacts f;
-    f.protocol = peer.protocol;
-    f.server_key = shared_->receipt_key->public_key().fingerprint();
-    f.client_key = peer.identity.fingerprint;
-    f.session = util::to_hex(peer.identity.session);
-    f.time = receipt_time_now();
-    f.operation = "message";
-    f.size = it->second.size;
-    f.sha256 = util::to_hex(it->second.sha256);
-    f.status = reply.status;
-    f.reply_sha256 = util::to_hex(crypto::sha256({util::as_bytes(reply.text)}));
+    const ReceiptFacts f =
+        server_receipt_facts(*shared_->receipt_key, peer, "message", {}, it->second.size,
+                             it->second.sha256, reply.status, reply.text);
     receipts_.erase(it);
     auto signed_receipt = sign_receipt(*shared_->receipt_key, f);
     if (!signed_receipt) {

@@ -163,6 +163,25 @@ std::string receipt_time_now() {
   return buf;
 }
 
+ReceiptFacts server_receipt_facts(const crypto::PrivateKey& key, const net::PeerInfo& peer,
+                                  std::string operation, std::string name, std::uint64_t size,
+                                  const crypto::Sha256Digest& sha256, int status,
+                                  std::string_view reply_text) {
+  ReceiptFacts f;
+  f.protocol = peer.protocol;
+  f.server_key = key.public_key().fingerprint();
+  f.client_key = peer.identity.fingerprint;
+  f.session = util::to_hex(peer.identity.session);
+  f.time = receipt_time_now();
+  f.operation = std::move(operation);
+  f.name = std::move(name);
+  f.size = size;
+  f.sha256 = util::to_hex(sha256);
+  f.status = status;
+  f.reply_sha256 = util::to_hex(crypto::sha256({util::as_bytes(reply_text)}));
+  return f;
+}
+
 Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& facts) {
   Receipt r;
   r.statement = format_receipt(facts);

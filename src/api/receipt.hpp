@@ -13,6 +13,7 @@
 #include "crypto/primitives.hpp"
 #include "crypto/private_key.hpp"
 #include "crypto/public_key.hpp"
+#include "net/link.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 #include "wire/wire.hpp"
@@ -51,6 +52,14 @@ std::string format_receipt(const ReceiptFacts& f);
 Result<ReceiptFacts> parse_receipt(std::string_view statement);
 // The time now as a receipt states it.
 std::string receipt_time_now();
+
+// What a server states of an operation on a connection: the keys, the
+// session and the time come from the connection (peer) and the signing key,
+// the rest from the caller (name only for a put).
+ReceiptFacts server_receipt_facts(const crypto::PrivateKey& key, const net::PeerInfo& peer,
+                                  std::string operation, std::string name, std::uint64_t size,
+                                  const crypto::Sha256Digest& sha256, int status,
+                                  std::string_view reply_text);
 
 // Signs facts with the server's key.
 Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& facts);
