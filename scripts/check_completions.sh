@@ -76,19 +76,24 @@ compare() {  # compare WHAT FROM_HELP FROM_COMPLETION
   fi
 }
 
+# The commands that have subcommands of their own.
+parents=(keys audit)
 load_help ""
-load_help keys
 commands=$(help_commands "")
-keys_commands=$(help_commands keys)
-[ -n "$commands" ] && [ -n "$keys_commands" ] || { echo "cannot read the commands from --help"; exit 1; }
+[ -n "$commands" ] || { echo "cannot read the commands from --help"; exit 1; }
 compare "bash commands" "$commands" "$(bash_words _signet_commands)"
-compare "bash keys commands" "$keys_commands" "$(bash_words _signet_keys_commands)"
 compare "zsh commands" "$commands" "$(zsh_commands commands)"
-compare "zsh keys commands" "$keys_commands" "$(zsh_commands keys_commands)"
 
 paths=("")
 for c in $commands; do paths+=("$c"); done
-for c in $keys_commands; do paths+=("keys $c"); done
+for parent in "${parents[@]}"; do
+  load_help "$parent"
+  subcommands=$(help_commands "$parent")
+  [ -n "$subcommands" ] || { echo "cannot read the subcommands of $parent from --help"; exit 1; }
+  compare "bash $parent commands" "$subcommands" "$(bash_words "_signet_${parent}_commands")"
+  compare "zsh $parent commands" "$subcommands" "$(zsh_commands "${parent}_commands")"
+  for c in $subcommands; do paths+=("$parent $c"); done
+done
 for path in "${paths[@]}"; do load_help "$path"; done
 for path in "${paths[@]}"; do
   name=${path:-global}

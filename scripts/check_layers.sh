@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that each layer of src/ includes only itself and the layers below it
 # (docs/ARCHITECTURE.md), and that OpenSSL, Asio, spdlog, CLI11 and libsystemd
-# headers appear only where the architecture allows them. Prints every violation; exit status 1 if any.
+# and nlohmann-json headers appear only where the architecture allows them. Prints every violation; exit status 1 if any.
 # Run by CTest (test "layers").
 set -u
 cd "$(dirname "$0")/../src"
@@ -29,8 +29,8 @@ declare -A external=(
   [files]=""
   [channel]="openssl"
   [net]="asio spdlog"
-  [api]="asio spdlog"
-  [cli]="asio spdlog CLI systemd"
+  [api]="asio spdlog nlohmann"
+  [cli]="asio spdlog CLI systemd nlohmann"
 )
 
 status=0
@@ -45,7 +45,8 @@ for layer in "${!allowed[@]}"; do
       echo "$file: includes \"$include\": layer $layer may include only: ${allowed[$layer]}"
       status=1
     elif [[ "$family" == openssl || "$family" == asio || "$family" == asio.hpp ||
-            "$family" == spdlog || "$family" == CLI || "$family" == systemd ]]; then
+            "$family" == spdlog || "$family" == CLI || "$family" == systemd ||
+            "$family" == nlohmann ]]; then
       [ "$family" = asio.hpp ] && family=asio
       [[ " ${external[$layer]} " == *" $family "* ]] && continue
       echo "$file: includes <$include>: layer $layer may not use $family"

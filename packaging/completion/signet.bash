@@ -4,8 +4,9 @@
 # completions (scripts/check_completions.sh): keep one variable per command,
 # _signet_opts_<command>[_<subcommand>], with every option --help shows.
 
-_signet_commands="server client send put get ls verify-receipt bench keygen fingerprint keys"
+_signet_commands="server client send put get ls verify-receipt audit bench keygen fingerprint keys"
 _signet_keys_commands="add list remove"
+_signet_audit_commands="verify"
 
 _signet_opts_global="-h --help --version --config -v --verbose -q --quiet --log-file"
 _signet_opts_channel="--psk-file --psk-credential --algorithms --mac --max-message --protocol -i --identity
@@ -14,12 +15,14 @@ _signet_opts_server="-h --help -l --listen --log-messages $_signet_opts_channel 
   --add-keys --require-psk --handshake-timeout --idle-timeout --frame-timeout --max-buffered
   --max-connections --max-startups --max-startups-per-source --threads --echo --exec
   --exec-timeout --exec-concurrency --exec-queue --exec-max-output --files --max-file-size --max-total
-  --stale-uploads"
+  --stale-uploads --audit-log --audit-checkpoint"
 _signet_opts_client="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --raw --receipt"
 _signet_opts_verify_receipt="-h --help --server-key --server --known-hosts --message --file"
+_signet_opts_audit="-h --help"
+_signet_opts_audit_verify="-h --help --server-key"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --as --to -r --recursive -f --force -q --quiet --progress --receipt"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
@@ -49,6 +52,8 @@ _signet() {
           cmd=${words[i]}
         elif [[ $cmd == keys && -z $sub && " $_signet_keys_commands " == *" ${words[i]} "* ]]; then
           sub=${words[i]}
+        elif [[ $cmd == audit && -z $sub && " $_signet_audit_commands " == *" ${words[i]} "* ]]; then
+          sub=${words[i]}
         fi
         ;;
     esac
@@ -56,7 +61,7 @@ _signet() {
 
   case $prev in
     --config | --log-file | --psk-file | -i | --identity | --passphrase-file | \
-      --authorized-keys | --known-hosts | --file | -o | --output | --receipt)
+      --authorized-keys | --known-hosts | --file | -o | --output | --receipt | --audit-log)
       _filedir
       return
       ;;
@@ -80,7 +85,7 @@ _signet() {
     --psk-credential | -l | --listen | --exec | --server-key | -C | --comment | --[a-z]*-timeout | \
       --timeout | --max-* | --threads | --size | --messages | --rr-messages | --inflight | \
       --idle-connections | --hold | --connections | --exec-* | --as | --to | --stale-uploads | \
-      --server | --message)
+      --server | --message | --audit-checkpoint)
       return
       ;;
   esac
@@ -93,8 +98,10 @@ _signet() {
     mapfile -t COMPREPLY < <(compgen -W "$_signet_commands" -- "$cur")
   elif [[ $cmd == keys && -z $sub ]]; then
     mapfile -t COMPREPLY < <(compgen -W "$_signet_keys_commands" -- "$cur")
+  elif [[ $cmd == audit && -z $sub ]]; then
+    mapfile -t COMPREPLY < <(compgen -W "$_signet_audit_commands" -- "$cur")
   elif [[ $cmd == fingerprint || $cmd == put || $cmd == verify-receipt || $sub == add ||
-    $sub == remove ]]; then
+    $sub == remove || $sub == verify ]]; then
     _filedir
   fi
 }

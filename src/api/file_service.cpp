@@ -135,9 +135,11 @@ struct FileOperations::Outgoing : Op {
 
 FileOperations::FileOperations(std::shared_ptr<const FileServiceShared> shared,
                                proto::Session& session, net::Link& link, proto::FrameSink& sink,
-                               std::shared_ptr<const crypto::PrivateKey> receipt_key)
+                               std::shared_ptr<const crypto::PrivateKey> receipt_key,
+                               AuditTrail* audit)
     : shared_(std::move(shared)),
       receipt_key_(std::move(receipt_key)),
+      audit_(audit),
       session_(session),
       link_(link),
       sink_(sink) {}
@@ -195,6 +197,7 @@ Result<void> FileOperations::opened(const proto::Opened& o) {
 Result<void> FileOperations::start_put(const proto::Opened& o) {
   auto r = proto::decode_put(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "PUT request: " + r.error().message());
+  if (audit_) audit_->file(o.op, o.kind, r->name, r->size);
   if (o.receipt && (!receipt_key_ || link_.peer().identity.session.empty())) {
     const Error e(Errc::unsupported_operation,
                   "this server signs no receipts (receipts need key mode); nothing was written");
@@ -394,8 +397,10 @@ Result<void> FileOperations::send_receipt(std::uint32_t op, const Upload& u,
 Result<void> FileOperations::start_get(const proto::Opened& o) {
   auto r = proto::decode_get(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "GET request: " + r.error().message());
+  if (audit_) audit_->file(o.op, o.kind, r->name, std::nullopt);
   auto file = folder()->open_for_reading(r->name);
   if (!file) return refuse(o.op, status_for(file.error()), reason(file.error()));
+  if (audit_) audit_->file(o.op, o.kind, r->name, file->size);
   auto out = std::make_unique<Outgoing>();
   out->name = r->name;
   // A client holding a part of this very file (same size and time) gets the
@@ -431,6 +436,7 @@ Result<void> FileOperations::start_get(const proto::Opened& o) {
 Result<void> FileOperations::start_list(const proto::Opened& o) {
   auto r = proto::decode_list(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "LIST request: " + r.error().message());
+  if (audit_) audit_->file(o.op, o.kind, r->name, std::nullopt);
   auto entries =
       r->recursive ? folder()->list_tree(r->name, kMaxTreeEntries) : folder()->list(r->name);
   if (!entries) return refuse(o.op, status_for(entries.error()), reason(entries.error()));

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/audit_log.hpp"
 #include "crypto/private_key.hpp"
 #include "files/folder.hpp"
 #include "net/link.hpp"
@@ -70,10 +71,12 @@ struct FileServiceShared {
 class FileOperations {
  public:
   // receipt_key: the key that signs receipts a PUT asks for (none: such a
-  // PUT is cancelled before any data is taken).
+  // PUT is cancelled before any data is taken). audit: where each
+  // operation's name and size are noted for the audit log (none: no log).
   FileOperations(std::shared_ptr<const FileServiceShared> shared, proto::Session& session,
                  net::Link& link, proto::FrameSink& sink,
-                 std::shared_ptr<const crypto::PrivateKey> receipt_key = nullptr);
+                 std::shared_ptr<const crypto::PrivateKey> receipt_key = nullptr,
+                 AuditTrail* audit = nullptr);
   ~FileOperations();
 
   // The peer opened a file operation (already authorized): refused at once
@@ -115,6 +118,7 @@ class FileOperations {
 
   std::shared_ptr<const FileServiceShared> shared_;
   std::shared_ptr<const crypto::PrivateKey> receipt_key_;
+  AuditTrail* audit_;
   std::optional<Result<files::ServedFolder>> own_folder_;  // dir=, opened on first use
   proto::Session& session_;
   net::Link& link_;

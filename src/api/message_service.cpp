@@ -28,6 +28,7 @@ struct Shared {
   std::unique_ptr<net::HandlerGate> gate;
   std::shared_ptr<const FileServiceShared> files;
   std::shared_ptr<const crypto::PrivateKey> receipt_key;
+  std::shared_ptr<AuditLog> audit;
 };
 
 bool is_file_kind(std::uint8_t kind) {
@@ -46,8 +47,13 @@ class MessageService : public net::Application {
         // and other options; api/channels.cpp).
         session_(proto::Role::server, link.peer().protocol, link.peer().identity.authorize),
         sink_(link) {
+    if (shared_->audit) {
+      audit_.emplace(shared_->audit, link.peer());
+      session_.observe_ends([this](const proto::Ended& e) { audit_->ended(e); });
+    }
     if (shared_->files) {
-      files_.emplace(shared_->files, session_, link, sink_, shared_->receipt_key);
+      files_.emplace(shared_->files, session_, link, sink_, shared_->receipt_key,
+                     audit_ ? &*audit_ : nullptr);
     }
   }
 
@@ -78,6 +84,7 @@ class MessageService : public net::Application {
   std::shared_ptr<const Shared> shared_;
   proto::Session session_;
   LinkSink sink_;
+  std::optional<AuditTrail> audit_;      // with an audit log
   std::optional<FileOperations> files_;  // with a served folder
   // Messages whose reply goes with a signed receipt: what was received.
   struct Received {
@@ -117,6 +124,9 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
     }
     const auto* opened = std::get_if<proto::Opened>(&**event);
     if (opened == nullptr) continue;
+    if (audit_ && opened->kind == static_cast<std::uint8_t>(proto::Kind::message)) {
+      audit_->message(opened->op, opened->body);
+    }
     if (is_file_kind(opened->kind)) {
       if (auto r = open_file_operation(link, *opened); !r) co_return r.error();
       continue;
@@ -283,6 +293,7 @@ net::ApplicationFactory message_service(net::Handler handler, MessageServiceOpti
   shared->handler = std::move(handler);
   shared->files = std::move(options.files);
   shared->receipt_key = std::move(options.receipt_key);
+  shared->audit = std::move(options.audit);
   if (options.max_concurrent_handlers != 0) {
     shared->gate = std::make_unique<net::HandlerGate>(options.max_concurrent_handlers,
                                                       options.max_queued_handlers);

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "api/audit_log.hpp"
 #include "api/file_service.hpp"
 #include "crypto/private_key.hpp"
 #include "net/link.hpp"
@@ -32,6 +33,9 @@ struct MessageServiceOptions {
   // (docs/PROTOCOL.md, "Receipts"). None: such messages are cancelled
   // undelivered.
   std::shared_ptr<const crypto::PrivateKey> receipt_key{};
+  // Where every operation a peer opens is recorded when it ends (signet
+  // server --audit-log); none: nowhere.
+  std::shared_ptr<AuditLog> audit{};
 };
 
 // Opens the folder to serve (signet server --files). Fails with config when

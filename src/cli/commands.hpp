@@ -15,5 +15,6 @@ void add_client_commands(CLI::App& app, Action& action);  // client, send
 void add_bench_command(CLI::App& app, Action& action);
 void add_file_commands(CLI::App& app, Action& action);     // put, get, ls
 void add_receipt_commands(CLI::App& app, Action& action);  // verify-receipt
+void add_audit_command(CLI::App& app, Action& action);     // audit verify
 
 }  // namespace signet::cli

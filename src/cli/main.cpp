@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
   add_client_commands(app, action);
   add_file_commands(app, action);
   add_receipt_commands(app, action);
+  add_audit_command(app, action);
   add_bench_command(app, action);
   signet::cli::add_key_commands(app, key_exit);
 

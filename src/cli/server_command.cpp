@@ -9,6 +9,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "api/audit_log.hpp"
 #include "api/message_service.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -42,6 +43,8 @@ struct ServerArgs {
   std::uint64_t max_file_size = 0;   // --max-file-size; 0: no limit
   std::uint64_t max_total = 0;       // --max-total; 0: no limit
   double stale_upload_hours = 24;    // --stale-uploads
+  std::string audit_log;             // --audit-log: the hash-chained log of operations
+  double audit_checkpoint = 10;      // --audit-checkpoint: seconds between signed checkpoints
 };
 
 // Warns when the descriptor limit cannot hold every connection
@@ -178,6 +181,19 @@ int run_server(ServerArgs& args) {
     }
     service.files = std::move(*files);
   }
+  if (!args.audit_log.empty()) {
+    auto audit = AuditLog::open(args.audit_log, mode->receipt_key);
+    if (!audit) {
+      print_error("--audit-log: " + audit.error().message());
+      return exit_status_for(audit.error());
+    }
+    spdlog::info("audit log {}: {} lines, {}", util::escape_for_display(args.audit_log),
+                 (*audit)->lines(),
+                 mode->receipt_key ? "checkpoints signed by the server's key"
+                                   : "no signed checkpoints (shared-key mode has no server key)");
+    service.audit = std::move(*audit);
+  }
+  const std::shared_ptr<AuditLog> audit = service.audit;
   net::Server server(options, mode->factory, message_service(std::move(handler), service));
   auto bound = server.listen();
   if (!bound) {
@@ -221,6 +237,23 @@ int run_server(ServerArgs& args) {
     cleanup.expires_after(std::chrono::hours(1));
     cleanup.async_wait(on_cleanup);
   }
+  // Signed checkpoints (and fdatasync) of the audit log, on the signal
+  // thread too: connections only append lines.
+  asio::steady_timer checkpoints(signals_ctx);
+  const auto checkpoint_every = std::chrono::milliseconds(
+      static_cast<std::int64_t>(std::max(0.01, args.audit_checkpoint) * 1000));
+  std::function<void(const std::error_code&)> on_checkpoint = [&](const std::error_code& ec) {
+    if (ec) return;
+    if (auto c = audit->checkpoint(); !c) {
+      spdlog::error("audit log: {}", c.error().message());
+    }
+    checkpoints.expires_after(checkpoint_every);
+    checkpoints.async_wait(on_checkpoint);
+  };
+  if (audit) {
+    checkpoints.expires_after(checkpoint_every);
+    checkpoints.async_wait(on_checkpoint);
+  }
   std::thread signal_thread([&] { signals_ctx.run(); });
 
   const auto addr = bound->address().is_v6() ? "[" + bound->address().to_string() + "]"
@@ -233,6 +266,7 @@ int run_server(ServerArgs& args) {
   server.run();
   signals_ctx.stop();
   signal_thread.join();
+  if (audit) audit->close();  // a stop line and a last checkpoint
   const auto& st = server.stats();
   spdlog::info("stopped: {} connection(s), {} message(s) verified, {} rejected",
                st.connections.load(), st.messages.load(), st.rejected.load());
@@ -313,6 +347,15 @@ void add_server_command(CLI::App& app, Action& action) {
                   "Hours after which the part of an upload that was cut off and not resumed is "
                   "removed (checked at start and every hour; default 24)")
       ->check(CLI::Range(0.0, 24.0 * 365));
+  cmd->add_option("--audit-log", args->audit_log,
+                  "Append a line per operation (who, what, sizes, digests, outcome; never "
+                  "contents) to FILE, each line holding the SHA-256 of the one before, with "
+                  "checkpoints signed by the server's key; check it with signet audit verify")
+      ->type_name("FILE");
+  cmd->add_option("--audit-checkpoint", args->audit_checkpoint,
+                  "Seconds between the audit log's signed checkpoints, each of which also makes "
+                  "the log durable (fdatasync) (default 10)")
+      ->check(CLI::Range(0.01, 86400.0));
   cmd->callback([args, &action] { action = [args] { return run_server(*args); }; });
 }
 

@@ -126,6 +126,10 @@ Result<std::optional<Event>> Session::receive(std::uint8_t type, ByteSpan payloa
       auto it = find_for_frame(f->op, "CANCEL of ");
       if (!it) return it.error();
       if (*it == ops_.end()) return std::optional<Event>{};
+      if (observe_ && !(*it)->second.mine) {
+        observe_(Ended{f->op, (*it)->second.kind, Ended::How::cancelled_by_peer, 0,
+                       util::as_bytes(f->error.reason)});
+      }
       remove(*it);
       return std::optional<Event>(Cancelled{f->op, std::move(f->error)});
     }
@@ -174,6 +178,7 @@ Result<std::optional<Event>> Session::receive_open(ByteSpan payload, FrameSink& 
 }
 
 Refused Session::refuse(std::uint32_t op, std::uint8_t kind, Error why, FrameSink& out) {
+  if (observe_) observe_(Ended{op, kind, Ended::How::refused, 0, util::as_bytes(why.detail)});
   const Bytes p = cancel_payload(op, wire::ErrorRecord{wire::error_code_for(why), why.detail});
   out.send_frame(static_cast<std::uint8_t>(FrameType::cancel), {p});
   return Refused{op, kind, std::move(why)};
@@ -275,6 +280,7 @@ Result<void> Session::reply(std::uint32_t op, std::uint8_t status, ByteSpan text
   auto it = ops_.find(op);
   if (it == ops_.end()) return Error(Errc::cancelled, op_name(op) + " is over");
   if (it->second.mine) throw std::logic_error("a reply to an operation this side opened");
+  if (observe_) observe_(Ended{op, it->second.kind, Ended::How::replied, status, text});
   remove(it);
   if (version_ == kVersion2) {
     const auto h = reply_header(op, status);
@@ -305,6 +311,9 @@ Result<void> Session::cancel(std::uint32_t op, const wire::ErrorRecord& why, Fra
   }
   auto it = ops_.find(op);
   if (it == ops_.end()) return Error(Errc::cancelled, op_name(op) + " is over");
+  if (observe_ && !it->second.mine) {
+    observe_(Ended{op, it->second.kind, Ended::How::cancelled, 0, util::as_bytes(why.reason)});
+  }
   remove(it);
   const Bytes p = cancel_payload(op, why);
   out.send_frame(static_cast<std::uint8_t>(FrameType::cancel), {p});

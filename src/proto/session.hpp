@@ -84,6 +84,22 @@ struct Refused {
 };
 using Event = std::variant<Opened, Received, Answered, Cancelled, WindowGrown, Refused>;
 
+// How an operation the peer opened ended, for the application's audit log
+// (Session::observe_ends): answered with a REPLY, cancelled by this side or
+// by the peer, or refused by the session itself before the application saw
+// it.
+struct Ended {
+  enum class How { replied, cancelled, cancelled_by_peer, refused };
+  std::uint32_t op = 0;
+  std::uint8_t kind = 0;
+  How how = How::replied;
+  std::uint8_t status = 0;  // replied
+  // replied: the reply's text; otherwise the reason the CANCEL carries.
+  // Valid during the call only.
+  ByteSpan text;
+};
+using EndObserver = std::function<void(const Ended&)>;
+
 class Session {
  public:
   // version: kVersion1 or kVersion2, as the handshake negotiated.
@@ -125,6 +141,11 @@ class Session {
   Result<void> cancel(std::uint32_t op, const wire::ErrorRecord& why, FrameSink& out);
 
   bool is_open(std::uint32_t op) const noexcept { return ops_.contains(op); }
+  // Calls f once for every operation the peer opens, when it ends (however
+  // it ends), before the frame that ends it is written. Operations still
+  // open when the connection ends are not reported (the application knows
+  // which they are).
+  void observe_ends(EndObserver f) { observe_ = std::move(f); }
   // Operations open at once, in all.
   std::size_t open_operations() const noexcept { return ops_.size(); }
 
@@ -157,6 +178,7 @@ class Session {
   Role role_;
   int version_;
   Authorizer authorize_;
+  EndObserver observe_;
   Operations ops_;
   static constexpr std::size_t kSpareNodes = 64;
   std::vector<Operations::node_type> spare_;

@@ -396,6 +396,70 @@ TEST_F(KeyModeTest, AReceiptOfAnUploadNamesTheFileAndItsDigest) {
   EXPECT_THAT(r.err, HasSubstr("--receipt is for one file"));
 }
 
+// The audit log (issue 10): the server writes a line per operation, allowed
+// or refused, without a message's text; signet audit verify finds it intact
+// with the server's key, finds a changed byte, and a server killed with
+// SIGKILL leaves a log that verifies, which the next server goes on with.
+TEST_F(KeyModeTest, TheAuditLogRecordsEveryOperationAndVerifies) {
+  authorize("allow=\"message,put\" " + client_key_.pub());
+  const std::string served = dir_ + "/served";
+  fs::create_directories(served);
+  write_file(dir_ + "/data.bin", std::string(50000, 'd'));
+  const std::string log = dir_ + "/audit.log";
+  const std::vector<std::string> options = {
+      "--files", served, "--audit-log", log, "--audit-checkpoint", "0.2"};
+  auto server = start_server(options);
+  const std::string text = "payroll: alice 5000";
+  ASSERT_EQ(send(server->address(), text, {"--accept-new"}).status, 0);
+  auto r = run({"put", server->address(), dir_ + "/data.bin", "--identity", client_key_.path});
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run({"get", server->address(), "data.bin", "-o", dir_ + "/back.bin", "--identity",
+           client_key_.path});
+  EXPECT_EQ(r.status, 5) << r.err;
+  server->process().terminate();
+
+  const std::string written = read_file(log);
+  EXPECT_THAT(written, Not(HasSubstr("payroll")));
+  EXPECT_THAT(written,
+              HasSubstr("\"operation\":\"message\",\"outcome\":\"answered\",\"status\":0"));
+  EXPECT_THAT(written, HasSubstr("\"sha256\":\"" +
+                                 util::to_hex(crypto::sha256({util::as_bytes(text)})) + "\""));
+  EXPECT_THAT(written, HasSubstr("\"operation\":\"put\",\"outcome\":\"answered\",\"status\":0,"
+                                 "\"name\":\"data.bin\",\"size\":50000"));
+  EXPECT_THAT(written, HasSubstr("\"operation\":\"get\",\"outcome\":\"refused\""));
+  EXPECT_THAT(written, HasSubstr("\"key\":\"" + client_key_.fingerprint + "\""));
+
+  r = run({"audit", "verify", log, "--server-key", server_key_.fingerprint});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("intact"));
+  r = run({"audit", "verify", log, "--server-key", client_key_.fingerprint});
+  EXPECT_EQ(r.status, 4) << r.out;
+
+  // One byte changed: the status of the first operation (line 3).
+  std::string changed = written;
+  const auto at = changed.find("\"status\":0");
+  ASSERT_NE(at, std::string::npos);
+  changed[at + 9] = '7';
+  write_file(log, changed);
+  r = run({"audit", "verify", log});
+  EXPECT_EQ(r.status, 4);
+  EXPECT_THAT(r.out, HasSubstr("line 3 was changed"));
+  write_file(log, written);
+
+  // Killed: the lines written so far verify; the next server goes on.
+  server = start_server(options);
+  ASSERT_EQ(send(server->address(), "one more", {"--accept-new"}).status, 0);
+  ::kill(server->process().pid(), SIGKILL);
+  server->process().wait();
+  r = run({"audit", "verify", log, "--server-key", server_key_.fingerprint});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  server = start_server(options);
+  server->process().terminate();
+  r = run({"audit", "verify", log, "--server-key", server_key_.fingerprint});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("after the last checkpoint")));
+}
+
 TEST_F(KeyModeTest, FilesNeedTheirRightAndTravelEncrypted) {
   const std::string pub = client_key_.pub();
   const std::string served = dir_ + "/served";

@@ -53,6 +53,9 @@ constexpr auto kWindow = static_cast<std::uint8_t>(FrameType::window);
 constexpr auto kReply = static_cast<std::uint8_t>(FrameType::reply);
 constexpr auto kCancel = static_cast<std::uint8_t>(FrameType::cancel);
 constexpr auto kMessage = static_cast<std::uint8_t>(Kind::message);
+constexpr auto kPut = static_cast<std::uint8_t>(Kind::put);
+constexpr auto kGet = static_cast<std::uint8_t>(Kind::get);
+constexpr auto kList = static_cast<std::uint8_t>(Kind::list);
 
 // --- Frames ------------------------------------------------------------------
 
@@ -417,6 +420,58 @@ TEST(ProtoSession, RefusedOpensAreCancelledAndTheConnectionGoesOn) {
   auto cancel = decode_cancel(out.take().payload);
   ASSERT_TRUE(cancel.ok());
   EXPECT_EQ(cancel->error.code, wire::ErrorCode::unsupported_operation);
+}
+
+// observe_ends (the audit log's source) reports each operation the peer
+// opened exactly once, however it ends, and none this side opened.
+TEST(ProtoSession, EveryEndOfAPeersOperationIsReportedOnce) {
+  Pair p(kVersion2, [](std::uint8_t kind) -> Result<void> {
+    if (kind == kList) return Error(Errc::not_authorized, "operation list not allowed");
+    return {};
+  });
+  std::vector<Ended> ends;
+  std::vector<std::string> texts;
+  p.server.observe_ends([&](const Ended& e) {
+    ends.push_back(e);
+    texts.emplace_back(util::as_chars(e.text));
+  });
+  const Bytes body = {'m'};
+  auto answered = p.client.open(kMessage, body, true, p.to_server_);
+  auto cancelled = p.client.open(kPut, {}, false, p.to_server_);
+  auto by_peer = p.client.open(kGet, {}, false, p.to_server_);
+  auto refused = p.client.open(kList, {}, true, p.to_server_);
+  ASSERT_TRUE(answered && cancelled && by_peer && refused);
+  p.to_server();
+  const Bytes text = {'o', 'k'};
+  ASSERT_TRUE(p.server.reply(*answered, 3, text, p.to_client_));
+  ASSERT_TRUE(p.server.cancel(*cancelled, {wire::ErrorCode::too_large, "no room"}, p.to_client_));
+  ASSERT_TRUE(p.client.cancel(*by_peer, {wire::ErrorCode::cancelled, "bye"}, p.to_server_));
+  p.to_server();
+  // Ended already: a second reply fails and reports nothing.
+  EXPECT_FALSE(p.server.reply(*answered, 0, {}, p.to_client_));
+  // An operation the server opened is not the peer's: not reported.
+  auto mine = p.server.open(kMessage, body, true, p.to_client_);
+  ASSERT_TRUE(mine);
+  p.to_client();
+  ASSERT_TRUE(p.client.reply(*mine, 0, {}, p.to_server_));
+  p.to_server();
+
+  ASSERT_EQ(ends.size(), 4u);
+  EXPECT_EQ(ends[0].op, *refused);
+  EXPECT_EQ(ends[0].how, Ended::How::refused);
+  EXPECT_EQ(ends[0].kind, kList);
+  EXPECT_EQ(texts[0], "operation list not allowed");
+  EXPECT_EQ(ends[1].op, *answered);
+  EXPECT_EQ(ends[1].how, Ended::How::replied);
+  EXPECT_EQ(ends[1].status, 3);
+  EXPECT_EQ(texts[1], "ok");
+  EXPECT_EQ(ends[2].op, *cancelled);
+  EXPECT_EQ(ends[2].how, Ended::How::cancelled);
+  EXPECT_EQ(ends[2].kind, kPut);
+  EXPECT_EQ(texts[2], "no room");
+  EXPECT_EQ(ends[3].op, *by_peer);
+  EXPECT_EQ(ends[3].how, Ended::How::cancelled_by_peer);
+  EXPECT_EQ(texts[3], "bye");
 }
 
 TEST(ProtoSession, OpenOperationsAreBounded) {

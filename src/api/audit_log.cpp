@@ -1,0 +1,481 @@
+#include "api/audit_log.hpp"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "crypto/sshsig.hpp"
+#include "util/encoding.hpp"
+
+namespace signet {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+const std::string kZeroHash(64, '0');
+// The longest line the server reads back or verify accepts: far above any
+// real one (a checkpoint with a 16384-bit RSA signature is under 4 KiB; an
+// operation line with a 4096-byte name escaped is under 20 KiB).
+constexpr std::size_t kMaxLine = std::size_t{1} << 20;
+
+std::string shown(const std::filesystem::path& p) {
+  return util::escape_for_display(p.string());
+}
+
+Error errno_error(const std::string& what, const std::filesystem::path& p, int err) {
+  return Error(Errc::io, what + " " + shown(p) + ": " + std::generic_category().message(err));
+}
+
+// UTC with milliseconds: "2026-12-02T15:04:05.123Z".
+std::string time_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
+  return buf;
+}
+
+std::string line_hash(std::string_view line) {
+  return util::to_hex(crypto::sha256({util::as_bytes(line)}));
+}
+
+bool is_hex64(const Json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+// A line (without its LF) as a JSON object; nullopt if it is not one.
+std::optional<Json> parse_line(std::string_view text) {
+  try {
+    Json j = Json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return std::nullopt;
+    return j;
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+}
+
+Result<std::string> read_at(int fd, std::uint64_t offset, std::size_t n,
+                            const std::filesystem::path& path) {
+  std::string out(n, '\0');
+  std::size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::pread(fd, out.data() + got, n - got, static_cast<off_t>(offset + got));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return errno_error("cannot read", path, errno);
+    if (r == 0) break;
+    got += static_cast<std::size_t>(r);
+  }
+  out.resize(got);
+  return out;
+}
+
+}  // namespace
+
+struct AuditLog::Line {
+  Json fields = Json::object();
+};
+
+std::string audit_checkpoint_statement(std::string_view server_key, std::uint64_t seq,
+                                       std::string_view prev, std::string_view time) {
+  std::string s = "signet audit checkpoint v1\nserver-key ";
+  s.append(server_key);
+  s += "\nseq " + std::to_string(seq) + "\nprev ";
+  s.append(prev);
+  s += "\ntime ";
+  s.append(time);
+  s += '\n';
+  return s;
+}
+
+AuditLog::AuditLog(util::UniqueFd fd, std::filesystem::path path,
+                   std::shared_ptr<const crypto::PrivateKey> key)
+    : fd_(std::move(fd)), path_(std::move(path)), key_(std::move(key)) {
+  if (key_) key_fingerprint_ = key_->public_key().fingerprint();
+}
+
+AuditLog::~AuditLog() {
+  close();
+}
+
+Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& path,
+                                                 std::shared_ptr<const crypto::PrivateKey> key) {
+  util::UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                           S_IRUSR | S_IWUSR));
+  if (!fd) return errno_error("cannot open the audit log", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return Error(Errc::config, "the audit log " + shown(path) + " is not a regular file");
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Error(Errc::io, "the audit log " + shown(path) +
+                                 " is in use by another process (another signet server?)");
+    }
+    return errno_error("cannot lock", path, errno);
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  std::uint64_t seq = 0;
+  std::string prev = kZeroHash;
+  std::uint64_t torn = 0;
+  std::uint64_t kept = size;
+  if (size > 0) {
+    // The last complete line carries the chain on; bytes after it are a
+    // line a crash cut short.
+    const std::uint64_t window = std::min<std::uint64_t>(size, 2 * kMaxLine);
+    auto tail = read_at(fd.get(), size - window, window, path);
+    if (!tail) return tail.error();
+    const std::uint64_t base = size - tail->size();
+    const auto end = tail->rfind('\n');
+    const auto start =
+        end == std::string::npos || end == 0 ? std::string::npos : tail->rfind('\n', end - 1);
+    if (end == std::string::npos || (start == std::string::npos && base != 0)) {
+      return Error(Errc::malformed, "the audit log " + shown(path) +
+                                        " does not end with a signet audit record (not touched)");
+    }
+    const std::size_t begin = start == std::string::npos ? 0 : start + 1;
+    const std::string_view last(tail->data() + begin, end + 1 - begin);
+    auto j = parse_line(last.substr(0, last.size() - 1));
+    if (!j || !(*j)["seq"].is_number_unsigned() || !is_hex64((*j)["prev"])) {
+      return Error(Errc::malformed, "the audit log " + shown(path) +
+                                        " does not end with a signet audit record (not touched)");
+    }
+    seq = (*j)["seq"].get<std::uint64_t>();
+    prev = line_hash(last);
+    kept = base + end + 1;
+    torn = size - kept;
+    if (torn > 0) {
+      if (::ftruncate(fd.get(), static_cast<off_t>(kept)) != 0) {
+        return errno_error("cannot cut the torn last line of", path, errno);
+      }
+      spdlog::warn("audit log {}: cut off a torn last line of {} bytes (a crash while writing it)",
+                   shown(path), torn);
+    }
+  }
+  std::shared_ptr<AuditLog> log(new AuditLog(std::move(fd), path, std::move(key)));
+  log->size_ = kept;
+  log->seq_ = seq;
+  log->prev_ = std::move(prev);
+  Line start;
+  start.fields["event"] = "start";
+  if (!log->key_fingerprint_.empty()) start.fields["server_key"] = log->key_fingerprint_;
+  start.fields["pid"] = static_cast<std::int64_t>(::getpid());
+  if (torn > 0) start.fields["torn_bytes_removed"] = torn;
+  {
+    std::lock_guard lock(log->mu_);
+    if (!log->append(start, time_now())) {
+      return Error(Errc::io, "cannot write to the audit log " + shown(path));
+    }
+  }
+  if (auto c = log->checkpoint(); !c) return c.error();
+  return log;
+}
+
+bool AuditLog::append(Line& line, const std::string& time) {
+  Json j = Json::object();
+  j["seq"] = seq_ + 1;
+  j["prev"] = prev_;
+  j["time"] = time;
+  if (lost_ > 0) j["lines_lost_before"] = lost_;
+  for (auto& [k, v] : line.fields.items()) j[k] = std::move(v);
+  std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
+  text += '\n';
+  std::size_t off = 0;
+  while (off < text.size()) {
+    const ssize_t n = ::write(fd_.get(), text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : ENOSPC;
+      // What went out of this line goes again, so the chain stays whole.
+      if (off > 0 && ::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) {
+        spdlog::error("audit log {}: cannot cut a line written in part: {}", shown(path_),
+                      std::generic_category().message(errno));
+      }
+      if (lost_++ == 0 || (lost_ & (lost_ - 1)) == 0) {
+        spdlog::error("audit log {}: cannot write a line ({} left out so far): {}", shown(path_),
+                      lost_, std::generic_category().message(err));
+      }
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  size_ += text.size();
+  ++seq_;
+  prev_ = line_hash(text);
+  lost_ = 0;
+  dirty_ = true;
+  return true;
+}
+
+void AuditLog::record(const AuditEntry& e) {
+  Line l;
+  auto& f = l.fields;
+  f["event"] = "operation";
+  f["peer"] = e.peer;
+  if (!e.mode.empty()) f["mode"] = e.mode;
+  if (!e.key.empty()) f["key"] = e.key;
+  if (!e.comment.empty()) f["comment"] = e.comment;
+  f["op"] = e.op;
+  f["operation"] = e.operation;
+  f["outcome"] = e.outcome;
+  if (e.status) f["status"] = *e.status;
+  if (!e.name.empty()) f["name"] = e.name;
+  if (e.size) f["size"] = *e.size;
+  if (!e.sha256.empty()) f["sha256"] = e.sha256;
+  if (!e.reply_sha256.empty()) f["reply_sha256"] = e.reply_sha256;
+  if (!e.reason.empty()) f["reason"] = e.reason;
+  const std::string time = time_now();
+  std::lock_guard lock(mu_);
+  if (!closed_) append(l, time);
+}
+
+Result<void> AuditLog::checkpoint() {
+  {
+    std::lock_guard lock(mu_);
+    if (!dirty_ || closed_) return {};
+    if (key_) {
+      const std::string time = time_now();
+      auto sig = crypto::sshsig_sign(
+          *key_, kAuditNamespace,
+          util::as_bytes(audit_checkpoint_statement(key_fingerprint_, seq_ + 1, prev_, time)));
+      if (!sig) return sig.error();
+      Line l;
+      l.fields["event"] = "checkpoint";
+      l.fields["server_key"] = key_fingerprint_;
+      l.fields["signature"] = std::move(*sig);
+      if (!append(l, time)) {
+        return Error(Errc::io, "cannot write a checkpoint to the audit log " + shown(path_));
+      }
+    }
+    dirty_ = false;
+  }
+  // Outside the lock: lines written meanwhile are made durable too.
+  if (::fdatasync(fd_.get()) != 0) return errno_error("cannot sync the audit log", path_, errno);
+  return {};
+}
+
+void AuditLog::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_ || !fd_) return;
+    Line l;
+    l.fields["event"] = "stop";
+    append(l, time_now());
+  }
+  if (auto c = checkpoint(); !c) {
+    spdlog::error("audit log {}: {}", shown(path_), c.error().message());
+  }
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+std::uint64_t AuditLog::lines() const {
+  std::lock_guard lock(mu_);
+  return seq_;
+}
+
+// The trail.
+
+AuditTrail::AuditTrail(std::shared_ptr<AuditLog> log, const net::PeerInfo& peer)
+    : log_(std::move(log)) {
+  peer_.peer = peer.address;
+  peer_.mode = peer.mode;
+  peer_.key = peer.identity.fingerprint;
+  peer_.comment = util::escape_for_display(peer.identity.comment);
+}
+
+AuditTrail::~AuditTrail() {
+  std::vector<std::uint32_t> ops;
+  ops.reserve(open_.size());
+  for (const auto& [op, e] : open_) ops.push_back(op);
+  std::sort(ops.begin(), ops.end());
+  for (auto op : ops) {
+    auto& e = open_[op];
+    e.outcome = "cut-off";
+    e.reason = "the connection ended first";
+    log_->record(e);
+  }
+}
+
+AuditEntry AuditTrail::entry(std::uint32_t op, std::uint8_t kind) const {
+  AuditEntry e = peer_;
+  e.op = op;
+  e.operation = proto::is_known_kind(kind) ? std::string(proto::kind_name(kind))
+                                           : "kind " + std::to_string(kind);
+  return e;
+}
+
+void AuditTrail::message(std::uint32_t op, util::ByteSpan body) {
+  AuditEntry e = entry(op, static_cast<std::uint8_t>(proto::Kind::message));
+  e.size = body.size();
+  e.sha256 = util::to_hex(crypto::sha256({body}));
+  open_.insert_or_assign(op, std::move(e));
+}
+
+void AuditTrail::file(std::uint32_t op, std::uint8_t kind, std::string_view name,
+                      std::optional<std::uint64_t> size) {
+  AuditEntry e = entry(op, kind);
+  e.name = util::escape_for_display(name);
+  e.size = size;
+  open_.insert_or_assign(op, std::move(e));
+}
+
+void AuditTrail::ended(const proto::Ended& end) {
+  AuditEntry e;
+  if (auto it = open_.find(end.op); it != open_.end()) {
+    e = std::move(it->second);
+    open_.erase(it);
+  } else {
+    e = entry(end.op, end.kind);
+  }
+  const auto text = util::as_chars(end.text);
+  switch (end.how) {
+    case proto::Ended::How::replied:
+      e.outcome = "answered";
+      e.status = end.status;
+      if (end.kind == static_cast<std::uint8_t>(proto::Kind::message)) {
+        e.reply_sha256 = util::to_hex(crypto::sha256({end.text}));
+      } else if (end.status == 0 && text.size() == 64) {
+        e.sha256 = std::string(text);  // put, get: the file's SHA-256
+      } else if (end.status != 0) {
+        e.reason = util::escape_for_display(text);
+      }
+      break;
+    case proto::Ended::How::cancelled:
+      e.outcome = "cancelled";
+      e.reason = util::escape_for_display(text);
+      break;
+    case proto::Ended::How::cancelled_by_peer:
+      e.outcome = "cancelled-by-peer";
+      e.reason = util::escape_for_display(text);
+      break;
+    case proto::Ended::How::refused:
+      e.outcome = "refused";
+      e.reason = util::escape_for_display(text);
+      break;
+  }
+  log_->record(e);
+}
+
+// Verification.
+
+namespace {
+
+// Checks one complete line (LF included) as line n of the chain; what is
+// wrong with it, or empty.
+std::string check_line(std::string_view line, std::uint64_t n, const std::string& prev,
+                       std::string_view server_key, AuditReport& report) {
+  const auto at = "line " + std::to_string(n);
+  auto j = parse_line(line.substr(0, line.size() - 1));
+  if (!j) return at + " is not a JSON object (it was changed)";
+  const Json& seq = (*j)["seq"];
+  if (!seq.is_number_unsigned()) return at + " has no seq (it was changed)";
+  if (seq.get<std::uint64_t>() != n) {
+    return at + " holds record " + std::to_string(seq.get<std::uint64_t>()) + ", not " +
+           std::to_string(n) + ": lines before it were removed or added, or lines were moved";
+  }
+  const Json& p = (*j)["prev"];
+  if (!is_hex64(p)) return at + " has no prev hash (it was changed)";
+  if (p.get_ref<const std::string&>() != prev) {
+    if (n == 1) return at + " does not start a chain: lines before it were removed";
+    return "the chain breaks between line " + std::to_string(n - 1) + " and line " +
+           std::to_string(n) + ": line " + std::to_string(n - 1) + " was changed (or " + at +
+           "'s prev field)";
+  }
+  const Json& time = (*j)["time"];
+  const Json& event = (*j)["event"];
+  if (!time.is_string() || !event.is_string()) return at + " has no time or event (it was changed)";
+  const auto& ev = event.get_ref<const std::string&>();
+  if (ev == "operation" || ev == "start" || ev == "stop") return {};
+  if (ev != "checkpoint") return at + " holds an unknown event";
+  const Json& key = (*j)["server_key"];
+  const Json& sig = (*j)["signature"];
+  if (!key.is_string() || !sig.is_string()) return at + ": a checkpoint without its signature";
+  const auto& fp = key.get_ref<const std::string&>();
+  const auto statement =
+      audit_checkpoint_statement(fp, n, prev, time.get_ref<const std::string&>());
+  auto signer = crypto::sshsig_verify(sig.get_ref<const std::string&>(), kAuditNamespace,
+                                      util::as_bytes(statement));
+  if (!signer)
+    return at + ": the checkpoint's signature does not verify (" + signer.error().message() + ")";
+  if (signer->fingerprint() != fp) {
+    return at + ": the checkpoint is signed by " + signer->fingerprint() +
+           ", not by the key it names";
+  }
+  if (!server_key.empty() && fp != server_key) {
+    return at + ": the checkpoint is signed by " + util::escape_for_display(fp) + ", not by " +
+           std::string(server_key);
+  }
+  if (std::find(report.signers.begin(), report.signers.end(), fp) == report.signers.end()) {
+    report.signers.push_back(fp);
+  }
+  ++report.checkpoints;
+  report.last_checkpoint = n;
+  return {};
+}
+
+}  // namespace
+
+Result<AuditReport> verify_audit_log(const std::filesystem::path& path,
+                                     std::string_view server_key) {
+  util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno_error("cannot open", path, errno);
+  AuditReport report;
+  std::string prev = kZeroHash;
+  std::string line;
+  std::string buf(64 * 1024, '\0');
+  for (;;) {
+    const ssize_t r = ::read(fd.get(), buf.data(), buf.size());
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return errno_error("cannot read", path, errno);
+    if (r == 0) break;
+    std::string_view chunk(buf.data(), static_cast<std::size_t>(r));
+    while (!chunk.empty()) {
+      const auto nl = chunk.find('\n');
+      const auto take = nl == std::string_view::npos ? chunk.size() : nl + 1;
+      if (line.size() + take > kMaxLine) {
+        report.broken_line = report.lines + 1;
+        report.broken = "line " + std::to_string(report.broken_line) + " is over 1 MiB";
+        return report;
+      }
+      line.append(chunk.substr(0, take));
+      chunk.remove_prefix(take);
+      if (nl == std::string_view::npos) break;
+      const std::uint64_t n = report.lines + 1;
+      if (auto wrong = check_line(line, n, prev, server_key, report); !wrong.empty()) {
+        report.broken_line = n;
+        report.broken = std::move(wrong);
+        return report;
+      }
+      prev = line_hash(line);
+      report.lines = n;
+      line.clear();
+    }
+  }
+  if (!line.empty()) {
+    report.broken_line = report.lines + 1;
+    report.broken = "line " + std::to_string(report.broken_line) +
+                    " is cut short (no line end): the log was truncated, or a crash cut it";
+  }
+  return report;
+}
+
+}  // namespace signet
