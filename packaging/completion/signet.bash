@@ -26,7 +26,7 @@ _signet_opts_audit_verify="-h --help --server-key"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --as --to -r --recursive -f --force -q --quiet --progress --receipt"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
-  --timeout -o --output --to -r --recursive -f --force -q --quiet --progress"
+  --timeout -o --output --to -r --recursive -f --force -q --quiet --progress --receipt"
 _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key

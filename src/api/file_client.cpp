@@ -91,11 +91,13 @@ struct FileClient::Op {
 };
 
 struct FileClient::Download : Op {
-  Download(const asio::any_io_executor& ex, files::Upload f, ProgressFn p, bool asked_resume)
+  Download(const asio::any_io_executor& ex, files::Upload f, ProgressFn p, bool asked_resume,
+           bool asked_receipt)
       : Op(ex),
         file(std::move(f)),
         progress(std::move(p)),
         resumed(asked_resume),
+        asks_receipt(asked_receipt),
         hash(crypto::Sha256::resume(file.resume_point().state)) {}
   // Cut off or failed: the part is kept with what has arrived, for the next
   // attempt (nothing for a published or abandoned one).
@@ -116,11 +118,17 @@ struct FileClient::Download : Op {
       }
     }
     if (stream) {
-      auto content = stream->take(bytes);
+      // With RECEIPT the signed receipt follows the digest.
+      util::ByteSpan after;
+      auto content = stream->take(bytes, asks_receipt ? &after : nullptr);
       if (!content) {
         file.abandon();
         return content.error();
       }
+      if (receipt.size() + after.size() > 4 + 4096 + crypto::kMaxSshsigArmorSize) {
+        return Error(Errc::too_large, "a receipt larger than any signet signs");
+      }
+      receipt.insert(receipt.end(), after.begin(), after.end());
       if (!content->empty()) {
         if (auto w = file.write(*content); !w) return w.error();
         hash.update(*content);
@@ -177,6 +185,8 @@ struct FileClient::Download : Op {
   files::Upload file;  // the part; kept for resuming, or removed, unless published
   ProgressFn progress;
   bool resumed;  // asked to resume (the header then has an offset)
+  bool asks_receipt;
+  util::Bytes receipt;  // as it arrives, after the digest
   util::Bytes header;
   proto::FileHeader meta;
   std::optional<proto::FileStream> stream;
@@ -512,19 +522,24 @@ awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, s
 }
 
 awaitable<Result<TransferResult>> FileClient::get(std::string remote, std::filesystem::path local,
-                                                  bool replace, ProgressFn progress) {
+                                                  bool replace, ProgressFn progress,
+                                                  bool want_receipt) {
   // The file is written only in local's folder, under local's name, never
   // through a symbolic link; whatever the server sends cannot name another.
   auto folder = files::ServedFolder::open(util::parent_dir(local));
   if (!folder) co_return folder.error();
   co_return co_await get_into(std::move(remote), *folder, local.filename().string(), replace,
-                              std::move(progress));
+                              std::move(progress), want_receipt);
 }
 
 awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
                                                        const files::ServedFolder& into,
                                                        std::string name, bool replace,
-                                                       ProgressFn progress) {
+                                                       ProgressFn progress, bool want_receipt) {
+  if (want_receipt && connection_->peer().identity.session.empty()) {
+    co_return Error(Errc::unsupported_operation,
+                    "receipts need key mode (a shared-key server signs none)");
+  }
   if (remote.size() > proto::kMaxNameSize) {
     co_return Error(Errc::malformed,
                     "a name of more than " + std::to_string(proto::kMaxNameSize) + " bytes");
@@ -543,9 +558,9 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
                                         crypto::Sha256::resume(point.state).peek()};
     }
     auto op = std::make_shared<Download>(connection_->executor(), std::move(*upload), progress,
-                                         request.resume.has_value());
+                                         request.resume.has_value(), want_receipt);
     const auto body = proto::encode(request);
-    auto id = open(proto::Kind::get, body, true, op);
+    auto id = open(proto::Kind::get, body, true, op, want_receipt);
     if (!id) co_return id.error();
     LinkSink sink(*connection_);
     if (auto g = session_.grant(*id, kDownloadWindow - proto::kInitialWindow, sink); !g) {
@@ -568,9 +583,19 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
       op->file.abandon();
       co_return Error(Errc::not_verified, "the server's answer names another SHA-256");
     }
+    std::shared_ptr<const Receipt> receipt;
+    if (want_receipt) {
+      // Checked before the file is published: asked for, it is part of
+      // what the download must bring.
+      auto r = check_receipt_for(
+          op->receipt, connection_->peer().identity,
+          ReceiptExpected{"get", remote, op->meta.size, *op->digest, wire::Reply{status, text}});
+      if (!r) co_return r.error();
+      receipt = std::make_shared<const Receipt>(std::move(*r));
+    }
     if (auto p = co_await publish(op); !p) co_return p.error();
     co_return TransferResult{op->meta.size, *op->digest, op->resumed_from,
-                             started_over || op->started_over, nullptr};
+                             started_over || op->started_over, std::move(receipt)};
   }
 }
 

@@ -40,7 +40,7 @@ struct TransferResult {
   // The receiver held a part of another version of the file: it was
   // discarded and the whole file sent.
   bool started_over = false;
-  // put(..., want_receipt): the server's signed receipt, checked.
+  // put or get with want_receipt: the server's signed receipt, checked.
   std::shared_ptr<const Receipt> receipt;
 };
 
@@ -78,15 +78,20 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   // beside it that becomes `local` only once the SHA-256 matches; local's
   // folder must exist, and `local` must not unless replace. A part left by
   // an interrupted attempt is resumed as put() does. Fails as put().
+  // want_receipt (key mode): the server signs a receipt of the file it sent,
+  // checked (as put's) before the file is published, in
+  // TransferResult::receipt.
   asio::awaitable<Result<TransferResult>> get(std::string remote, std::filesystem::path local,
-                                              bool replace, ProgressFn progress = {});
+                                              bool replace, ProgressFn progress = {},
+                                              bool want_receipt = false);
   // Downloads `remote` to `name` inside `into` (files::ServedFolder's rules:
   // a checked relative name, folders on the way created, never through a
   // symbolic link). What a recursive download uses.
   asio::awaitable<Result<TransferResult>> get_into(std::string remote,
                                                    const files::ServedFolder& into,
                                                    std::string name, bool replace,
-                                                   ProgressFn progress = {});
+                                                   ProgressFn progress = {},
+                                                   bool want_receipt = false);
   // The entries of a folder ("" for the served folder itself); recursive:
   // everything below it, named relative to it. The names are the server's:
   // check them (files::split_name) before using one.

@@ -129,7 +129,10 @@ struct FileOperations::Outgoing : Op {
   std::uint64_t offset = 0;
   std::optional<files::SourceDigest> source;   // downloads: the whole file's SHA-256
   std::optional<crypto::Sha256Digest> digest;  // once the content is sent
-  std::size_t digest_sent = 0;
+  // What follows the content: the digest, and a receipt if asked for.
+  util::Bytes tail;
+  std::size_t tail_sent = 0;
+  bool receipt = false;     // downloads: the client asked for a signed receipt
   std::size_t entries = 0;  // listings
 };
 
@@ -394,15 +397,37 @@ Result<void> FileOperations::send_receipt(std::uint32_t op, const Upload& u,
   return session_.send_data(op, bytes, true, sink_);
 }
 
+void FileOperations::append_receipt(Outgoing& o) {
+  const auto& peer = link_.peer();
+  const ReceiptFacts f =
+      server_receipt_facts(*receipt_key_, peer, "get", o.name, o.file->size, *o.digest,
+                           static_cast<int>(FileStatus::ok), util::to_hex(*o.digest));
+  auto r = sign_receipt(*receipt_key_, f);
+  if (!r) {
+    // The file goes all the same; the client learns it has no receipt.
+    spdlog::error("{}: cannot sign a receipt: {}", peer.address, r.error().message());
+    return;
+  }
+  const auto bytes = encode_receipt(*r);
+  o.tail.insert(o.tail.end(), bytes.begin(), bytes.end());
+}
+
 Result<void> FileOperations::start_get(const proto::Opened& o) {
   auto r = proto::decode_get(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "GET request: " + r.error().message());
   if (audit_) audit_->file(o.op, o.kind, r->name, std::nullopt);
+  if (o.receipt && (!receipt_key_ || link_.peer().identity.session.empty())) {
+    const Error e(Errc::unsupported_operation,
+                  "this server signs no receipts (receipts need key mode); nothing was sent");
+    spdlog::warn("{}: refused get {}: {}", link_.peer().address, o.op, e.detail);
+    return session_.cancel(o.op, {wire::error_code_for(e), e.detail}, sink_);
+  }
   auto file = folder()->open_for_reading(r->name);
   if (!file) return refuse(o.op, status_for(file.error()), reason(file.error()));
   if (audit_) audit_->file(o.op, o.kind, r->name, file->size);
   auto out = std::make_unique<Outgoing>();
   out->name = r->name;
+  out->receipt = o.receipt;
   // A client holding a part of this very file (same size and time) gets the
   // rest; of another, the whole file again (offset 0 says so).
   std::uint64_t from = 0;
@@ -434,6 +459,11 @@ Result<void> FileOperations::start_get(const proto::Opened& o) {
 }
 
 Result<void> FileOperations::start_list(const proto::Opened& o) {
+  if (o.receipt) {
+    const std::string why = "a listing has no receipt (receipts are for messages, put and get)";
+    spdlog::warn("{}: refused list {}: {}", link_.peer().address, o.op, why);
+    return session_.cancel(o.op, {wire::ErrorCode::unsupported_operation, why}, sink_);
+  }
   auto r = proto::decode_list(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "LIST request: " + r.error().message());
   if (audit_) audit_->file(o.op, o.kind, r->name, std::nullopt);
@@ -501,7 +531,11 @@ Result<bool> FileOperations::pump_one(std::uint32_t op, Outgoing& o) {
       Result<void> hashed;
       if (left == 0) {
         auto d = o.source->finish();
-        if (d) o.digest = *d;
+        if (d) {
+          o.digest = *d;
+          o.tail.assign(d->begin(), d->end());
+          if (o.receipt) append_receipt(o);
+        }
         hashed = d ? Result<void>{} : Result<void>(d.error());
       } else {
         hashed = o.source->step(left);
@@ -545,14 +579,14 @@ Result<bool> FileOperations::pump_one(std::uint32_t op, Outgoing& o) {
       if (auto s = session_.send_data(op, bytes, false, sink_); !s) return s.error();
       continue;
     }
-    const std::size_t n = std::min(room, o.digest->size() - o.digest_sent);
-    const bool last = o.digest_sent + n == o.digest->size();
-    if (auto s = session_.send_data(op, util::ByteSpan(*o.digest).subspan(o.digest_sent, n), last,
-                                    sink_);
+    const std::size_t n = std::min(room, o.tail.size() - o.tail_sent);
+    const bool last = o.tail_sent + n == o.tail.size();
+    if (auto s =
+            session_.send_data(op, util::ByteSpan(o.tail).subspan(o.tail_sent, n), last, sink_);
         !s) {
       return s.error();
     }
-    o.digest_sent += n;
+    o.tail_sent += n;
     if (!last) continue;
     const std::string hex = util::to_hex(*o.digest);
     spdlog::info("{}: get {} ({} bytes, sha256 {})", link_.peer().address, shown(o.name),

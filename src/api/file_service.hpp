@@ -70,8 +70,8 @@ struct FileServiceShared {
 
 class FileOperations {
  public:
-  // receipt_key: the key that signs receipts a PUT asks for (none: such a
-  // PUT is cancelled before any data is taken). audit: where each
+  // receipt_key: the key that signs receipts a PUT or GET asks for (none:
+  // such an operation is cancelled before any data moves). audit: where each
   // operation's name and size are noted for the audit log (none: no log).
   FileOperations(std::shared_ptr<const FileServiceShared> shared, proto::Session& session,
                  net::Link& link, proto::FrameSink& sink,
@@ -108,6 +108,8 @@ class FileOperations {
   Result<void> finish_put(std::uint32_t op, Upload& u);
   // The signed receipt of a published upload, in its last DATA.
   Result<void> send_receipt(std::uint32_t op, const Upload& u, const std::string& reply_text);
+  // A download's signed receipt, after its digest (the file is sent whole).
+  void append_receipt(Outgoing& o);
   // Sends on one outgoing stream; false when it stopped for want of output room.
   Result<bool> pump_one(std::uint32_t op, Outgoing& o);
 

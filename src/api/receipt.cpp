@@ -52,6 +52,11 @@ Result<std::uint64_t> number(std::string_view s, std::string_view what) {
   return v;
 }
 
+// put and get name their file.
+bool names_file(std::string_view operation) {
+  return operation == "put" || operation == "get";
+}
+
 }  // namespace
 
 std::string format_receipt(const ReceiptFacts& f) {
@@ -69,7 +74,7 @@ std::string format_receipt(const ReceiptFacts& f) {
   line("session", f.session);
   line("time", f.time);
   line("operation", f.operation);
-  if (f.operation == "put") line("name", f.name);
+  if (names_file(f.operation)) line("name", f.name);
   line("size", std::to_string(f.size));
   line("sha256", f.sha256);
   line("status", std::to_string(f.status));
@@ -92,7 +97,7 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement) {
   static constexpr std::string_view kKeys[] = {"protocol", "server-key",  "client-key", "session",
                                                "time",     "operation",   "size",       "sha256",
                                                "status",   "reply-sha256"};
-  // A put's statement has its file's name after the operation line.
+  // A put's or get's statement has its file's name after the operation line.
   std::string name;
   constexpr std::size_t kNameLine = 7;  // after the header and six lines
   if (lines.size() == 2 + std::size(kKeys) && lines[kNameLine].substr(0, 5) == "name ") {
@@ -142,11 +147,12 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement) {
   if (f.time.size() != 20 || f.time[10] != 'T' || f.time.back() != 'Z') {
     return Error(Errc::malformed, "receipt time is not YYYY-MM-DDTHH:MM:SSZ");
   }
-  if (f.operation != "message" && f.operation != "put") {
+  if (f.operation != "message" && !names_file(f.operation)) {
     return Error(Errc::malformed, "receipt operation " + util::escape_for_display(f.operation));
   }
-  if ((f.operation == "put") == f.name.empty()) {
-    return Error(Errc::malformed, "a receipt names a file exactly when its operation is put");
+  if (names_file(f.operation) == f.name.empty()) {
+    return Error(Errc::malformed,
+                 "a receipt names a file exactly when its operation is put or get");
   }
   if (format_receipt(f) != whole) {
     return Error(Errc::malformed, "receipt statement is not in canonical form");
@@ -221,7 +227,7 @@ Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdenti
   } else if (facts->name != expected.name) {
     differs = "file name";
   } else if (facts->size != expected.size || facts->sha256 != util::to_hex(expected.sha256)) {
-    differs = expected.operation == "put" ? "file" : "message";
+    differs = names_file(expected.operation) ? "file" : "message";
   } else if (facts->status != expected.reply.status ||
              facts->reply_sha256 !=
                  util::to_hex(crypto::sha256({util::as_bytes(expected.reply.text)}))) {

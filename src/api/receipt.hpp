@@ -29,8 +29,8 @@ struct ReceiptFacts {
   std::string client_key;    // "SHA256:..." of the client's key
   std::string session;       // 64 hex digits: the connection's PeerIdentity::session
   std::string time;          // the server's clock, UTC, "2026-12-02T12:34:56Z"
-  std::string operation;     // "message" or "put"
-  std::string name;          // put: the file's name in the served folder
+  std::string operation;     // "message", "put" or "get"
+  std::string name;          // put, get: the file's name in the served folder
   std::uint64_t size = 0;    // of what was received
   std::string sha256;        // of what was received
   int status = 0;            // the reply's
@@ -45,7 +45,7 @@ struct Receipt {
 };
 
 // The statement's text: one "key value" line each, in this order, LF ends
-// (a put's has a name line after its operation line).
+// (a put's or get's has a name line after its operation line).
 std::string format_receipt(const ReceiptFacts& f);
 // Parses a statement: exactly format_receipt's lines and order (malformed
 // otherwise, naming the line), so that one statement has one reading.
@@ -55,7 +55,7 @@ std::string receipt_time_now();
 
 // What a server states of an operation on a connection: the keys, the
 // session and the time come from the connection (peer) and the signing key,
-// the rest from the caller (name only for a put).
+// the rest from the caller (name only for a put or get).
 ReceiptFacts server_receipt_facts(const crypto::PrivateKey& key, const net::PeerInfo& peer,
                                   std::string operation, std::string name, std::uint64_t size,
                                   const crypto::Sha256Digest& sha256, int status,
@@ -71,14 +71,14 @@ Result<ReceiptFacts> check_receipt(const Receipt& r);
 
 // What a client expects a receipt to state.
 struct ReceiptExpected {
-  std::string operation;  // "message" or "put"
-  std::string name;       // put
+  std::string operation;  // "message", "put" or "get"
+  std::string name;       // put, get
   std::uint64_t size = 0;
   crypto::Sha256Digest sha256{};
   wire::Reply reply;
 };
 // What a client checks of the receipt that came with its operation's reply
-// (MessageClient::request_with_receipt, FileClient::put): the framing, the
+// (MessageClient::request_with_receipt, FileClient::put and get): the framing, the
 // signature (by the server key it names), and that it names `server`'s key
 // and session and what was expected. not_verified names the first part
 // that differs ("... another session").

@@ -44,7 +44,7 @@ struct FileArgs {
   bool progress = false;
   ChannelOptions channel;
   double timeout = 30;
-  std::string receipt;  // put --receipt FILE
+  std::string receipt;  // put, get --receipt FILE
 };
 
 // Progress on standard error: on a terminal one line per file redrawn in
@@ -342,8 +342,8 @@ Result<std::vector<Job>> put_jobs(const FileArgs& args) {
   return jobs;
 }
 
-// put --receipt FILE: the checked receipt (FileClient::put), if it names
-// this client's key, goes to FILE and FILE.sig.
+// put, get --receipt FILE: the checked receipt (FileClient::put, get), if
+// it names this client's key, goes to FILE and FILE.sig.
 int write_receipt(const Receipt& receipt, const std::string& file, const ClientMode& mode) {
   auto facts = parse_receipt(receipt.statement);
   if (!facts || facts->client_key != mode.fingerprint) {
@@ -408,6 +408,10 @@ int run_get(FileArgs& args) {
     print_error("-o names one file; for several, or with -r, use --to FOLDER");
     return kExitUsage;
   }
+  if (!args.receipt.empty() && (args.names.size() != 1 || args.recursive)) {
+    print_error("--receipt is for one file; give one name");
+    return kExitUsage;
+  }
   Session s;
   if (int rc = open_session(args, s); rc != kExitOk) return rc;
   // Where each file goes: a folder held open, and its name inside it.
@@ -455,6 +459,7 @@ int run_get(FileArgs& args) {
     targets.push_back(Target{std::move(*folder), std::move(jobs)});
   }
   int status = kExitOk;
+  std::shared_ptr<const Receipt> receipt;
   for (auto& t : targets) {
     ProgressLine bar(t.jobs.size() == 1 ? t.jobs.front().local : std::string(),
                      progress_enabled(args));
@@ -462,16 +467,23 @@ int run_get(FileArgs& args) {
     bar.set_quiet(args.quiet);
     const std::filesystem::path root = t.folder.root();
     const int st = net::run_blocking(
-        s.ctx, run_jobs(s, t.jobs, "get", bar, [&](const Job& job, ProgressFn progress) {
-          // The name inside the folder: what follows the folder's path.
-          const std::string name =
-              std::filesystem::path(job.local).lexically_relative(root).generic_string();
-          return s.client->get_into(job.remote, t.folder, name, args.force, std::move(progress));
-        }));
+        s.ctx,
+        run_jobs(
+            s, t.jobs, "get", bar,
+            [&](const Job& job, ProgressFn progress) -> asio::awaitable<Result<TransferResult>> {
+              // The name inside the folder: what follows the folder's path.
+              const std::string name =
+                  std::filesystem::path(job.local).lexically_relative(root).generic_string();
+              auto r = co_await s.client->get_into(job.remote, t.folder, name, args.force,
+                                                   std::move(progress), !args.receipt.empty());
+              if (r && r->receipt) receipt = r->receipt;
+              co_return r;
+            }));
     bar.done();
     if (st != kExitOk) status = st;
   }
   s.client->close();
+  if (status == kExitOk && receipt) return write_receipt(*receipt, args.receipt, s.mode);
   return status;
 }
 
@@ -561,6 +573,10 @@ void add_file_commands(CLI::App& app, Action& action) {
       ->type_name("FOLDER");
   g->add_flag("--recursive,-r", get->recursive,
               "NAME is a folder: everything below it (names checked, never written outside --to)");
+  g->add_option("--receipt", get->receipt,
+                "Key mode, one file: ask the server for a signed receipt of the file it sent "
+                "and write it to FILE and FILE.sig (see signet verify-receipt)")
+      ->type_name("FILE");
   add_transfer_flags(g, *get);
   g->callback([get, &action] { action = [get] { return run_get(*get); }; });
 

@@ -274,12 +274,17 @@ Result<std::optional<std::pair<ListEntry, std::size_t>>> take_list_entry(ByteSpa
   return Out(std::make_pair(std::move(e), kFixed + name_size));
 }
 
-Result<ByteSpan> FileStream::take(ByteSpan bytes) {
+Result<ByteSpan> FileStream::take(ByteSpan bytes, ByteSpan* after) {
   const std::uint64_t content_left = size_ - received_;
   const std::size_t content =
       static_cast<std::size_t>(std::min<std::uint64_t>(content_left, bytes.size()));
   received_ += content;
-  const ByteSpan rest = bytes.subspan(content);
+  ByteSpan rest = bytes.subspan(content);
+  if (after != nullptr) {
+    const std::size_t digest = std::min(rest.size(), kDigestSize - digest_bytes_);
+    *after = rest.subspan(digest);
+    rest = rest.first(digest);
+  }
   if (rest.size() > kDigestSize - digest_bytes_) {
     return Error(Errc::too_large,
                  "more data than the file's " + std::to_string(size_) + " bytes and its digest");

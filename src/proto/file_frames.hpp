@@ -155,8 +155,9 @@ class FileStream {
   explicit FileStream(std::uint64_t size, std::uint64_t from = 0) noexcept
       : size_(size), received_(from) {}
   // The content bytes within `bytes` (the rest is the digest). Fails with
-  // too_large when bytes go beyond the content and its digest.
-  Result<ByteSpan> take(ByteSpan bytes);
+  // too_large when bytes go beyond the content and its digest, unless
+  // `after` is given: it then gets those bytes (a GET's receipt).
+  Result<ByteSpan> take(ByteSpan bytes, ByteSpan* after = nullptr);
   // At FIN: fails with truncated unless the content and the digest are complete.
   Result<void> finish() const;
   std::uint64_t size() const noexcept { return size_; }

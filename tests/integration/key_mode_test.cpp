@@ -396,6 +396,45 @@ TEST_F(KeyModeTest, AReceiptOfAnUploadNamesTheFileAndItsDigest) {
   EXPECT_THAT(r.err, HasSubstr("--receipt is for one file"));
 }
 
+// get --receipt: the server signs a receipt of the file it sent (operation
+// get, its name, size and SHA-256); it checks against that file, with signet
+// and with ssh-keygen, and not against another.
+TEST_F(KeyModeTest, AReceiptOfADownloadNamesTheFileAndItsDigest) {
+  authorize("allow=\"get\" " + client_key_.pub());
+  const std::string served = dir_ + "/served";
+  fs::create_directories(served + "/logs");
+  const std::string data = "log lines " + std::string(200000, 'l');
+  write_file(served + "/logs/app.log", data);
+  write_file(dir_ + "/other", "something else");
+  auto server = start_server({"--files", served});
+  const std::string receipt = dir_ + "/get.txt";
+  auto r = run({"get", server->address(), "logs/app.log", "-o", dir_ + "/app.log", "--receipt",
+                receipt, "--identity", client_key_.path, "--accept-new"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(dir_ + "/app.log"), data);
+  const std::string statement = read_file(receipt);
+  const std::string digest = util::to_hex(crypto::sha256({util::as_bytes(data)}));
+  EXPECT_THAT(statement, HasSubstr("operation get\nname logs/app.log\nsize " +
+                                   std::to_string(data.size()) + "\nsha256 " + digest + "\n"));
+  r = run({"verify-receipt", receipt, "--server-key", server_key_.fingerprint, "--file",
+           dir_ + "/app.log"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("receipt verified: get of"));
+  r = run({"verify-receipt", receipt, "--server-key", server_key_.fingerprint, "--file",
+           dir_ + "/other"});
+  EXPECT_EQ(r.status, 4);
+  write_file(dir_ + "/allowed_signers", "server " + server_key_.pub());
+  const std::string keygen = "timeout 30 ssh-keygen -Y verify -f " + dir_ +
+                             "/allowed_signers -I server -n signet-receipt -s " + receipt +
+                             ".sig < " + receipt + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(keygen.c_str()), 0);
+  // One receipt is for one file.
+  r = run({"get", server->address(), "logs/app.log", "logs/app.log", "--to", dir_, "--receipt",
+           receipt, "--identity", client_key_.path});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("--receipt is for one file"));
+}
+
 // The audit log (issue 10): the server writes a line per operation, allowed
 // or refused, without a message's text; signet audit verify finds it intact
 // with the server's key, finds a changed byte, and a server killed with

@@ -255,6 +255,32 @@ TEST(ProtoFiles, FileStreamSplitsContentFromDigestWhereverDataIsCut) {
   EXPECT_TRUE(empty.finish().ok());
 }
 
+// A GET's receipt follows the digest: with `after`, the bytes beyond the
+// digest come back there, wherever the data is cut.
+TEST(ProtoFiles, FileStreamHandsBackWhatFollowsTheDigest) {
+  const Bytes content = {'a', 'b', 'c'};
+  const auto digest = crypto::sha256({content});
+  const Bytes receipt = {'r', 'e', 'c'};
+  Bytes stream = content;
+  stream.insert(stream.end(), digest.begin(), digest.end());
+  stream.insert(stream.end(), receipt.begin(), receipt.end());
+  for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+    FileStream s(content.size());
+    Bytes got, rest;
+    for (ByteSpan part : {ByteSpan(stream).first(cut), ByteSpan(stream).subspan(cut)}) {
+      ByteSpan after;
+      auto c = s.take(part, &after);
+      ASSERT_TRUE(c.ok());
+      got.insert(got.end(), c->begin(), c->end());
+      rest.insert(rest.end(), after.begin(), after.end());
+    }
+    EXPECT_EQ(got, content);
+    EXPECT_EQ(rest, receipt) << "cut at " << cut;
+    EXPECT_TRUE(s.finish().ok());
+    EXPECT_EQ(s.digest(), digest);
+  }
+}
+
 TEST(ProtoFiles, SeededGarbageNeverCrashesAndWhatDecodesReencodesTheSame) {
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {

@@ -160,6 +160,24 @@ TEST(Receipt, APutsStatementNamesItsFileAndOnlyAPutsDoes) {
   EXPECT_FALSE(parse_receipt(format_receipt(f)));
 }
 
+TEST(Receipt, AGetsStatementNamesItsFileToo) {
+  auto f = facts_for(session_of(4));
+  f.operation = "get";
+  f.name = "logs/app.log";
+  const std::string text = format_receipt(f);
+  EXPECT_THAT(text, HasSubstr("\noperation get\nname logs/app.log\nsize "));
+  auto back = parse_receipt(text);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->operation, "get");
+  EXPECT_EQ(back->name, "logs/app.log");
+  f.name.clear();
+  EXPECT_FALSE(parse_receipt(format_receipt(f)));
+  // Other operations are not receipts' (yet).
+  f.operation = "list";
+  f.name = "logs";
+  EXPECT_FALSE(parse_receipt(format_receipt(f)));
+}
+
 TEST(Receipt, TheFramingRoundTrips) {
   const Receipt r{"statement\n", "-----BEGIN SSH SIGNATURE-----\n"};
   auto back = decode_receipt(encode_receipt(r));
