@@ -20,7 +20,8 @@ _signet_opts_client="-h --help $_signet_opts_channel --known-hosts --accept-new 
   --timeout"
 _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --raw --receipt"
-_signet_opts_verify_receipt="-h --help --server-key --server --known-hosts --message --file"
+_signet_opts_verify_receipt="-h --help --server-key --server --known-hosts --message --file
+  --psk-file"
 _signet_opts_audit="-h --help"
 _signet_opts_audit_verify="-h --help --server-key"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
@@ -31,7 +32,7 @@ _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --se
   --timeout"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --size --messages --rr-messages --inflight --idle-connections --hold --connections --threads
-  --timeout"
+  --timeout --receipt"
 _signet_opts_keygen="-h --help -f --file -t --type -C --comment --passphrase-file --force"
 _signet_opts_fingerprint="-h --help"
 _signet_opts_keys="-h --help"

@@ -430,12 +430,22 @@ awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, 
   }
 }
 
+Result<void> FileClient::can_check_receipts() const {
+  const auto& peer = connection_->peer().identity;
+  if (peer.session.empty()) {
+    return Error(Errc::unsupported_operation, "receipts need protocol version 2");
+  }
+  if (peer.fingerprint.empty() && !shared_receipt_key_) {
+    return Error(Errc::config, "checking a shared-key server's receipt needs the shared key");
+  }
+  return {};
+}
+
 awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, std::string remote,
                                                   bool replace, ProgressFn progress,
                                                   bool want_receipt) {
-  if (want_receipt && connection_->peer().identity.session.empty()) {
-    co_return Error(Errc::unsupported_operation,
-                    "receipts need key mode (a shared-key server signs none)");
+  if (want_receipt) {
+    if (auto c = can_check_receipts(); !c) co_return c.error();
   }
   util::UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) {
@@ -513,7 +523,8 @@ awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, s
     if (want_receipt) {
       auto r = check_receipt_for(
           op->receipt, connection_->peer().identity,
-          ReceiptExpected{"put", remote, size, result.digest, wire::Reply{status, text}});
+          ReceiptExpected{"put", remote, size, result.digest, wire::Reply{status, text}},
+          shared_receipt_key_.get());
       if (!r) co_return r.error();
       result.receipt = std::make_shared<const Receipt>(std::move(*r));
     }
@@ -536,9 +547,8 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
                                                        const files::ServedFolder& into,
                                                        std::string name, bool replace,
                                                        ProgressFn progress, bool want_receipt) {
-  if (want_receipt && connection_->peer().identity.session.empty()) {
-    co_return Error(Errc::unsupported_operation,
-                    "receipts need key mode (a shared-key server signs none)");
+  if (want_receipt) {
+    if (auto c = can_check_receipts(); !c) co_return c.error();
   }
   if (remote.size() > proto::kMaxNameSize) {
     co_return Error(Errc::malformed,
@@ -589,7 +599,8 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
       // what the download must bring.
       auto r = check_receipt_for(
           op->receipt, connection_->peer().identity,
-          ReceiptExpected{"get", remote, op->meta.size, *op->digest, wire::Reply{status, text}});
+          ReceiptExpected{"get", remote, op->meta.size, *op->digest, wire::Reply{status, text}},
+          shared_receipt_key_.get());
       if (!r) co_return r.error();
       receipt = std::make_shared<const Receipt>(std::move(*r));
     }

@@ -71,6 +71,11 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   // MessageClient::request_with_receipt checks one, in
   // TransferResult::receipt; a server that signs none cancels the PUT
   // before any data moves.
+  // What receipts from a shared-key server are checked with (none: a
+  // shared-key put or get asking for one fails before it starts).
+  void set_shared_receipt_key(std::shared_ptr<const SharedReceiptKey> key) {
+    shared_receipt_key_ = std::move(key);
+  }
   asio::awaitable<Result<TransferResult>> put(std::filesystem::path local, std::string remote,
                                               bool replace, ProgressFn progress = {},
                                               bool want_receipt = false);
@@ -112,6 +117,8 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   // Opens an operation and registers its state.
   Result<std::uint32_t> open(proto::Kind kind, util::ByteSpan body, bool fin,
                              std::shared_ptr<Op> op, bool receipt = false);
+  // Why a receipt cannot be asked for on this connection, or nothing.
+  Result<void> can_check_receipts() const;
   // Waits until op's state changes (credit, data, its answer, a failure).
   asio::awaitable<void> wait(Op& op);
   // Sends the file's bytes from `from` on (fd is positioned there), then
@@ -128,6 +135,7 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   void touch();
 
   std::shared_ptr<net::Connection> connection_;
+  std::shared_ptr<const SharedReceiptKey> shared_receipt_key_;
   proto::Session session_;
   std::unordered_map<std::uint32_t, std::shared_ptr<Op>> ops_;
   std::vector<std::shared_ptr<Download>> to_publish_;

@@ -138,10 +138,9 @@ struct FileOperations::Outgoing : Op {
 
 FileOperations::FileOperations(std::shared_ptr<const FileServiceShared> shared,
                                proto::Session& session, net::Link& link, proto::FrameSink& sink,
-                               std::shared_ptr<const crypto::PrivateKey> receipt_key,
-                               AuditTrail* audit)
+                               ReceiptKeys receipts, AuditTrail* audit)
     : shared_(std::move(shared)),
-      receipt_key_(std::move(receipt_key)),
+      receipts_(std::move(receipts)),
       audit_(audit),
       session_(session),
       link_(link),
@@ -201,9 +200,9 @@ Result<void> FileOperations::start_put(const proto::Opened& o) {
   auto r = proto::decode_put(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "PUT request: " + r.error().message());
   if (audit_) audit_->file(o.op, o.kind, r->name, r->size);
-  if (o.receipt && (!receipt_key_ || link_.peer().identity.session.empty())) {
+  if (o.receipt && !receipts_.can_sign(link_.peer())) {
     const Error e(Errc::unsupported_operation,
-                  "this server signs no receipts (receipts need key mode); nothing was written");
+                  "this server makes no receipts on this connection; nothing was written");
     spdlog::warn("{}: refused put {}: {}", link_.peer().address, o.op, e.detail);
     return session_.cancel(o.op, {wire::error_code_for(e), e.detail}, sink_);
   }
@@ -383,10 +382,8 @@ Result<void> FileOperations::commit() {
 Result<void> FileOperations::send_receipt(std::uint32_t op, const Upload& u,
                                           const std::string& reply_text) {
   const auto& peer = link_.peer();
-  const ReceiptFacts f =
-      server_receipt_facts(*receipt_key_, peer, "put", u.request.name, u.request.size, u.digest,
-                           static_cast<int>(FileStatus::ok), reply_text);
-  auto r = sign_receipt(*receipt_key_, f);
+  auto r = receipts_.sign(peer, "put", u.request.name, u.request.size, u.digest,
+                          static_cast<int>(FileStatus::ok), reply_text);
   if (!r) {
     // The file is published; the client learns it has no receipt (the
     // REPLY comes without one) and says so.
@@ -399,10 +396,8 @@ Result<void> FileOperations::send_receipt(std::uint32_t op, const Upload& u,
 
 void FileOperations::append_receipt(Outgoing& o) {
   const auto& peer = link_.peer();
-  const ReceiptFacts f =
-      server_receipt_facts(*receipt_key_, peer, "get", o.name, o.file->size, *o.digest,
-                           static_cast<int>(FileStatus::ok), util::to_hex(*o.digest));
-  auto r = sign_receipt(*receipt_key_, f);
+  auto r = receipts_.sign(peer, "get", o.name, o.file->size, *o.digest,
+                          static_cast<int>(FileStatus::ok), util::to_hex(*o.digest));
   if (!r) {
     // The file goes all the same; the client learns it has no receipt.
     spdlog::error("{}: cannot sign a receipt: {}", peer.address, r.error().message());
@@ -416,9 +411,9 @@ Result<void> FileOperations::start_get(const proto::Opened& o) {
   auto r = proto::decode_get(o.body);
   if (!r) return refuse(o.op, FileStatus::bad_name, "GET request: " + r.error().message());
   if (audit_) audit_->file(o.op, o.kind, r->name, std::nullopt);
-  if (o.receipt && (!receipt_key_ || link_.peer().identity.session.empty())) {
+  if (o.receipt && !receipts_.can_sign(link_.peer())) {
     const Error e(Errc::unsupported_operation,
-                  "this server signs no receipts (receipts need key mode); nothing was sent");
+                  "this server makes no receipts on this connection; nothing was sent");
     spdlog::warn("{}: refused get {}: {}", link_.peer().address, o.op, e.detail);
     return session_.cancel(o.op, {wire::error_code_for(e), e.detail}, sink_);
   }

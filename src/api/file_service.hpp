@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/audit_log.hpp"
+#include "api/receipt.hpp"
 #include "crypto/private_key.hpp"
 #include "files/folder.hpp"
 #include "net/link.hpp"
@@ -70,12 +71,12 @@ struct FileServiceShared {
 
 class FileOperations {
  public:
-  // receipt_key: the key that signs receipts a PUT or GET asks for (none:
-  // such an operation is cancelled before any data moves). audit: where each
+  // receipts: what vouches for the receipts a PUT or GET asks for (none for
+  // this connection's mode: such an operation is cancelled before any data
+  // moves). audit: where each
   // operation's name and size are noted for the audit log (none: no log).
   FileOperations(std::shared_ptr<const FileServiceShared> shared, proto::Session& session,
-                 net::Link& link, proto::FrameSink& sink,
-                 std::shared_ptr<const crypto::PrivateKey> receipt_key = nullptr,
+                 net::Link& link, proto::FrameSink& sink, ReceiptKeys receipts = {},
                  AuditTrail* audit = nullptr);
   ~FileOperations();
 
@@ -119,7 +120,7 @@ class FileOperations {
   const files::ServedFolder* folder();
 
   std::shared_ptr<const FileServiceShared> shared_;
-  std::shared_ptr<const crypto::PrivateKey> receipt_key_;
+  ReceiptKeys receipts_;
   AuditTrail* audit_;
   std::optional<Result<files::ServedFolder>> own_folder_;  // dir=, opened on first use
   proto::Session& session_;

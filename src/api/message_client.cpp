@@ -56,9 +56,25 @@ Result<void> MessageClient::check_size(util::ByteSpan message) const {
                                     std::to_string(max_payload()));
 }
 
-Result<std::uint32_t> MessageClient::open_message(util::ByteSpan message) {
+Result<std::uint32_t> MessageClient::open_message(util::ByteSpan message, bool receipt) {
+  if (receipt) {
+    if (protocol_version() < proto::kVersion2) {
+      return Error(Errc::unsupported_operation,
+                   "the server speaks protocol version 1, which has no receipts");
+    }
+    const auto& peer = connection_->peer().identity;
+    if (peer.session.empty()) {
+      return Error(Errc::unsupported_operation,
+                   "this connection has no session value for receipts");
+    }
+    if (peer.fingerprint.empty() && !shared_receipt_key_) {
+      return Error(Errc::config, "checking a shared-key server's receipt needs the shared key");
+    }
+  }
   LinkSink sink(*connection_);
-  auto op = session_.open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink);
+  auto op =
+      session_.open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink, receipt);
+  if (op && receipt) receipts_[*op];  // take_frames() collects its DATA here
   // description() builds a string: not for every message unless asked.
   if (op && spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("message {} sealed ({} bytes, {})", *op, message.size(), description());
@@ -66,8 +82,8 @@ Result<std::uint32_t> MessageClient::open_message(util::ByteSpan message) {
   return op;
 }
 
-Result<void> MessageClient::queue(util::ByteSpan message) {
-  auto op = open_message(message);
+Result<void> MessageClient::queue(util::ByteSpan message, bool receipt) {
+  auto op = open_message(message, receipt);
   if (!op) return op.error();
   queued_.push_back(*op);
   return {};
@@ -121,7 +137,31 @@ awaitable<Result<void>> MessageClient::flush() {
   co_return co_await connection_->flush();
 }
 
+std::optional<Result<MessageClient::Answer>> MessageClient::take_front() {
+  const std::uint32_t op = queued_.front();
+  auto a = take_answer(op);
+  if (!a) return std::nullopt;
+  queued_.pop_front();
+  // Its receipt, if it asked for one: taken even when the answer is an
+  // error, so that none is left behind.
+  util::Bytes receipt;
+  if (!receipts_.empty()) {
+    if (auto it = receipts_.find(op); it != receipts_.end()) {
+      receipt = std::move(it->second);
+      receipts_.erase(it);
+    }
+  }
+  if (!*a) return Result<Answer>(a->error());
+  return Result<Answer>(Answer{std::move(**a), std::move(receipt)});
+}
+
 awaitable<Result<wire::Reply>> MessageClient::next_reply() {
+  auto a = co_await next_answer();
+  if (!a) co_return a.error();
+  co_return std::move(a->reply);
+}
+
+awaitable<Result<MessageClient::Answer>> MessageClient::next_answer() {
   if (queued_.empty()) co_return Error(Errc::unexpected_frame, "no message is waiting for a reply");
   connection_->arm(connection_->options().reply_timeout);
   for (;;) {
@@ -133,8 +173,7 @@ awaitable<Result<wire::Reply>> MessageClient::next_reply() {
         co_return r.error();
       }
     }
-    if (auto a = take_answer(queued_.front())) {
-      queued_.pop_front();
+    if (auto a = take_front()) {
       connection_->disarm();
       if (connection_->queued() > 0) (void)co_await connection_->flush();  // a CANCEL, if any
       co_return std::move(*a);
@@ -147,18 +186,33 @@ awaitable<Result<wire::Reply>> MessageClient::next_reply() {
 }
 
 Result<std::optional<wire::Reply>> MessageClient::poll_reply() {
-  if (queued_.empty()) return std::optional<wire::Reply>{};
+  auto a = poll_answer();
+  if (!a) return a.error();
+  if (!a->has_value()) return std::optional<wire::Reply>{};
+  return std::optional<wire::Reply>(std::move((*a)->reply));
+}
+
+Result<std::optional<MessageClient::Answer>> MessageClient::poll_answer() {
+  if (queued_.empty()) return std::optional<Answer>{};
   if (find_answer(queued_.front()) == answered_.end()) {
     if (auto r = take_frames(queued_.front()); !r) {
       connection_->fail(r.error());
       return r.error();
     }
   }
-  auto a = take_answer(queued_.front());
-  if (!a) return std::optional<wire::Reply>{};
-  queued_.pop_front();
+  auto a = take_front();
+  if (!a) return std::optional<Answer>{};
   if (!*a) return a->error();
-  return std::optional<wire::Reply>(std::move(**a));
+  return std::optional<Answer>(std::move(**a));
+}
+
+Result<Receipt> MessageClient::check_message_receipt(util::ByteSpan receipt, std::uint64_t size,
+                                                     const crypto::Sha256Digest& sha256,
+                                                     const wire::Reply& reply) const {
+  if (receipt.empty()) return Error(Errc::not_verified, "the server answered without a receipt");
+  return check_receipt_for(receipt, connection_->peer().identity,
+                           ReceiptExpected{"message", {}, size, sha256, reply},
+                           shared_receipt_key_.get());
 }
 
 awaitable<Result<wire::Reply>> MessageClient::request(util::ByteSpan message) {
@@ -170,34 +224,17 @@ awaitable<Result<wire::Reply>> MessageClient::request(util::ByteSpan message) {
 
 awaitable<Result<std::pair<wire::Reply, Receipt>>> MessageClient::request_with_receipt(
     util::ByteSpan message) {
-  if (protocol_version() < proto::kVersion2) {
-    co_return Error(Errc::unsupported_operation,
-                    "the server speaks protocol version 1, which has no receipts");
-  }
-  const channel::PeerIdentity server = peer();
-  if (server.session.empty()) {
-    co_return Error(Errc::unsupported_operation,
-                    "receipts need key mode (a shared-key server signs none)");
-  }
   if (auto s = check_size(message); !s) co_return s.error();
-  LinkSink sink(*connection_);
-  auto op = session_.open(static_cast<std::uint8_t>(proto::Kind::message), message, true, sink,
-                          /*receipt=*/true);
-  if (!op) co_return op.error();
-  queued_.push_back(*op);
-  receipts_[*op];
+  if (auto q = queue(message, /*receipt=*/true); !q) co_return q.error();
+  // What the receipt must state, taken before the message's bytes may be gone.
   const crypto::Sha256Digest sent = crypto::sha256({message});
   const std::uint64_t size = message.size();
   if (auto w = co_await flush(); !w) co_return w.error();
-  auto reply = co_await next_reply();
-  auto data = std::move(receipts_[*op]);
-  receipts_.erase(*op);
-  if (!reply) co_return reply.error();
-  if (data.empty()) co_return Error(Errc::not_verified, "the server answered without a receipt");
-  auto receipt =
-      check_receipt_for(data, server, ReceiptExpected{"message", {}, size, sent, *reply});
+  auto a = co_await next_answer();
+  if (!a) co_return a.error();
+  auto receipt = check_message_receipt(a->receipt, size, sent, a->reply);
   if (!receipt) co_return receipt.error();
-  co_return std::make_pair(std::move(*reply), std::move(*receipt));
+  co_return std::make_pair(std::move(a->reply), std::move(*receipt));
 }
 
 // --- Concurrent requests (call) ------------------------------------------------------

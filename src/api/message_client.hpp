@@ -48,15 +48,48 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
   asio::awaitable<Result<std::pair<wire::Reply, Receipt>>> request_with_receipt(
       util::ByteSpan message);
 
+  // What receipts from a shared-key server are checked with (a key derived
+  // from the shared key; none: asking a shared-key server for one fails).
+  void set_shared_receipt_key(std::shared_ptr<const SharedReceiptKey> key) {
+    shared_receipt_key_ = std::move(key);
+  }
+
   // Pipelining: queue() seals messages, flush() writes them, next_reply()
   // returns replies in the order the messages were queued. queue() fails
   // with busy when proto::kMaxOpenOperations messages are already waiting
-  // for their replies.
-  Result<void> queue(util::ByteSpan message);
+  // for their replies. With receipt, the message asks for a signed receipt
+  // (unsupported_operation at once without key mode or protocol version 2;
+  // a server that signs none cancels the message undelivered, and its
+  // answer is that error); next_answer() returns it with the reply.
+  Result<void> queue(util::ByteSpan message, bool receipt = false);
   asio::awaitable<Result<void>> flush();
   asio::awaitable<Result<wire::Reply>> next_reply();
   // A reply that has already arrived, without waiting; nullopt if none has.
   Result<std::optional<wire::Reply>> poll_reply();
+
+  // A reply and what came before it as its operation's DATA: for a message
+  // queued with a receipt, the receipt's bytes (encode_receipt's framing),
+  // not yet checked (check_message_receipt); empty otherwise, or when the
+  // server sent none.
+  struct Answer {
+    wire::Reply reply;
+    util::Bytes receipt;
+  };
+  // next_reply() and poll_reply() with the receipt. Either may be used for
+  // any queued message; next_reply() and poll_reply() drop its receipt.
+  asio::awaitable<Result<Answer>> next_answer();
+  Result<std::optional<Answer>> poll_answer();
+  // Checks the receipt that came with the reply to a message of `size` bytes
+  // and SHA-256 `sha256` (check_receipt_for): its framing, its signature,
+  // its signer being the server's key this connection pinned, this
+  // connection's session value, the message's size and digest, the reply's
+  // status and digest. not_verified when the receipt is empty (the server
+  // answered without one) or names something else, bad_tag when its
+  // signature does not verify. That it names the caller's own key
+  // (client_key) is the caller's to check.
+  Result<Receipt> check_message_receipt(util::ByteSpan receipt, std::uint64_t size,
+                                        const crypto::Sha256Digest& sha256,
+                                        const wire::Reply& reply) const;
 
   // Concurrent requests. Any number of coroutines may await call() at once:
   // each message is sealed and queued in call order, the connection's writer
@@ -93,8 +126,13 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
   struct Pending;
   explicit MessageClient(std::shared_ptr<net::Connection> connection);
   Result<void> check_size(util::ByteSpan message) const;
-  // Opens a message operation (seals it into the connection's output).
-  Result<std::uint32_t> open_message(util::ByteSpan message);
+  // Opens a message operation (seals it into the connection's output); with
+  // receipt, one that asks for a signed receipt, whose DATA take_frames()
+  // then collects (unsupported_operation without key mode or version 2).
+  Result<std::uint32_t> open_message(util::ByteSpan message, bool receipt = false);
+  // Takes the oldest queued message's answer off the queue, with its
+  // receipt's bytes if any; nullopt if it has not arrived.
+  std::optional<Result<Answer>> take_front();
   // Runs every verified frame through the session: answers land in
   // answered_; a violation is returned. Stops early once the answer to
   // `want` has arrived.
@@ -109,6 +147,7 @@ class MessageClient : public net::Application, public std::enable_shared_from_th
   }
 
   std::shared_ptr<net::Connection> connection_;
+  std::shared_ptr<const SharedReceiptKey> shared_receipt_key_;
   proto::Session session_;
   std::deque<std::uint32_t> queued_;  // queue(): operations in the order queued
   // Answers not yet taken, in the order they arrived: mostly none or one

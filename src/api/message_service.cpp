@@ -27,7 +27,7 @@ struct Shared {
   net::Handler handler;
   std::unique_ptr<net::HandlerGate> gate;
   std::shared_ptr<const FileServiceShared> files;
-  std::shared_ptr<const crypto::PrivateKey> receipt_key;
+  ReceiptKeys receipts;
   std::shared_ptr<AuditLog> audit;
 };
 
@@ -52,7 +52,7 @@ class MessageService : public net::Application {
       session_.observe_ends([this](const proto::Ended& e) { audit_->ended(e); });
     }
     if (shared_->files) {
-      files_.emplace(shared_->files, session_, link, sink_, shared_->receipt_key,
+      files_.emplace(shared_->files, session_, link, sink_, shared_->receipts,
                      audit_ ? &*audit_ : nullptr);
     }
   }
@@ -147,7 +147,7 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
                   opened->body.size(), link.peer().mode);
     if (auto w = want_receipt(link, *opened); !w || !*w) {
       if (!w) co_return w.error();
-      continue;  // refused: this server signs no receipts
+      continue;  // refused: no receipts on this connection
     }
     if (answers_at_once()) {
       auto r = send_reply(link, opened->op, call_sync(link.peer(), opened->body));
@@ -205,10 +205,9 @@ asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const prot
 
 Result<bool> MessageService::want_receipt(net::Link& link, const proto::Opened& opened) {
   if (!opened.receipt) return true;
-  const auto& session = link.peer().identity.session;
-  if (!shared_->receipt_key || session.empty()) {
+  if (!shared_->receipts.can_sign(link.peer())) {
     const Error e(Errc::unsupported_operation,
-                  "this server signs no receipts (receipts need key mode); the message was not "
+                  "this server makes no receipts on this connection; the message was not "
                   "delivered");
     spdlog::warn("{}: refused message {}: {}", link.peer().address, opened.op, e.detail);
     auto c = session_.cancel(opened.op, {wire::error_code_for(e), e.detail}, sink_);
@@ -228,11 +227,10 @@ Result<void> MessageService::send_reply(net::Link& link, std::uint32_t op, wire:
     // The receipt goes first, in the operation's only DATA; then the reply
     // it states.
     const auto& peer = link.peer();
-    const ReceiptFacts f =
-        server_receipt_facts(*shared_->receipt_key, peer, "message", {}, it->second.size,
-                             it->second.sha256, reply.status, reply.text);
+    const Received received = it->second;
     receipts_.erase(it);
-    auto signed_receipt = sign_receipt(*shared_->receipt_key, f);
+    auto signed_receipt = shared_->receipts.sign(peer, "message", {}, received.size,
+                                                 received.sha256, reply.status, reply.text);
     if (!signed_receipt) {
       spdlog::error("{}: cannot sign a receipt: {}", peer.address,
                     signed_receipt.error().message());
@@ -241,7 +239,8 @@ Result<void> MessageService::send_reply(net::Link& link, std::uint32_t op, wire:
     }
     const auto bytes = encode_receipt(*signed_receipt);
     if (auto d = session_.send_data(op, bytes, true, sink_); !d) return d.error();
-    spdlog::info("{}: receipt for message {} signed (sha256 {})", peer.address, op, f.sha256);
+    spdlog::info("{}: receipt for message {} made (sha256 {})", peer.address, op,
+                 util::to_hex(received.sha256));
   }
   if (auto r = session_.reply(op, reply.status, util::as_bytes(reply.text), sink_); !r) {
     return r.error();
@@ -292,7 +291,8 @@ net::ApplicationFactory message_service(net::Handler handler, MessageServiceOpti
   auto shared = std::make_shared<Shared>();
   shared->handler = std::move(handler);
   shared->files = std::move(options.files);
-  shared->receipt_key = std::move(options.receipt_key);
+  shared->receipts =
+      ReceiptKeys{std::move(options.receipt_key), std::move(options.receipt_shared_key)};
   shared->audit = std::move(options.audit);
   if (options.max_concurrent_handlers != 0) {
     shared->gate = std::make_unique<net::HandlerGate>(options.max_concurrent_handlers,

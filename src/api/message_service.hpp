@@ -15,6 +15,7 @@
 
 #include "api/audit_log.hpp"
 #include "api/file_service.hpp"
+#include "api/receipt.hpp"
 #include "crypto/private_key.hpp"
 #include "net/link.hpp"
 
@@ -28,11 +29,14 @@ struct MessageServiceOptions {
   // The folder whose files PUT, GET and LIST operations reach (serve_files);
   // none: such operations are cancelled as unsupported.
   std::shared_ptr<const FileServiceShared> files;
-  // The key that signs receipts (the server's identity, key mode): a
-  // message whose OPEN asks for a receipt gets one before its REPLY
-  // (docs/PROTOCOL.md, "Receipts"). None: such messages are cancelled
+  // The key that signs receipts on key-mode connections (the server's
+  // identity): a message whose OPEN asks for a receipt gets one before its
+  // REPLY (docs/PROTOCOL.md, "Receipts"). None: such messages are cancelled
   // undelivered.
   std::shared_ptr<const crypto::PrivateKey> receipt_key{};
+  // Shared-key connections: the key derived from the shared key that
+  // authenticates their receipts (a MAC). None: such receipts are refused.
+  std::shared_ptr<const SharedReceiptKey> receipt_shared_key{};
   // Where every operation a peer opens is recorded when it ends (signet
   // server --audit-log); none: nowhere.
   std::shared_ptr<AuditLog> audit{};

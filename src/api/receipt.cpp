@@ -4,6 +4,7 @@
 #include <ctime>
 #include <vector>
 
+#include "crypto/mac.hpp"
 #include "crypto/primitives.hpp"
 #include "crypto/sshsig.hpp"
 #include "util/encoding.hpp"
@@ -12,6 +13,8 @@ namespace signet {
 namespace {
 
 constexpr std::string_view kHeader = "signet receipt v1";
+constexpr std::string_view kMacPrefix = "signet-receipt-mac hmac-sha256 ";
+constexpr std::string_view kSharedKeyInfo = "signet receipt v1";
 // The most a statement's value may hold; far above any real one.
 constexpr std::size_t kMaxStatement = 4096;
 
@@ -58,6 +61,35 @@ bool names_file(std::string_view operation) {
 }
 
 }  // namespace
+
+SharedReceiptKey::SharedReceiptKey(const crypto::SecretBytes& psk) : key_(32) {
+  // No salt: RFC 5869's default, HashLen zero bytes.
+  const std::array<std::uint8_t, 32> salt{};
+  crypto::hkdf_sha256(salt, psk.span(), util::as_bytes(kSharedKeyInfo), key_.mutable_span());
+}
+
+std::string SharedReceiptKey::mac(std::string_view statement) const {
+  crypto::Mac m(crypto::MacAlgorithm::hmac_sha256, key_.span());
+  std::array<std::uint8_t, 32> tag{};
+  m.compute({util::as_bytes(statement)}, tag);
+  return std::string(kMacPrefix) + util::to_hex(tag) + "\n";
+}
+
+bool SharedReceiptKey::verify(std::string_view statement, std::string_view text) const {
+  // Whitespace after the hex digits is allowed, as after an SSHSIG's armor.
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
+    text.remove_suffix(1);
+  }
+  if (!is_shared_key_receipt(text) || text.size() != kMacPrefix.size() + 64) return false;
+  auto tag = util::from_hex(text.substr(kMacPrefix.size()));
+  if (!tag || tag->size() != 32) return false;
+  crypto::Mac m(crypto::MacAlgorithm::hmac_sha256, key_.span());
+  return m.verify({util::as_bytes(statement)}, *tag);
+}
+
+bool is_shared_key_receipt(std::string_view signature) {
+  return signature.substr(0, kMacPrefix.size()) == kMacPrefix;
+}
 
 std::string format_receipt(const ReceiptFacts& f) {
   std::string s(kHeader);
@@ -141,8 +173,10 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement) {
   }
   f.reply_sha256 = std::string(v[9]);
   // One statement, one text: what does not come back the same is refused.
-  if (!is_fingerprint(f.server_key) || !is_fingerprint(f.client_key)) {
-    return Error(Errc::malformed, "receipt key is not a SHA256: fingerprint");
+  const bool shared = f.server_key == kSharedKeyName && f.client_key == kSharedKeyName;
+  if (!shared && (!is_fingerprint(f.server_key) || !is_fingerprint(f.client_key))) {
+    return Error(Errc::malformed,
+                 "receipt keys are not SHA256: fingerprints (or both \"shared-key\")");
   }
   if (f.time.size() != 20 || f.time[10] != 'T' || f.time.back() != 'Z') {
     return Error(Errc::malformed, "receipt time is not YYYY-MM-DDTHH:MM:SSZ");
@@ -169,14 +203,15 @@ std::string receipt_time_now() {
   return buf;
 }
 
-ReceiptFacts server_receipt_facts(const crypto::PrivateKey& key, const net::PeerInfo& peer,
+ReceiptFacts server_receipt_facts(std::string server_key, const net::PeerInfo& peer,
                                   std::string operation, std::string name, std::uint64_t size,
                                   const crypto::Sha256Digest& sha256, int status,
                                   std::string_view reply_text) {
   ReceiptFacts f;
   f.protocol = peer.protocol;
-  f.server_key = key.public_key().fingerprint();
-  f.client_key = peer.identity.fingerprint;
+  f.server_key = std::move(server_key);
+  f.client_key =
+      peer.identity.fingerprint.empty() ? std::string(kSharedKeyName) : peer.identity.fingerprint;
   f.session = util::to_hex(peer.identity.session);
   f.time = receipt_time_now();
   f.operation = std::move(operation);
@@ -197,7 +232,50 @@ Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& 
   return r;
 }
 
-Result<ReceiptFacts> check_receipt(const Receipt& r) {
+Receipt sign_receipt(const SharedReceiptKey& key, const ReceiptFacts& facts) {
+  Receipt r;
+  r.statement = format_receipt(facts);
+  r.signature = key.mac(r.statement);
+  return r;
+}
+
+bool ReceiptKeys::can_sign(const net::PeerInfo& peer) const {
+  if (peer.identity.session.empty()) return false;
+  return peer.identity.fingerprint.empty() ? shared != nullptr : identity != nullptr;
+}
+
+Result<Receipt> ReceiptKeys::sign(const net::PeerInfo& peer, std::string operation,
+                                  std::string name, std::uint64_t size,
+                                  const crypto::Sha256Digest& sha256, int status,
+                                  std::string_view reply_text) const {
+  if (!can_sign(peer)) throw std::logic_error("no key for a receipt on this connection");
+  if (peer.identity.fingerprint.empty()) {
+    return sign_receipt(
+        *shared, server_receipt_facts(std::string(kSharedKeyName), peer, std::move(operation),
+                                      std::move(name), size, sha256, status, reply_text));
+  }
+  return sign_receipt(*identity, server_receipt_facts(identity->public_key().fingerprint(), peer,
+                                                      std::move(operation), std::move(name), size,
+                                                      sha256, status, reply_text));
+}
+
+Result<ReceiptFacts> check_receipt(const Receipt& r, const SharedReceiptKey* shared) {
+  if (is_shared_key_receipt(r.signature)) {
+    if (shared == nullptr) {
+      return Error(Errc::not_verified,
+                   "a shared-key receipt: only the shared key checks it (SHARED_SECRET_KEY or "
+                   "--psk-file)");
+    }
+    if (!shared->verify(r.statement, r.signature)) {
+      return Error(Errc::bad_tag, "the receipt's MAC does not verify with this shared key");
+    }
+    auto facts = parse_receipt(r.statement);
+    if (!facts) return facts.error();
+    if (facts->server_key != kSharedKeyName) {
+      return Error(Errc::not_verified, "a MAC on a receipt that names a server key");
+    }
+    return facts;
+  }
   auto signer = crypto::sshsig_verify(r.signature, kReceiptNamespace, util::as_bytes(r.statement));
   if (!signer) return signer.error();
   auto facts = parse_receipt(r.statement);
@@ -211,14 +289,22 @@ Result<ReceiptFacts> check_receipt(const Receipt& r) {
 }
 
 Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdentity& server,
-                                  const ReceiptExpected& expected) {
+                                  const ReceiptExpected& expected, const SharedReceiptKey* shared) {
   if (data.empty()) return Error(Errc::not_verified, "the server answered without a receipt");
   auto receipt = decode_receipt(data);
   if (!receipt) return receipt.error();
-  auto facts = check_receipt(*receipt);
+  // A key-mode receipt is checked only by the server's key, a shared-key
+  // one only by the shared key: never the one in place of the other.
+  const bool shared_mode = server.fingerprint.empty();
+  if (shared_mode != is_shared_key_receipt(receipt->signature)) {
+    return Error(Errc::not_verified, shared_mode ? "a shared-key server sent a signed receipt"
+                                                 : "a key-mode server sent a shared-key receipt");
+  }
+  auto facts = check_receipt(*receipt, shared);
   if (!facts) return facts.error();
+  const std::string server_key = shared_mode ? std::string(kSharedKeyName) : server.fingerprint;
   const char* differs = nullptr;
-  if (facts->server_key != server.fingerprint) {
+  if (facts->server_key != server_key) {
     differs = "server key";
   } else if (facts->session != util::to_hex(server.session)) {
     differs = "session";

@@ -9,10 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include <memory>
 #include "channel/channel.hpp"
+
 #include "crypto/primitives.hpp"
 #include "crypto/private_key.hpp"
 #include "crypto/public_key.hpp"
+#include "crypto/secret.hpp"
 #include "net/link.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
@@ -21,12 +24,33 @@
 namespace signet {
 
 inline constexpr std::string_view kReceiptNamespace = "signet-receipt";
+// What a shared-key receipt states as both keys: the connection had none.
+inline constexpr std::string_view kSharedKeyName = "shared-key";
+
+// The key a shared-key server authenticates receipts with: HKDF-SHA256 of
+// the shared key (salt 32 zero bytes, info "signet receipt v1"), 32 bytes. Its MAC
+// convinces only those who hold the shared key, and any of them (the
+// client included) could have made it: a shared-key receipt shows that a
+// key holder vouched for the statement, not which one.
+class SharedReceiptKey {
+ public:
+  explicit SharedReceiptKey(const crypto::SecretBytes& psk);
+  // FILE.sig's text for statement: "signet-receipt-mac hmac-sha256 <64 hex>\n".
+  std::string mac(std::string_view statement) const;
+  // Whether `text` is that MAC of statement (compared in constant time).
+  bool verify(std::string_view statement, std::string_view text) const;
+
+ private:
+  crypto::SecretBytes key_;
+};
+// Whether a signature text is a shared-key MAC (rather than an SSHSIG).
+bool is_shared_key_receipt(std::string_view signature);
 
 // What a receipt states. Hex values are lowercase.
 struct ReceiptFacts {
   int protocol = 2;
-  std::string server_key;    // "SHA256:..." of the server's identity key
-  std::string client_key;    // "SHA256:..." of the client's key
+  std::string server_key;    // "SHA256:..." of the server's identity key, or "shared-key"
+  std::string client_key;    // "SHA256:..." of the client's key, or "shared-key"
   std::string session;       // 64 hex digits: the connection's PeerIdentity::session
   std::string time;          // the server's clock, UTC, "2026-12-02T12:34:56Z"
   std::string operation;     // "message", "put" or "get"
@@ -54,20 +78,41 @@ Result<ReceiptFacts> parse_receipt(std::string_view statement);
 std::string receipt_time_now();
 
 // What a server states of an operation on a connection: the keys, the
-// session and the time come from the connection (peer) and the signing key,
-// the rest from the caller (name only for a put or get).
-ReceiptFacts server_receipt_facts(const crypto::PrivateKey& key, const net::PeerInfo& peer,
+// session and the time come from the connection (peer) and server_key
+// (its identity's fingerprint, or kSharedKeyName), the rest from the
+// caller (name only for a put or get).
+ReceiptFacts server_receipt_facts(std::string server_key, const net::PeerInfo& peer,
                                   std::string operation, std::string name, std::uint64_t size,
                                   const crypto::Sha256Digest& sha256, int status,
                                   std::string_view reply_text);
 
 // Signs facts with the server's key.
 Result<Receipt> sign_receipt(const crypto::PrivateKey& key, const ReceiptFacts& facts);
+// Authenticates facts with the key derived from the shared key.
+Receipt sign_receipt(const SharedReceiptKey& key, const ReceiptFacts& facts);
+
+// What a server vouches for receipts with, chosen per connection: on a
+// key-mode connection its identity key, on a shared-key one the key derived
+// from the shared key (either may be absent: receipts are then refused on
+// such connections).
+struct ReceiptKeys {
+  std::shared_ptr<const crypto::PrivateKey> identity;
+  std::shared_ptr<const SharedReceiptKey> shared;
+  // Whether a receipt can be made on a connection with peer.
+  bool can_sign(const net::PeerInfo& peer) const;
+  // server_receipt_facts, signed (can_sign must hold).
+  Result<Receipt> sign(const net::PeerInfo& peer, std::string operation, std::string name,
+                       std::uint64_t size, const crypto::Sha256Digest& sha256, int status,
+                       std::string_view reply_text) const;
+};
+
 // Checks a receipt's signature and that its signer is the server key it
-// names; returns what it states. bad_tag for a signature that does not
-// verify, not_verified for a signer other than the statement's server key,
-// malformed for a statement that does not parse.
-Result<ReceiptFacts> check_receipt(const Receipt& r);
+// names (a shared-key receipt: its MAC, with `shared`); returns what it
+// states. bad_tag for a signature or MAC that does not verify, not_verified
+// for a signer other than the statement's server key or a shared-key
+// receipt without the shared key, malformed for a statement that does not
+// parse.
+Result<ReceiptFacts> check_receipt(const Receipt& r, const SharedReceiptKey* shared = nullptr);
 
 // What a client expects a receipt to state.
 struct ReceiptExpected {
@@ -82,8 +127,10 @@ struct ReceiptExpected {
 // signature (by the server key it names), and that it names `server`'s key
 // and session and what was expected. not_verified names the first part
 // that differs ("... another session").
+// shared: the key a shared-key connection's receipt is checked with.
 Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdentity& server,
-                                  const ReceiptExpected& expected);
+                                  const ReceiptExpected& expected,
+                                  const SharedReceiptKey* shared = nullptr);
 
 // The framing of a receipt in DATA: statement length u32 || statement ||
 // signature.

@@ -163,6 +163,7 @@ Result<void> PskServerChannel::receive(ByteSpan in, Bytes& out) {
     } else {
       if (auto ok = handshake_.on_client_finish(record); !ok) return fail(ok.error(), out);
       codec_.emplace(handshake_.make_codec(settings_.max_payload));
+      session_ = handshake_.session();
       state_ = State::established;
     }
     in_.consume(record.size());
@@ -210,6 +211,7 @@ Result<void> PskClientChannel::receive(ByteSpan in, Bytes& out) {
   out.insert(out.end(), finish->begin(), finish->end());
   in_.consume(record.size());
   codec_.emplace(handshake_.make_codec(settings_.max_payload));
+  session_ = handshake_.session();
   state_ = State::established;
   return {};
 }

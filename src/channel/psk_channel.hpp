@@ -52,6 +52,9 @@ class PskChannel : public Channel {
   void send_error(const Error& e, Bytes& out) override;
   std::uint32_t max_payload() const override { return settings_.max_payload; }
   std::size_t buffered() const override { return in_.data().size(); }
+  // Shared-key mode names no key; the session value is the handshake's
+  // (SessionKeys::session), once established.
+  PeerIdentity peer() const override { return PeerIdentity{{}, {}, {}, {}, session_}; }
 
  protected:
   explicit PskChannel(PskSettings settings) : settings_(std::move(settings)) {}
@@ -61,6 +64,7 @@ class PskChannel : public Channel {
   PskSettings settings_;
   std::optional<FrameCodec> codec_;
   InputBuffer in_;
+  Bytes session_;  // set with codec_
 };
 
 class PskServerChannel final : public PskChannel {

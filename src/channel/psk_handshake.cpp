@@ -8,6 +8,8 @@ namespace signet::channel {
 namespace {
 
 constexpr std::string_view kKeyInfoLabel = "signet/1 shared-key";
+constexpr std::string_view kSessionInfoLabel = "signet/1 session";
+constexpr std::size_t kSessionSize = 32;
 
 wire::Nonce fresh_nonce(const std::optional<wire::Nonce>& fixed) {
   if (fixed) return *fixed;
@@ -48,8 +50,12 @@ SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::Suite su
   const auto part = [&](std::size_t offset, std::size_t size) {
     return crypto::SecretBytes(okm.span().subspan(offset, size));
   };
-  return SessionKeys{suite,          part(0, k),     part(k, k),        part(2 * k, k),
-                     part(3 * k, k), part(4 * k, n), part(4 * k + n, n)};
+  Bytes session_info(kSessionInfoLabel.begin(), kSessionInfoLabel.end());
+  session_info.insert(session_info.end(), transcript.begin(), transcript.end());
+  Bytes session(kSessionSize);
+  crypto::hkdf_sha256(salt, psk.span(), session_info, session);
+  return SessionKeys{suite,          part(0, k),     part(k, k),         part(2 * k, k),
+                     part(3 * k, k), part(4 * k, n), part(4 * k + n, n), std::move(session)};
 }
 
 PskClientHandshake::PskClientHandshake(const crypto::SecretBytes& psk,

@@ -31,10 +31,15 @@ struct SessionKeys {
   crypto::SecretBytes server_to_client;
   crypto::SecretBytes client_to_server_iv;
   crypto::SecretBytes server_to_client_iv;
+  // A value both ends of this session share and no other session has
+  // (PeerIdentity::session: what a receipt is bound to). Not a key.
+  Bytes session;
 };
 
 // HKDF-SHA256(salt = client nonce || server nonce, IKM = psk,
-//             info = "signet/1 shared-key" || SHA-256(ClientHello || ServerHello without proof)).
+//             info = "signet/1 shared-key" || SHA-256(ClientHello || ServerHello without proof)),
+// and the session value from the same salt, IKM and transcript hash with
+// info = "signet/1 session" || SHA-256(...), 32 bytes.
 SessionKeys derive_session_keys(const crypto::SecretBytes& psk, crypto::Suite suite,
                                 const wire::Nonce& client_nonce, const wire::Nonce& server_nonce,
                                 ByteSpan client_hello, ByteSpan server_hello_without_proof);
@@ -58,6 +63,7 @@ class PskClientHandshake {
   crypto::Suite suite() const noexcept { return keys_.suite; }
   // The application protocol version the server chose (1 or 2).
   int protocol() const noexcept { return protocol_; }
+  const Bytes& session() const noexcept { return keys_.session; }
   // The codec for application frames; call once, after on_server_hello succeeded.
   FrameCodec make_codec(std::uint32_t max_payload) const;
 
@@ -90,6 +96,7 @@ class PskServerHandshake {
     return crypto::mac_tag_size(crypto::proof_mac(keys_.suite));
   }
   int protocol() const noexcept { return protocol_; }
+  const Bytes& session() const noexcept { return keys_.session; }
   FrameCodec make_codec(std::uint32_t max_payload) const;
 
  private:

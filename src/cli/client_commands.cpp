@@ -10,6 +10,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/mode.hpp"
+#include "cli/receipt_file.hpp"
 #include "net/blocking.hpp"
 #include "util/encoding.hpp"
 #include "util/file.hpp"
@@ -39,7 +40,9 @@ net::ClientOptions client_options(const ClientArgs& args) {
 Result<std::shared_ptr<MessageClient>> connect(asio::io_context& ctx, const net::HostPort& hp,
                                                const ClientMode& mode,
                                                const net::ClientOptions& options) {
-  return net::run_blocking(ctx, MessageClient::open(hp, mode.make_channel, options));
+  auto c = net::run_blocking(ctx, MessageClient::open(hp, mode.make_channel, options));
+  if (c) (*c)->set_shared_receipt_key(mode.receipt_shared_key);
+  return c;
 }
 
 // The reply for a terminal: the server (or its --exec command) chose these
@@ -68,8 +71,8 @@ int show_reply(const wire::Reply& reply, bool raw, std::ostream& out) {
 }
 
 // send --receipt FILE: the message goes with a request for a signed
-// receipt, which is checked (MessageClient::request_with_receipt, and that
-// it names this client's key) and written to FILE and FILE.sig.
+// receipt, which is checked (MessageClient::request_with_receipt, and
+// write_receipt) and written to FILE and FILE.sig.
 int send_with_receipt(asio::io_context& ctx, MessageClient& conn, const std::string& message,
                       const ClientArgs& args, const ClientMode& mode) {
   auto r = net::run_blocking(ctx, conn.request_with_receipt(util::as_bytes(message)));
@@ -79,26 +82,7 @@ int send_with_receipt(asio::io_context& ctx, MessageClient& conn, const std::str
     return exit_status_for(r.error());
   }
   auto& [reply, receipt] = *r;
-  auto facts = parse_receipt(receipt.statement);
-  if (!facts || facts->client_key != mode.fingerprint) {
-    print_error("--receipt: the receipt names another client key than this one, " +
-                mode.fingerprint);
-    return kExitNotVerified;
-  }
-  const std::filesystem::path file = args.receipt;
-  auto sig_path = file;
-  sig_path += ".sig";
-  for (const auto& [path, text] :
-       {std::pair{file, receipt.statement}, std::pair{sig_path, receipt.signature}}) {
-    if (auto w = util::write_file_atomic(path, util::as_bytes(text), 0644, util::Overwrite::yes);
-        !w) {
-      print_error("--receipt: cannot write " + util::escape_for_display(path.string()) + ": " +
-                  w.error().message());
-      return kExitUsage;
-    }
-  }
-  spdlog::info("receipt written to {} and {}", util::escape_for_display(file.string()),
-               util::escape_for_display(sig_path.string()));
+  if (int w = write_receipt(receipt, args.receipt, mode); w != kExitOk) return w;
   return show_reply(reply, args.raw, std::cout);
 }
 
@@ -249,7 +233,8 @@ void add_client_commands(CLI::App& app, Action& action) {
               "Print the reply's bytes as they are even to a terminal (where control "
               "characters, bidirectional controls and invalid UTF-8 are otherwise escaped)");
   s->add_option("--receipt", send->receipt,
-                "Ask the server (key mode) for a signed receipt and write it to FILE and "
+                "Ask the server for a signed receipt (shared-key mode: a MAC only the shared key "
+                "checks) and write it to FILE and "
                 "FILE.sig (check it later with signet verify-receipt or ssh-keygen -Y verify)")
       ->type_name("FILE");
   s->callback([send, &action] { action = [send] { return run_send(*send); }; });

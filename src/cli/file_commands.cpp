@@ -22,6 +22,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/mode.hpp"
+#include "cli/receipt_file.hpp"
 #include "files/names.hpp"
 #include "net/blocking.hpp"
 #include "util/encoding.hpp"
@@ -200,6 +201,7 @@ int open_session(FileArgs& args, Session& s) {
     return exit_status_for(client.error());
   }
   s.client = *client;
+  s.client->set_shared_receipt_key(s.mode.receipt_shared_key);
   return kExitOk;
 }
 
@@ -340,29 +342,6 @@ Result<std::vector<Job>> put_jobs(const FileArgs& args) {
             std::filesystem::is_regular_file(st) ? std::filesystem::file_size(local, ec) : 0});
   }
   return jobs;
-}
-
-// put, get --receipt FILE: the checked receipt (FileClient::put, get), if
-// it names this client's key, goes to FILE and FILE.sig.
-int write_receipt(const Receipt& receipt, const std::string& file, const ClientMode& mode) {
-  auto facts = parse_receipt(receipt.statement);
-  if (!facts || facts->client_key != mode.fingerprint) {
-    print_error("--receipt: the receipt names another client key than this one, " +
-                mode.fingerprint);
-    return kExitNotVerified;
-  }
-  std::filesystem::path sig = file;
-  sig += ".sig";
-  for (const auto& [path, text] : {std::pair{std::filesystem::path(file), receipt.statement},
-                                   std::pair{sig, receipt.signature}}) {
-    if (auto w = util::write_file_atomic(path, util::as_bytes(text), 0644, util::Overwrite::yes);
-        !w) {
-      print_error("--receipt: cannot write " + util::escape_for_display(path.string()) + ": " +
-                  w.error().message());
-      return kExitUsage;
-    }
-  }
-  return kExitOk;
 }
 
 int run_put(FileArgs& args) {
@@ -552,7 +531,7 @@ void add_file_commands(CLI::App& app, Action& action) {
       ->type_name("FOLDER");
   p->add_flag("--recursive,-r", put->recursive, "Folders too, with everything below them");
   p->add_option("--receipt", put->receipt,
-                "Key mode, one file: ask the server for a signed receipt of the file it "
+                "One file: ask the server for a signed receipt of the file it "
                 "published and write it to FILE and FILE.sig (see signet verify-receipt)")
       ->type_name("FILE");
   add_transfer_flags(p, *put);
@@ -574,7 +553,7 @@ void add_file_commands(CLI::App& app, Action& action) {
   g->add_flag("--recursive,-r", get->recursive,
               "NAME is a folder: everything below it (names checked, never written outside --to)");
   g->add_option("--receipt", get->receipt,
-                "Key mode, one file: ask the server for a signed receipt of the file it sent "
+                "One file: ask the server for a signed receipt of the file it sent "
                 "and write it to FILE and FILE.sig (see signet verify-receipt)")
       ->type_name("FILE");
   add_transfer_flags(g, *get);

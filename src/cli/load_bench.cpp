@@ -14,6 +14,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "cli/common.hpp"
+#include "crypto/primitives.hpp"
 
 namespace signet::cli {
 namespace {
@@ -30,6 +31,8 @@ struct ConnectionResult {
   std::size_t duplicated = 0;
   std::size_t mismatched = 0;
   std::size_t connect_retries = 0;
+  std::size_t receipts_failed = 0;  // LoadOptions::receipt: receipts that did not check
+  std::string receipt_error;        // why the first of them did not
   bool connected = false;
   std::string error;  // why the connection ended early, if it did
   std::vector<float> latencies_us;
@@ -78,7 +81,17 @@ asio::awaitable<void> drive(std::size_t id, const net::HostPort& server, const C
   std::vector<Clock::time_point> sent_at(o.window);
   std::vector<bool> confirmed(o.messages, false);
   std::size_t answered = 0;  // replies so far; each answers the oldest unanswered message
-  const auto take = [&](const wire::Reply& reply) {
+  const auto take = [&](const MessageClient::Answer& a) {
+    const wire::Reply& reply = a.reply;
+    if (o.receipt) {
+      // Against the message this reply answers, whatever the reply says.
+      const std::string sent = message_for(id, answered, o.size);
+      if (auto c = conn->check_message_receipt(a.receipt, sent.size(),
+                                               crypto::sha256({util::as_bytes(sent)}), reply);
+          !c) {
+        if (r.receipts_failed++ == 0) r.receipt_error = c.error().message();
+      }
+    }
     const auto seq = seq_of(reply.text, id);
     if (reply.status != 0 || !seq || *seq >= o.messages) {
       ++r.mismatched;
@@ -99,7 +112,7 @@ asio::awaitable<void> drive(std::size_t id, const net::HostPort& server, const C
     const auto now = Clock::now();
     while (r.sent < o.messages && r.sent - answered < o.window) {
       sent_at[r.sent % o.window] = now;
-      if (auto q = conn->queue(util::as_bytes(message_for(id, r.sent, o.size))); !q) {
+      if (auto q = conn->queue(util::as_bytes(message_for(id, r.sent, o.size)), o.receipt); !q) {
         r.error = client_error_message(q.error(), mode);
         break;
       }
@@ -110,7 +123,7 @@ asio::awaitable<void> drive(std::size_t id, const net::HostPort& server, const C
       r.error = client_error_message(w.error(), mode);
       break;
     }
-    auto first = co_await conn->next_reply();
+    auto first = co_await conn->next_answer();
     if (!first) {
       r.error = client_error_message(first.error(), mode);
       break;
@@ -118,7 +131,7 @@ asio::awaitable<void> drive(std::size_t id, const net::HostPort& server, const C
     take(*first);
     bool failed = false;
     for (;;) {
-      auto more = conn->poll_reply();
+      auto more = conn->poll_answer();
       if (!more) {
         r.error = client_error_message(more.error(), mode);
         failed = true;
@@ -170,6 +183,9 @@ int run_load_bench(const net::HostPort& server, const ClientMode& mode, const Lo
     total.duplicated += r.duplicated;
     total.mismatched += r.mismatched;
     total.connect_retries += r.connect_retries;
+    total.receipts_failed += r.receipts_failed;
+    if (!r.receipt_error.empty() && total.receipt_error.empty())
+      total.receipt_error = r.receipt_error;
     if (!r.connected) ++failed_connections;
     if (!r.error.empty() && first_error.empty()) first_error = r.error;
     latencies.insert(latencies.end(), r.latencies_us.begin(), r.latencies_us.end());
@@ -177,20 +193,30 @@ int run_load_bench(const net::HostPort& server, const ClientMode& mode, const Lo
   std::sort(latencies.begin(), latencies.end());
   const std::size_t expected = o.connections * o.messages;
   const std::size_t lost = total.sent - std::min(total.sent, total.confirmed);
-  std::printf("connections %zu (failed %zu, connect retries after busy %zu), messages %zu each\n",
-              o.connections, failed_connections, total.connect_retries, o.messages);
+  std::printf("connections %zu (failed %zu, connect retries after busy %zu), messages %zu each%s\n",
+              o.connections, failed_connections, total.connect_retries, o.messages,
+              o.receipt ? ", receipts on (each checked)" : "");
   std::printf("sent %zu, confirmed %zu, lost %zu, duplicated %zu, mismatched %zu, not sent %zu\n",
               total.sent, total.confirmed, lost, total.duplicated, total.mismatched,
               expected - total.sent);
+  if (o.receipt) {
+    std::printf("receipts checked %zu, failed %zu\n",
+                total.confirmed + total.mismatched + total.duplicated, total.receipts_failed);
+  }
   std::printf(
-      "%.3f s, %.0f msg/s; round trip p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
-      seconds, static_cast<double>(total.confirmed) / seconds, percentile(latencies, 0.5),
-      percentile(latencies, 0.99), percentile(latencies, 0.999),
+      "%.3f s, %.0f msg/s%s; round trip p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
+      seconds, static_cast<double>(total.confirmed) / seconds, o.receipt ? " with receipts" : "",
+      percentile(latencies, 0.5), percentile(latencies, 0.99), percentile(latencies, 0.999),
       latencies.empty() ? 0.0 : static_cast<double>(latencies.back()));
   std::fflush(stdout);
   if (!first_error.empty()) print_error("first failure: " + first_error);
+  if (total.receipts_failed > 0) {
+    print_error(std::to_string(total.receipts_failed) +
+                " receipts did not check; the first: " + total.receipt_error);
+  }
   const bool perfect = total.confirmed == expected && total.duplicated == 0 &&
-                       total.mismatched == 0 && failed_connections == 0;
+                       total.mismatched == 0 && failed_connections == 0 &&
+                       total.receipts_failed == 0;
   return perfect ? kExitOk : kExitFailure;
 }
 

@@ -428,6 +428,7 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
     shared_description =
         "shared-key mode (" + suite_list(settings->suites, "the client offers only") + ")";
     shared->settings = std::move(*settings);
+    mode.receipt_shared_key = std::make_shared<const SharedReceiptKey>(*psk);
   }
   if (shared_key_mode && !key_mode) {
     mode.reload = shared_key_reload(shared, options);
@@ -490,6 +491,7 @@ Result<ClientMode> make_client_mode(ChannelOptions& options, const net::HostPort
     mode.make_channel = [s = std::move(*settings)]() -> std::unique_ptr<channel::Channel> {
       return std::make_unique<channel::PskClientChannel>(s);
     };
+    mode.receipt_shared_key = std::make_shared<const SharedReceiptKey>(*psk);
     return mode;
   }
 

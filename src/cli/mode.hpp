@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 
 #include "api/message_client.hpp"
+#include "api/receipt.hpp"
 #include "cli/common.hpp"
 #include "net/client.hpp"
 #include "net/server.hpp"
@@ -54,6 +55,9 @@ struct ServerMode {
   std::function<void()> reload;
   // Key mode: the identity key, which signs receipts (api/receipt.hpp).
   std::shared_ptr<const crypto::PrivateKey> receipt_key;
+  // Shared-key mode: the key derived from the shared key that authenticates
+  // receipts on shared-key connections (derived once, at start).
+  std::shared_ptr<const SharedReceiptKey> receipt_shared_key;
 };
 // Loads keys, imports --add-keys and builds the TLS context once. Notices
 // (a new identity, the import report) go to stderr; authorized_keys
@@ -66,6 +70,8 @@ struct ClientMode {
   std::string description;
   bool key_mode = false;
   std::string fingerprint;  // key mode: the client's own key's
+  // Shared-key mode: what a shared-key server's receipts are checked with.
+  std::shared_ptr<const SharedReceiptKey> receipt_shared_key;
 };
 // server is where known_hosts pins the key (and what the trust prompt names).
 // Wipes options.psk.config once the key is taken.

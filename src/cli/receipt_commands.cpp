@@ -7,9 +7,12 @@
 #include <cstring>
 #include <iostream>
 
+#include <spdlog/spdlog.h>
+
 #include "api/receipt.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "cli/receipt_file.hpp"
 #include "crypto/primitives.hpp"
 #include "keys/known_hosts.hpp"
 #include "keys/paths.hpp"
@@ -27,6 +30,7 @@ struct VerifyArgs {
   std::string message;      // --message TEXT
   std::string data_file;    // --file PATH
   bool has_message = false;
+  std::string psk_file;  // --psk-file: the shared key a shared-key receipt is checked with
 };
 
 // A receipt and its signature are small; anything larger is not one.
@@ -62,10 +66,6 @@ Result<std::pair<std::string, std::uint64_t>> file_digest(const std::string& pat
 }
 
 int run_verify(const VerifyArgs& args) {
-  if (args.server_key.empty() == args.server.empty()) {
-    print_error("give the server's key: --server-key SHA256:... or --server HOST:PORT (pinned)");
-    return kExitUsage;
-  }
   Receipt receipt;
   for (auto [path, into] : {std::pair{args.file, &receipt.statement},
                             std::pair{args.file + ".sig", &receipt.signature}}) {
@@ -77,10 +77,37 @@ int run_verify(const VerifyArgs& args) {
     }
     *into = std::move(**text);
   }
-  auto facts = check_receipt(receipt);
-  if (!facts) return failed("signature: " + facts.error().message());
+  const bool shared = is_shared_key_receipt(receipt.signature);
+  if (shared && (!args.server_key.empty() || !args.server.empty())) {
+    print_error(
+        "a shared-key receipt names no server key: give the shared key instead "
+        "(SHARED_SECRET_KEY or --psk-file)");
+    return kExitUsage;
+  }
+  if (!shared && args.server_key.empty() == args.server.empty()) {
+    print_error("give the server's key: --server-key SHA256:... or --server HOST:PORT (pinned)");
+    return kExitUsage;
+  }
+  std::unique_ptr<SharedReceiptKey> shared_key;
+  if (shared) {
+    SharedKeySources sources{args.psk_file, {}, {}};
+    auto psk = load_shared_key(sources);
+    if (!psk) {
+      print_error(psk.error().message());
+      return exit_status_for(psk.error());
+    }
+    if (!*psk) {
+      print_error(
+          "a shared-key receipt is checked with the shared key: set SHARED_SECRET_KEY "
+          "or give --psk-file");
+      return kExitUsage;
+    }
+    shared_key = std::make_unique<SharedReceiptKey>(***psk);
+  }
+  auto facts = check_receipt(receipt, shared_key.get());
+  if (!facts) return failed((shared ? "MAC: " : "signature: ") + facts.error().message());
 
-  std::string expected = args.server_key;
+  std::string expected = shared ? facts->server_key : args.server_key;
   if (!args.server.empty()) {
     Result<std::filesystem::path> path = std::filesystem::path(args.known_hosts);
     if (args.known_hosts.empty()) {
@@ -132,12 +159,36 @@ int run_verify(const VerifyArgs& args) {
 
 }  // namespace
 
+int write_receipt(const Receipt& receipt, const std::string& file, const ClientMode& mode) {
+  auto facts = parse_receipt(receipt.statement);
+  const std::string own = mode.key_mode ? mode.fingerprint : std::string(kSharedKeyName);
+  if (!facts || facts->client_key != own) {
+    print_error("--receipt: the receipt names another client key than this one, " + own);
+    return kExitNotVerified;
+  }
+  std::filesystem::path sig = file;
+  sig += ".sig";
+  for (const auto& [path, text] : {std::pair{std::filesystem::path(file), receipt.statement},
+                                   std::pair{sig, receipt.signature}}) {
+    if (auto w = util::write_file_atomic(path, util::as_bytes(text), 0644, util::Overwrite::yes);
+        !w) {
+      print_error("--receipt: cannot write " + util::escape_for_display(path.string()) + ": " +
+                  w.error().message());
+      return kExitUsage;
+    }
+  }
+  spdlog::info("receipt written to {} and {}", util::escape_for_display(file),
+               util::escape_for_display(sig.string()));
+  return kExitOk;
+}
+
 void add_receipt_commands(CLI::App& app, Action& action) {
   auto args = std::make_shared<VerifyArgs>();
   auto* v = app.add_subcommand(
       "verify-receipt",
-      "Check a receipt written by send --receipt (FILE and FILE.sig): its signature by the "
-      "server's key and, if given, the message or file it is for; exit 4 if any part fails");
+      "Check a receipt written by send, put or get --receipt (FILE and FILE.sig): its "
+      "signature by the server's key (shared-key mode: its MAC, with the shared key) and, if "
+      "given, the message or file it is for; exit 4 if any part fails");
   v->add_option("file", args->file, "The receipt (its signature is FILE.sig)")
       ->required()
       ->type_name("FILE");
@@ -153,6 +204,10 @@ void add_receipt_commands(CLI::App& app, Action& action) {
   v->add_option("--file", args->data_file, "The file whose content the receipt must be for")
       ->type_name("PATH")
       ->excludes(m);
+  v->add_option("--psk-file", args->psk_file,
+                "A shared-key receipt: read the shared key from FILE (default: "
+                "SHARED_SECRET_KEY)")
+      ->type_name("FILE");
   v->callback([args, m, &action] {
     args->has_message = m->count() > 0;
     action = [args] { return run_verify(*args); };

@@ -141,6 +141,7 @@ int run_server(ServerArgs& args) {
   net::Handler handler = net::SyncHandler(print_and_confirm);
   MessageServiceOptions service;
   service.receipt_key = mode->receipt_key;
+  service.receipt_shared_key = mode->receipt_shared_key;
   if (args.echo)
     handler = echo_handler(std::size_t{wire::send_limit(args.channel.max_message)} - 1);
   if (!args.exec.empty()) {

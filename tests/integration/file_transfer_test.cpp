@@ -539,20 +539,62 @@ TEST_F(FileTransferTest, TheFolderTotalLimitRefusesAnUploadThatWouldGoBeyondIt) 
   EXPECT_EQ(tree(served_), (std::set<std::string>{"a", "b", "existing"}));
 }
 
-// Receipts are signed by a key-mode server's key: a shared-key put or send
-// that asks for one is refused before anything is written or delivered.
-TEST_F(FileTransferTest, AReceiptIsRefusedInSharedKeyModeAndNothingIsWritten) {
+// Shared-key receipts (issue 10): the statement names "shared-key" for both
+// keys and FILE.sig holds an HMAC by a key derived from the shared key;
+// verify-receipt checks it with that key only, and any change, another key
+// or no key fails.
+TEST_F(FileTransferTest, InSharedKeyModeAReceiptIsAMacThatOnlyTheSharedKeyChecks) {
   auto server = start_server();
-  write_file(local_ + "/f", "payload");
-  auto r = signet({"put", server->address(), local_ + "/f", "--receipt", dir_ + "/r.txt"});
-  EXPECT_NE(r.status, 0);
-  EXPECT_THAT(r.err, HasSubstr("receipts need key mode"));
-  EXPECT_THAT(tree(served_), IsEmpty());
-  r = signet({"send", server->address(), "hello", "--receipt", dir_ + "/r.txt"});
-  EXPECT_NE(r.status, 0);
-  EXPECT_THAT(r.err, HasSubstr("receipts need key mode"));
-  EXPECT_TRUE(server->verified_lines().empty());
-  EXPECT_FALSE(fs::exists(dir_ + "/r.txt"));
+  const std::string data = "payload " + std::string(70000, 'p');
+  write_file(local_ + "/f", data);
+  const std::string receipt = dir_ + "/r.txt";
+  auto r = signet({"put", server->address(), local_ + "/f", "--receipt", receipt});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string statement = read_file(receipt);
+  const std::string digest = util::to_hex(crypto::sha256({util::as_bytes(data)}));
+  EXPECT_THAT(statement, HasSubstr("server-key shared-key\nclient-key shared-key\n"));
+  EXPECT_THAT(statement, HasSubstr("operation put\nname f\nsize " + std::to_string(data.size()) +
+                                   "\nsha256 " + digest + "\n"));
+  EXPECT_THAT(read_file(receipt + ".sig"),
+              ::testing::StartsWith("signet-receipt-mac hmac-sha256 "));
+  r = signet({"verify-receipt", receipt, "--file", local_ + "/f"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("receipt verified: put of"));
+  // Another shared key, or none, or a server key in its place.
+  Env other = env();
+  other["SHARED_SECRET_KEY"] = "another shared key of forty bytes, ok ok";
+  r = signet({"verify-receipt", receipt}, other);
+  EXPECT_EQ(r.status, 4);
+  EXPECT_THAT(r.err, HasSubstr("MAC"));
+  Env none = env();
+  none["SHARED_SECRET_KEY"] = std::nullopt;
+  r = signet({"verify-receipt", receipt}, none);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("shared key"));
+  r = signet({"verify-receipt", receipt, "--server-key", "SHA256:" + std::string(43, 'A')});
+  EXPECT_EQ(r.status, 2);
+  // One changed byte.
+  std::string changed = statement;
+  changed[changed.find("status 0") + 7] = '1';
+  write_file(receipt, changed);
+  EXPECT_EQ(signet({"verify-receipt", receipt}).status, 4);
+
+  // A download's receipt, the same way.
+  r = signet({"get", server->address(), "f", "-o", local_ + "/back", "--receipt", receipt});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(read_file(local_ + "/back"), data);
+  EXPECT_THAT(read_file(receipt), HasSubstr("operation get\nname f\n"));
+  r = signet({"verify-receipt", receipt, "--file", local_ + "/back"});
+  EXPECT_EQ(r.status, 0) << r.err;
+
+  // And a message's.
+  r = signet({"send", server->address(), "pay invoice 1234", "--receipt", receipt});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(read_file(receipt), HasSubstr("client-key shared-key\n"));
+  r = signet({"verify-receipt", receipt, "--message", "pay invoice 1234"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  r = signet({"verify-receipt", receipt, "--message", "pay invoice 1235"});
+  EXPECT_EQ(r.status, 4);
 }
 
 TEST_F(FileTransferTest, TwoUploadsOfOneNameNeverMix) {

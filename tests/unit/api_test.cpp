@@ -1,5 +1,7 @@
 // The library API: signet::Server and signet::Client in one process, on
-// 127.0.0.1 with ports the kernel picks, in shared-key mode.
+// 127.0.0.1 with ports the kernel picks, in shared-key mode (and key mode
+// where a test says so: identities, pinning, receipts).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,10 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "api/message_service.hpp"
 #include "api/signet.hpp"
+#include "net/blocking.hpp"
+#include "util/encoding.hpp"
 
 namespace signet {
 namespace {
@@ -129,6 +134,171 @@ TEST(Api, KeyModeHandlerSeesTheClientsFingerprint) {
   std::filesystem::remove_all(dir);
 }
 
+// A key-mode server and a client key it admits, with their files in a
+// folder of their own (removed at the end).
+struct KeyModePeers {
+  explicit KeyModePeers(const std::string& name)
+      : dir(std::filesystem::path(::testing::TempDir()) / name) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    auto s = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+    auto c = crypto::PrivateKey::generate(crypto::KeyType::ed25519);
+    EXPECT_TRUE(s && c);
+    server_key = std::make_shared<const crypto::PrivateKey>(std::move(*s));
+    client_key = std::make_shared<const crypto::PrivateKey>(std::move(*c));
+    const auto ak = dir / "authorized_keys";
+    {
+      std::ofstream(ak) << crypto::format_public_key_line(client_key->public_key(), "alice")
+                        << "\n";
+    }
+    std::filesystem::permissions(
+        ak, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    authorized_keys = std::make_shared<keys::AuthorizedKeysFile>(ak);
+  }
+  ~KeyModePeers() { std::filesystem::remove_all(dir); }
+  net::ChannelFactory server_channels() const {
+    auto f = key_mode_server(*server_key, KeyModeServerOptions{authorized_keys});
+    EXPECT_TRUE(f) << f.error().message();
+    return *f;
+  }
+  net::Connection::ChannelMaker client_channels() const {
+    auto m = key_mode_client(
+        *client_key, KeyModeClientOptions{pin_server_key(server_key->public_key().fingerprint())});
+    EXPECT_TRUE(m) << m.error().message();
+    return *m;
+  }
+
+  std::filesystem::path dir;
+  std::shared_ptr<const crypto::PrivateKey> server_key;
+  std::shared_ptr<const crypto::PrivateKey> client_key;
+  std::shared_ptr<keys::AuthorizedKeysFile> authorized_keys;
+};
+
+crypto::Sha256Digest sha256_of(std::string_view s) {
+  return crypto::sha256({util::as_bytes(s)});
+}
+
+// Pipelining with receipts (MessageClient::queue(m, true), next_answer,
+// poll_answer): several messages in flight on one connection, each answered
+// with a receipt that names its own message (so receipts handed to the wrong
+// message would fail), one message without a receipt among them.
+TEST(Api, PipelinedMessagesEachGetAReceiptThatNamesTheirOwnMessage) {
+  KeyModePeers peers("signet-api-pipelined-receipts");
+  MessageServiceOptions options;
+  options.receipt_key = peers.server_key;
+  Server server(local_server(), peers.server_channels(),
+                message_service(net::SyncHandler([](const net::PeerInfo&, util::ByteSpan m) {
+                                  return wire::Reply{0, upper(util::as_chars(m))};
+                                }),
+                                options));
+  ASSERT_TRUE(server.start());
+
+  asio::io_context ctx(1);
+  auto conn = net::run_blocking(
+      ctx, MessageClient::open({"127.0.0.1", server.port()}, peers.client_channels()));
+  ASSERT_TRUE(conn) << conn.error().message();
+  auto& client = **conn;
+  ASSERT_EQ(client.protocol_version(), proto::kVersion2);
+
+  // Messages of different sizes, so that even their sizes differ.
+  std::vector<std::string> messages;
+  for (int i = 0; i < 12; ++i) {
+    messages.push_back("message " + std::to_string(i) +
+                       std::string(static_cast<std::size_t>(i), '.'));
+  }
+  constexpr std::size_t kWithout = 5;  // this one asks for no receipt
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    ASSERT_TRUE(client.queue(util::as_bytes(messages[i]), i != kWithout));
+  }
+  ASSERT_TRUE(net::run_blocking(ctx, client.flush()));
+
+  std::vector<MessageClient::Answer> answers;
+  while (answers.size() < messages.size()) {
+    auto first = net::run_blocking(ctx, client.next_answer());
+    ASSERT_TRUE(first) << first.error().message();
+    answers.push_back(std::move(*first));
+    for (;;) {
+      auto more = client.poll_answer();
+      ASSERT_TRUE(more) << more.error().message();
+      if (!more->has_value()) break;
+      answers.push_back(std::move(**more));
+    }
+  }
+  const std::string client_fp = peers.client_key->public_key().fingerprint();
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const auto& m = messages[i];
+    const auto& a = answers[i];
+    EXPECT_EQ(a.reply.status, 0);
+    EXPECT_EQ(a.reply.text, upper(m));
+    if (i == kWithout) {
+      EXPECT_TRUE(a.receipt.empty()) << "a receipt for a message that asked for none";
+      auto none = client.check_message_receipt(a.receipt, m.size(), sha256_of(m), a.reply);
+      ASSERT_FALSE(none);
+      EXPECT_TRUE(none.error().is(Errc::not_verified));
+      continue;
+    }
+    auto checked = client.check_message_receipt(a.receipt, m.size(), sha256_of(m), a.reply);
+    ASSERT_TRUE(checked) << i << ": " << checked.error().message();
+    auto facts = parse_receipt(checked->statement);
+    ASSERT_TRUE(facts) << facts.error().message();
+    EXPECT_EQ(facts->sha256, util::to_hex(sha256_of(m))) << i;
+    EXPECT_EQ(facts->size, m.size());
+    EXPECT_EQ(facts->reply_sha256, util::to_hex(sha256_of(upper(m))));
+    EXPECT_EQ(facts->client_key, client_fp);
+    // Held against its neighbour's message and reply, it does not check.
+    const auto& other = messages[(i + 1) % messages.size()];
+    auto wrong = client.check_message_receipt(a.receipt, other.size(), sha256_of(other),
+                                              wire::Reply{0, upper(other)});
+    ASSERT_FALSE(wrong) << i;
+    EXPECT_TRUE(wrong.error().is(Errc::not_verified)) << wrong.error().message();
+  }
+  // No two receipts are alike, and request_with_receipt still works after them.
+  for (std::size_t i = 1; i < answers.size(); ++i)
+    EXPECT_NE(answers[i].receipt, answers[i - 1].receipt);
+  auto one = net::run_blocking(ctx, client.request_with_receipt(util::as_bytes("one more")));
+  ASSERT_TRUE(one) << one.error().message();
+  EXPECT_EQ(one->first.text, "ONE MORE");
+  client.close();
+}
+
+// A receipt asked for in the pipelined path from a key-mode server that
+// signs none: that message fails with the server's reason and is not
+// delivered; the messages around it and the connection go on.
+TEST(Api, APipelinedReceiptRequestToAServerWithoutAReceiptKeyFailsClearly) {
+  KeyModePeers peers("signet-api-pipelined-no-receipt-key");
+  std::atomic<int> delivered{0};
+  Server server(local_server(), peers.server_channels(),
+                [&](const net::PeerInfo&, util::ByteSpan m) {
+                  ++delivered;
+                  return wire::Reply{0, upper(util::as_chars(m))};
+                });
+  ASSERT_TRUE(server.start());
+
+  asio::io_context ctx(1);
+  auto conn = net::run_blocking(
+      ctx, MessageClient::open({"127.0.0.1", server.port()}, peers.client_channels()));
+  ASSERT_TRUE(conn) << conn.error().message();
+  auto& client = **conn;
+  ASSERT_TRUE(client.queue(util::as_bytes("before")));
+  ASSERT_TRUE(client.queue(util::as_bytes("sign this"), true));
+  ASSERT_TRUE(client.queue(util::as_bytes("after")));
+  ASSERT_TRUE(net::run_blocking(ctx, client.flush()));
+  auto before = net::run_blocking(ctx, client.next_answer());
+  ASSERT_TRUE(before) << before.error().message();
+  EXPECT_EQ(before->reply.text, "BEFORE");
+  auto refused = net::run_blocking(ctx, client.next_answer());
+  ASSERT_FALSE(refused);
+  EXPECT_TRUE(refused.error().is(Errc::unsupported_operation)) << refused.error().message();
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("no receipts"));
+  EXPECT_THAT(refused.error().message(), ::testing::HasSubstr("not delivered"));
+  auto after = net::run_blocking(ctx, client.next_answer());
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->reply.text, "AFTER");
+  EXPECT_TRUE(after->receipt.empty());
+  EXPECT_EQ(delivered.load(), 2);
+  client.close();
+}
+
 TEST(Api, SyncHandlerRoundTrip) {
   Server server(local_server(), key_of(kKey), [](const net::PeerInfo&, util::ByteSpan message) {
     return wire::Reply{7, "got " + std::string(util::as_chars(message))};
@@ -168,7 +338,8 @@ TEST(Api, HandlersSeeTheVerifiedPeer) {
     ASSERT_TRUE(reply) << reply.error().message();
     // Shared-key mode proves the key, not a key identity: no fingerprint.
     EXPECT_EQ(reply->text.rfind("127.0.0.1:", 0), 0u) << reply->text;
-    EXPECT_NE(reply->text.find("|shared-key aes-256-gcm, encrypted||"), std::string::npos) << reply->text;
+    EXPECT_NE(reply->text.find("|shared-key aes-256-gcm, encrypted||"), std::string::npos)
+        << reply->text;
   }
 }
 

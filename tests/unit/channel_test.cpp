@@ -214,6 +214,19 @@ TEST(PskHandshake, FreshNoncesGiveFreshKeys) {
   EXPECT_NE(a.client_finish, b.client_finish);
 }
 
+// The session value (what a shared-key receipt is bound to): both ends
+// agree on it, it is 32 bytes, and another session has another.
+TEST(PskHandshake, BothEndsShareASessionValueNoOtherSessionHas) {
+  Session a(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256});
+  Session b(kPsk, {Suite::hmac_sha256}, {Suite::hmac_sha256});
+  ASSERT_TRUE(a.run().ok());
+  ASSERT_TRUE(b.run().ok());
+  EXPECT_EQ(a.client.session().size(), 32u);
+  EXPECT_EQ(a.client.session(), a.server.session());
+  EXPECT_EQ(b.client.session(), b.server.session());
+  EXPECT_NE(a.client.session(), b.client.session());
+}
+
 TEST(PskHandshake, ServerPreferenceWinsAmongClientOffers) {
   struct Case {
     std::vector<Suite> offer, accept;

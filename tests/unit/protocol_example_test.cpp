@@ -168,6 +168,17 @@ std::map<std::string, Bytes> compute_example() {
   EXPECT_EQ(bytes_of(okm), cat({keys.client_proof_key.span(), keys.server_proof_key.span(),
                                 keys.client_to_server.span(), keys.server_to_client.span()}));
 
+  // The session value (what receipts are bound to): HKDF again, another label.
+  const Bytes session_info = cat({util::as_bytes("signet/1 session"), transcript});
+  Bytes session(32);
+  crypto::hkdf_sha256(salt, psk.span(), session_info, session);
+  EXPECT_EQ(session, keys.session);
+  EXPECT_EQ(session, client.session());
+  EXPECT_EQ(session, server.session());
+  // The key shared-key receipts are authenticated with: from the PSK alone.
+  Bytes receipt_key(32);
+  crypto::hkdf_sha256(Bytes(32, 0), psk.span(), util::as_bytes("signet receipt v1"), receipt_key);
+
   // Proofs: MAC(proof key, ASCII label), as carried in the records.
   const auto label_mac = [&](const crypto::SecretBytes& key, std::string_view label) {
     crypto::Mac m(mac, key.span());
@@ -221,6 +232,8 @@ std::map<std::string, Bytes> compute_example() {
       {"server_proof_key", bytes_of(keys.server_proof_key.span())},
       {"client_to_server_key", bytes_of(keys.client_to_server.span())},
       {"server_to_client_key", bytes_of(keys.server_to_client.span())},
+      {"session_value", session},
+      {"receipt_mac_key", receipt_key},
       {"server_proof", server_proof},
       {"server_hello", server_hello},
       {"client_proof", client_proof},

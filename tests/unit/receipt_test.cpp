@@ -160,6 +160,58 @@ TEST(Receipt, APutsStatementNamesItsFileAndOnlyAPutsDoes) {
   EXPECT_FALSE(parse_receipt(format_receipt(f)));
 }
 
+// Shared-key receipts: a MAC by a key derived from the shared key, checked
+// only with that key; a connection takes only its own mode's kind.
+TEST(Receipt, ASharedKeyReceiptChecksOnlyWithTheSharedKey) {
+  const crypto::SecretBytes psk(util::as_bytes("the shared key of this test, 37 bytes"));
+  const crypto::SecretBytes other_psk(util::as_bytes("another shared key, also quite long"));
+  const SharedReceiptKey key(psk), other(other_psk);
+  auto f = facts_for(session_of(5));
+  f.server_key = std::string(kSharedKeyName);
+  f.client_key = std::string(kSharedKeyName);
+  const Receipt r = sign_receipt(key, f);
+  EXPECT_TRUE(is_shared_key_receipt(r.signature));
+  EXPECT_THAT(r.signature,
+              ::testing::MatchesRegex("signet-receipt-mac hmac-sha256 [0-9a-f]{64}\n"));
+  auto checked = check_receipt(r, &key);
+  ASSERT_TRUE(checked) << checked.error().message();
+  EXPECT_EQ(checked->server_key, "shared-key");
+  EXPECT_TRUE(check_receipt(r, &other).error().is(Errc::bad_tag));
+  EXPECT_TRUE(check_receipt(r).error().is(Errc::not_verified));
+  Receipt changed = r;
+  changed.statement[changed.statement.find("status 0") + 7] = '1';
+  EXPECT_TRUE(check_receipt(changed, &key).error().is(Errc::bad_tag));
+  // One key fingerprint and one "shared-key" is no statement.
+  f.client_key = other_key().public_key().fingerprint();
+  EXPECT_FALSE(parse_receipt(format_receipt(f)));
+
+  // What a shared-key client checks: its session, and the MAC kind only.
+  channel::PeerIdentity server;  // shared-key mode: no fingerprint
+  server.session = session_of(5);
+  auto ok = check_receipt_for(encode_receipt(r), server, expect(kMessage.size(), kReply), &key);
+  ASSERT_TRUE(ok) << ok.error().message();
+  server.session = session_of(6);
+  EXPECT_THAT(check_receipt_for(encode_receipt(r), server, expect(kMessage.size(), kReply), &key)
+                  .error()
+                  .message(),
+              HasSubstr("another session"));
+  server.session = session_of(1);
+  auto signed_one = sign_receipt(server_key(), facts_for(session_of(1)));
+  ASSERT_TRUE(signed_one);
+  EXPECT_THAT(
+      check_receipt_for(encode_receipt(*signed_one), server, expect(kMessage.size(), kReply), &key)
+          .error()
+          .message(),
+      HasSubstr("a shared-key server sent a signed receipt"));
+  channel::PeerIdentity key_mode;
+  key_mode.fingerprint = server_key().public_key().fingerprint();
+  key_mode.session = session_of(5);
+  EXPECT_THAT(check_receipt_for(encode_receipt(r), key_mode, expect(kMessage.size(), kReply), &key)
+                  .error()
+                  .message(),
+              HasSubstr("shared-key receipt"));
+}
+
 TEST(Receipt, AGetsStatementNamesItsFileToo) {
   auto f = facts_for(session_of(4));
   f.operation = "get";
