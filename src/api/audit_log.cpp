@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <ctime>
@@ -89,9 +90,36 @@ Result<std::string> read_at(int fd, std::uint64_t offset, std::size_t n,
 
 }  // namespace
 
-struct AuditLog::Line {
-  Json fields = Json::object();
+struct AuditLog::Queued {
+  std::string time;
+  std::string event;  // "operation": entry; otherwise: fields
+  AuditEntry entry;
+  Json fields;
 };
+
+namespace {
+
+// The most lines that may wait for the writer; beyond, lines are dropped
+// (and counted) rather than let a stalled disk take the server's memory.
+constexpr std::size_t kMaxQueued = 1000000;
+
+void put_entry(Json& f, const AuditEntry& e) {
+  f["peer"] = e.peer;
+  if (!e.mode.empty()) f["mode"] = e.mode;
+  if (!e.key.empty()) f["key"] = e.key;
+  if (!e.comment.empty()) f["comment"] = e.comment;
+  f["op"] = e.op;
+  f["operation"] = e.operation;
+  f["outcome"] = e.outcome;
+  if (e.status) f["status"] = *e.status;
+  if (!e.name.empty()) f["name"] = e.name;
+  if (e.size) f["size"] = *e.size;
+  if (!e.sha256.empty()) f["sha256"] = e.sha256;
+  if (!e.reply_sha256.empty()) f["reply_sha256"] = e.reply_sha256;
+  if (!e.reason.empty()) f["reason"] = e.reason;
+}
+
+}  // namespace
 
 std::string audit_checkpoint_statement(std::string_view server_key, std::uint64_t seq,
                                        std::string_view prev, std::string_view time) {
@@ -116,7 +144,8 @@ AuditLog::~AuditLog() {
 }
 
 Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& path,
-                                                 std::shared_ptr<const crypto::PrivateKey> key) {
+                                                 std::shared_ptr<const crypto::PrivateKey> key,
+                                                 std::chrono::milliseconds checkpoint_every) {
   util::UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
                            S_IRUSR | S_IWUSR));
   if (!fd) return errno_error("cannot open the audit log", path, errno);
@@ -174,43 +203,61 @@ Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
   log->size_ = kept;
   log->seq_ = seq;
   log->prev_ = std::move(prev);
-  Line start;
-  start.fields["event"] = "start";
+  Queued start{time_now(), "start", {}, Json::object()};
   if (!log->key_fingerprint_.empty()) start.fields["server_key"] = log->key_fingerprint_;
   start.fields["pid"] = static_cast<std::int64_t>(::getpid());
   if (torn > 0) start.fields["torn_bytes_removed"] = torn;
   {
-    std::lock_guard lock(log->mu_);
-    if (!log->append(start, time_now())) {
+    std::lock_guard lock(log->write_mu_);
+    if (!log->append({std::move(start)})) {
       return Error(Errc::io, "cannot write to the audit log " + shown(path));
     }
   }
   if (auto c = log->checkpoint(); !c) return c.error();
+  log->writer_ = std::thread([raw = log.get(), checkpoint_every] { raw->run(checkpoint_every); });
   return log;
 }
 
-bool AuditLog::append(Line& line, const std::string& time) {
-  Json j = Json::object();
-  j["seq"] = seq_ + 1;
-  j["prev"] = prev_;
-  j["time"] = time;
-  if (lost_ > 0) j["lines_lost_before"] = lost_;
-  for (auto& [k, v] : line.fields.items()) j[k] = std::move(v);
-  std::string text = j.dump(-1, ' ', false, Json::error_handler_t::replace);
-  text += '\n';
+bool AuditLog::append(const std::vector<Queued>& lines) {
+  std::string text;
+  std::uint64_t seq = seq_;
+  std::string prev = prev_;
+  std::uint64_t lost = lost_;
+  for (const auto& q : lines) {
+    Json j = Json::object();
+    j["seq"] = seq + 1;
+    j["prev"] = prev;
+    j["time"] = q.time;
+    if (lost > 0) j["lines_lost_before"] = lost;
+    j["event"] = q.event;
+    if (q.event == "operation") put_entry(j, q.entry);
+    if (q.fields.is_object()) {
+      for (const auto& [k, v] : q.fields.items()) j[k] = v;
+    }
+    const std::size_t at = text.size();
+    text += j.dump(-1, ' ', false, Json::error_handler_t::replace);
+    text += '\n';
+    prev = line_hash(std::string_view(text).substr(at));
+    ++seq;
+    lost = 0;
+  }
   std::size_t off = 0;
   while (off < text.size()) {
     const ssize_t n = ::write(fd_.get(), text.data() + off, text.size() - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const int err = n < 0 ? errno : ENOSPC;
-      // What went out of this line goes again, so the chain stays whole.
+      // What went out goes again, so that the chain stays whole.
       if (off > 0 && ::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) {
-        spdlog::error("audit log {}: cannot cut a line written in part: {}", shown(path_),
+        spdlog::error("audit log {}: cannot cut lines written in part: {}", shown(path_),
                       std::generic_category().message(errno));
       }
-      if (lost_++ == 0 || (lost_ & (lost_ - 1)) == 0) {
-        spdlog::error("audit log {}: cannot write a line ({} left out so far): {}", shown(path_),
+      const std::uint64_t before = lost_;
+      lost_ += lines.size();
+      // Logged when the count passes a power of two: a full disk does not
+      // flood the log.
+      if (before == 0 || std::bit_width(before) != std::bit_width(lost_)) {
+        spdlog::error("audit log {}: cannot write ({} line(s) left out so far): {}", shown(path_),
                       lost_, std::generic_category().message(err));
       }
       return false;
@@ -218,77 +265,115 @@ bool AuditLog::append(Line& line, const std::string& time) {
     off += static_cast<std::size_t>(n);
   }
   size_ += text.size();
-  ++seq_;
-  prev_ = line_hash(text);
+  seq_ = seq;
+  prev_ = std::move(prev);
   lost_ = 0;
   dirty_ = true;
   return true;
 }
 
-void AuditLog::record(const AuditEntry& e) {
-  Line l;
-  auto& f = l.fields;
-  f["event"] = "operation";
-  f["peer"] = e.peer;
-  if (!e.mode.empty()) f["mode"] = e.mode;
-  if (!e.key.empty()) f["key"] = e.key;
-  if (!e.comment.empty()) f["comment"] = e.comment;
-  f["op"] = e.op;
-  f["operation"] = e.operation;
-  f["outcome"] = e.outcome;
-  if (e.status) f["status"] = *e.status;
-  if (!e.name.empty()) f["name"] = e.name;
-  if (e.size) f["size"] = *e.size;
-  if (!e.sha256.empty()) f["sha256"] = e.sha256;
-  if (!e.reply_sha256.empty()) f["reply_sha256"] = e.reply_sha256;
-  if (!e.reason.empty()) f["reason"] = e.reason;
-  const std::string time = time_now();
-  std::lock_guard lock(mu_);
-  if (!closed_) append(l, time);
+void AuditLog::record(AuditEntry e) {
+  Queued q{time_now(), "operation", std::move(e), {}};
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    if (queued_.size() >= kMaxQueued) {
+      ++dropped_;
+      return;
+    }
+    queued_.push_back(std::move(q));
+    if (queued_.size() > 1) return;  // the writer has been woken already
+  }
+  wake_.notify_one();
+}
+
+void AuditLog::write_queued(const Queued* extra) {
+  std::vector<Queued> batch;
+  std::uint64_t dropped = 0;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(queued_);
+    dropped = std::exchange(dropped_, 0);
+  }
+  lost_ += dropped;
+  if (extra != nullptr) batch.push_back(*extra);
+  if (!batch.empty()) append(batch);
+}
+
+void AuditLog::flush() {
+  std::lock_guard lock(write_mu_);
+  if (!closed_) write_queued();
 }
 
 Result<void> AuditLog::checkpoint() {
-  {
-    std::lock_guard lock(mu_);
-    if (!dirty_ || closed_) return {};
-    if (key_) {
-      const std::string time = time_now();
-      auto sig = crypto::sshsig_sign(
-          *key_, kAuditNamespace,
-          util::as_bytes(audit_checkpoint_statement(key_fingerprint_, seq_ + 1, prev_, time)));
-      if (!sig) return sig.error();
-      Line l;
-      l.fields["event"] = "checkpoint";
-      l.fields["server_key"] = key_fingerprint_;
-      l.fields["signature"] = std::move(*sig);
-      if (!append(l, time)) {
-        return Error(Errc::io, "cannot write a checkpoint to the audit log " + shown(path_));
-      }
+  std::unique_lock lock(write_mu_);
+  if (closed_) return {};
+  write_queued();
+  return checkpoint_locked(lock);
+}
+
+Result<void> AuditLog::checkpoint_locked(std::unique_lock<std::mutex>& lock) {
+  if (!dirty_) return {};
+  if (key_) {
+    const std::string time = time_now();
+    auto sig = crypto::sshsig_sign(
+        *key_, kAuditNamespace,
+        util::as_bytes(audit_checkpoint_statement(key_fingerprint_, seq_ + 1, prev_, time)));
+    if (!sig) return sig.error();
+    Queued l{time, "checkpoint", {}, Json::object()};
+    l.fields["server_key"] = key_fingerprint_;
+    l.fields["signature"] = std::move(*sig);
+    if (!append({std::move(l)})) {
+      return Error(Errc::io, "cannot write a checkpoint to the audit log " + shown(path_));
     }
-    dirty_ = false;
   }
+  dirty_ = false;
+  lock.unlock();
   // Outside the lock: lines written meanwhile are made durable too.
   if (::fdatasync(fd_.get()) != 0) return errno_error("cannot sync the audit log", path_, errno);
   return {};
 }
 
+void AuditLog::run(std::chrono::milliseconds checkpoint_every) {
+  auto next_checkpoint = std::chrono::steady_clock::now() + checkpoint_every;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait_until(lock, next_checkpoint, [&] { return stopping_ || !queued_.empty(); });
+      stop = stopping_;
+    }
+    if (stop) return;
+    if (std::chrono::steady_clock::now() >= next_checkpoint) {
+      if (auto c = checkpoint(); !c) spdlog::error("audit log: {}", c.error().message());
+      next_checkpoint = std::chrono::steady_clock::now() + checkpoint_every;
+    } else {
+      flush();
+    }
+  }
+}
+
 void AuditLog::close() {
   {
     std::lock_guard lock(mu_);
-    if (closed_ || !fd_) return;
-    Line l;
-    l.fields["event"] = "stop";
-    append(l, time_now());
+    if (stopping_) return;
+    stopping_ = true;
   }
-  if (auto c = checkpoint(); !c) {
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+  std::unique_lock lock(write_mu_);
+  if (closed_ || !fd_) return;
+  const Queued stop{time_now(), "stop", {}, Json::object()};
+  write_queued(&stop);
+  if (auto c = checkpoint_locked(lock); !c) {
     spdlog::error("audit log {}: {}", shown(path_), c.error().message());
   }
-  std::lock_guard lock(mu_);
+  if (!lock.owns_lock()) lock.lock();
   closed_ = true;
 }
 
 std::uint64_t AuditLog::lines() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   return seq_;
 }
 
@@ -311,7 +396,7 @@ AuditTrail::~AuditTrail() {
     auto& e = open_[op];
     e.outcome = "cut-off";
     e.reason = "the connection ended first";
-    log_->record(e);
+    log_->record(std::move(e));
   }
 }
 
@@ -372,7 +457,7 @@ void AuditTrail::ended(const proto::Ended& end) {
       e.reason = util::escape_for_display(text);
       break;
   }
-  log_->record(e);
+  log_->record(std::move(e));
 }
 
 // Verification.

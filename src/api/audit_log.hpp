@@ -7,14 +7,17 @@
 // (an SSHSIG in namespace "signet-audit") covers the chain so far, and the
 // log is fdatasync'ed. `signet audit verify` checks both.
 //
-// The log is appended with O_APPEND, one write per line, under an
-// exclusive flock (one server per log). A line that cannot be written
-// whole is cut off again (ftruncate), so a full disk never leaves a torn
-// line in the middle of the chain; a torn last line that a crash left is
+// The log is appended with O_APPEND by one writer thread, whole lines at a
+// time, under an exclusive flock (one server per log); connections only
+// queue their lines. Lines that cannot be written whole are cut off again
+// (ftruncate), so a full disk never leaves a torn line in the middle of
+// the chain; a torn last line that a crash left is
 // cut off when the next server opens the log, and its start line says how
 // many bytes went.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -22,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -62,38 +66,59 @@ std::string audit_checkpoint_statement(std::string_view server_key, std::uint64_
 class AuditLog {
  public:
   // Opens (creating it, mode 0600) the log at path and locks it; continues
-  // the chain of the lines it holds. key signs checkpoints (none: shared-key
-  // mode, which has no identity; the chain is kept, no checkpoint is
-  // written). Fails with io when the file cannot be opened or is locked by
-  // another process, with malformed when its last complete line is not an
-  // audit record (it is not touched then).
-  static Result<std::shared_ptr<AuditLog>> open(const std::filesystem::path& path,
-                                                std::shared_ptr<const crypto::PrivateKey> key);
+  // the chain of the lines it holds, and starts the log's writer thread.
+  // key signs checkpoints (none: shared-key mode, which has no identity;
+  // the chain is kept, no checkpoint is written), every checkpoint_every
+  // while lines are added. Fails with io when the file cannot be opened or
+  // is locked by another process, with malformed when its last complete
+  // line is not an audit record (it is not touched then).
+  static Result<std::shared_ptr<AuditLog>> open(
+      const std::filesystem::path& path, std::shared_ptr<const crypto::PrivateKey> key,
+      std::chrono::milliseconds checkpoint_every = std::chrono::seconds(10));
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
-  ~AuditLog();
+  ~AuditLog();  // close()
 
-  // Appends one operation's line. Never fails its caller: a line that
-  // cannot be written is logged (spdlog), counted and left out, and the
-  // next line written says how many were.
-  void record(const AuditEntry& e);
-  // Writes a signed checkpoint covering every line so far, then makes the
-  // log durable; does nothing when no line was added since the last one.
+  // Queues one operation's line, stamped with the time now, for the writer
+  // thread, which writes what has queued in one write(2), chained, as soon
+  // as it is free (connections never wait for the disk). Never fails its
+  // caller: a line that cannot be written (or that finds a million queued
+  // before it) is left out, logged (spdlog) and counted, and the next line
+  // written says how many were.
+  void record(AuditEntry e);
+  // Writes what is queued, then a signed checkpoint covering every line so
+  // far, then makes the log durable (fdatasync); no checkpoint when no line
+  // was added since the last one. Any thread.
   Result<void> checkpoint();
-  // A "stop" line and a last checkpoint (the server is shutting down).
+  // Writes what is queued (a test's way to see it in the file).
+  void flush();
+  // Stops the writer: what is queued, a "stop" line, a last checkpoint.
   void close();
 
   std::uint64_t lines() const;  // in the file, this server's and earlier ones'
 
  private:
+  struct Queued;
   AuditLog(util::UniqueFd fd, std::filesystem::path path,
            std::shared_ptr<const crypto::PrivateKey> key);
-  struct Line;
-  // Writes one line (the caller holds mu_): seq, prev and time first, then
-  // the line's fields. False when it could not be written.
-  bool append(Line& line, const std::string& time);
+  void run(std::chrono::milliseconds checkpoint_every);  // the writer thread
+  // Writes the queued lines, then `extra` (the caller holds write_mu_).
+  void write_queued(const Queued* extra = nullptr);
+  // Serializes lines after the chain's end and writes them in one write;
+  // the chain moves on only if all of it was written.
+  bool append(const std::vector<Queued>& lines);
+  Result<void> checkpoint_locked(std::unique_lock<std::mutex>& write_lock);
 
+  // The queue (mu_).
   mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<Queued> queued_;
+  std::uint64_t dropped_ = 0;  // lines refused because the queue was full
+  bool stopping_ = false;
+  std::thread writer_;
+
+  // The file and the chain's end (write_mu_).
+  mutable std::mutex write_mu_;
   util::UniqueFd fd_;
   std::filesystem::path path_;
   std::shared_ptr<const crypto::PrivateKey> key_;

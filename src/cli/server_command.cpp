@@ -183,7 +183,9 @@ int run_server(ServerArgs& args) {
     service.files = std::move(*files);
   }
   if (!args.audit_log.empty()) {
-    auto audit = AuditLog::open(args.audit_log, mode->receipt_key);
+    auto audit = AuditLog::open(args.audit_log, mode->receipt_key,
+                                std::chrono::milliseconds(static_cast<std::int64_t>(
+                                    std::max(0.01, args.audit_checkpoint) * 1000)));
     if (!audit) {
       print_error("--audit-log: " + audit.error().message());
       return exit_status_for(audit.error());
@@ -237,23 +239,6 @@ int run_server(ServerArgs& args) {
   if (served) {
     cleanup.expires_after(std::chrono::hours(1));
     cleanup.async_wait(on_cleanup);
-  }
-  // Signed checkpoints (and fdatasync) of the audit log, on the signal
-  // thread too: connections only append lines.
-  asio::steady_timer checkpoints(signals_ctx);
-  const auto checkpoint_every = std::chrono::milliseconds(
-      static_cast<std::int64_t>(std::max(0.01, args.audit_checkpoint) * 1000));
-  std::function<void(const std::error_code&)> on_checkpoint = [&](const std::error_code& ec) {
-    if (ec) return;
-    if (auto c = audit->checkpoint(); !c) {
-      spdlog::error("audit log: {}", c.error().message());
-    }
-    checkpoints.expires_after(checkpoint_every);
-    checkpoints.async_wait(on_checkpoint);
-  };
-  if (audit) {
-    checkpoints.expires_after(checkpoint_every);
-    checkpoints.async_wait(on_checkpoint);
   }
   std::thread signal_thread([&] { signals_ctx.run(); });
 
