@@ -167,6 +167,10 @@ struct KeyModePeers {
     EXPECT_TRUE(m) << m.error().message();
     return *m;
   }
+  // A client connected to a server on this machine's port.
+  Result<std::shared_ptr<MessageClient>> connect(asio::io_context& ctx, std::uint16_t port) const {
+    return net::run_blocking(ctx, MessageClient::open({"127.0.0.1", port}, client_channels()));
+  }
 
   std::filesystem::path dir;
   std::shared_ptr<const crypto::PrivateKey> server_key;
@@ -194,8 +198,7 @@ TEST(Api, PipelinedMessagesEachGetAReceiptThatNamesTheirOwnMessage) {
   ASSERT_TRUE(server.start());
 
   asio::io_context ctx(1);
-  auto conn = net::run_blocking(
-      ctx, MessageClient::open({"127.0.0.1", server.port()}, peers.client_channels()));
+  auto conn = peers.connect(ctx, server.port());
   ASSERT_TRUE(conn) << conn.error().message();
   auto& client = **conn;
   ASSERT_EQ(client.protocol_version(), proto::kVersion2);
@@ -275,8 +278,7 @@ TEST(Api, APipelinedReceiptRequestToAServerWithoutAReceiptKeyFailsClearly) {
   ASSERT_TRUE(server.start());
 
   asio::io_context ctx(1);
-  auto conn = net::run_blocking(
-      ctx, MessageClient::open({"127.0.0.1", server.port()}, peers.client_channels()));
+  auto conn = peers.connect(ctx, server.port());
   ASSERT_TRUE(conn) << conn.error().message();
   auto& client = **conn;
   ASSERT_TRUE(client.queue(util::as_bytes("before")));
