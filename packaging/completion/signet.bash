@@ -23,7 +23,7 @@ _signet_opts_send="-h --help $_signet_opts_channel --known-hosts --accept-new --
 _signet_opts_verify_receipt="-h --help --server-key --server --known-hosts --message --file
   --psk-file"
 _signet_opts_audit="-h --help"
-_signet_opts_audit_verify="-h --help --server-key"
+_signet_opts_audit_verify="-h --help --server-key --psk-file"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --as --to -r --recursive -f --force -q --quiet --progress --receipt"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key

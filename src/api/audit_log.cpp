@@ -134,9 +134,19 @@ std::string audit_checkpoint_statement(std::string_view server_key, std::uint64_
 }
 
 AuditLog::AuditLog(util::UniqueFd fd, std::filesystem::path path,
-                   std::shared_ptr<const crypto::PrivateKey> key)
+                   std::shared_ptr<const crypto::PrivateKey> key,
+                   std::shared_ptr<const SharedMacKey> shared)
     : fd_(std::move(fd)), path_(std::move(path)), key_(std::move(key)) {
-  if (key_) key_fingerprint_ = key_->public_key().fingerprint();
+  if (key_) {
+    key_fingerprint_ = key_->public_key().fingerprint();
+  } else if (shared) {
+    shared_ = std::move(shared);
+    key_fingerprint_ = std::string(kSharedKeyName);
+  }
+}
+
+std::shared_ptr<const SharedMacKey> audit_shared_key(const crypto::SecretBytes& psk) {
+  return std::make_shared<const SharedMacKey>(psk, "signet audit v1");
 }
 
 AuditLog::~AuditLog() {
@@ -145,7 +155,8 @@ AuditLog::~AuditLog() {
 
 Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& path,
                                                  std::shared_ptr<const crypto::PrivateKey> key,
-                                                 std::chrono::milliseconds checkpoint_every) {
+                                                 std::chrono::milliseconds checkpoint_every,
+                                                 std::shared_ptr<const SharedMacKey> shared) {
   util::UniqueFd fd(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
                            S_IRUSR | S_IWUSR));
   if (!fd) return errno_error("cannot open the audit log", path, errno);
@@ -199,7 +210,8 @@ Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
                    shown(path), torn);
     }
   }
-  std::shared_ptr<AuditLog> log(new AuditLog(std::move(fd), path, std::move(key)));
+  std::shared_ptr<AuditLog> log(
+      new AuditLog(std::move(fd), path, std::move(key), std::move(shared)));
   log->size_ = kept;
   log->seq_ = seq;
   log->prev_ = std::move(prev);
@@ -314,15 +326,19 @@ Result<void> AuditLog::checkpoint() {
 
 Result<void> AuditLog::checkpoint_locked(std::unique_lock<std::mutex>& lock) {
   if (!dirty_) return {};
-  if (key_) {
+  if (key_ || shared_) {
     const std::string time = time_now();
-    auto sig = crypto::sshsig_sign(
-        *key_, kAuditNamespace,
-        util::as_bytes(audit_checkpoint_statement(key_fingerprint_, seq_ + 1, prev_, time)));
-    if (!sig) return sig.error();
+    const std::string statement =
+        audit_checkpoint_statement(key_fingerprint_, seq_ + 1, prev_, time);
     Queued l{time, "checkpoint", {}, Json::object()};
     l.fields["server_key"] = key_fingerprint_;
-    l.fields["signature"] = std::move(*sig);
+    if (key_) {
+      auto sig = crypto::sshsig_sign(*key_, kAuditNamespace, util::as_bytes(statement));
+      if (!sig) return sig.error();
+      l.fields["signature"] = std::move(*sig);
+    } else {
+      l.fields["mac"] = "hmac-sha256 " + shared_->tag_hex(statement);
+    }
     if (!append({std::move(l)})) {
       return Error(Errc::io, "cannot write a checkpoint to the audit log " + shown(path_));
     }
@@ -464,10 +480,28 @@ void AuditTrail::ended(const proto::Ended& end) {
 
 namespace {
 
+// What is wrong with a checkpoint's SSHSIG signature, or nothing.
+std::string check_signature(const std::string& at, const std::string& fp, const std::string& sig,
+                            const std::string& statement, std::string_view server_key) {
+  auto signer = crypto::sshsig_verify(sig, kAuditNamespace, util::as_bytes(statement));
+  if (!signer)
+    return at + ": the checkpoint's signature does not verify (" + signer.error().message() + ")";
+  if (signer->fingerprint() != fp) {
+    return at + ": the checkpoint is signed by " + signer->fingerprint() +
+           ", not by the key it names";
+  }
+  if (!server_key.empty() && fp != server_key) {
+    return at + ": the checkpoint is signed by " + util::escape_for_display(fp) + ", not by " +
+           std::string(server_key);
+  }
+  return {};
+}
+
 // Checks one complete line (LF included) as line n of the chain; what is
 // wrong with it, or empty.
 std::string check_line(std::string_view line, std::uint64_t n, const std::string& prev,
-                       std::string_view server_key, AuditReport& report) {
+                       std::string_view server_key, const SharedMacKey* shared,
+                       AuditReport& report) {
   const auto at = "line " + std::to_string(n);
   auto j = parse_line(line.substr(0, line.size() - 1));
   if (!j) return at + " is not a JSON object (it was changed)";
@@ -492,22 +526,36 @@ std::string check_line(std::string_view line, std::uint64_t n, const std::string
   if (ev == "operation" || ev == "start" || ev == "stop") return {};
   if (ev != "checkpoint") return at + " holds an unknown event";
   const Json& key = (*j)["server_key"];
-  const Json& sig = (*j)["signature"];
-  if (!key.is_string() || !sig.is_string()) return at + ": a checkpoint without its signature";
+  if (!key.is_string()) return at + ": a checkpoint that names no key";
   const auto& fp = key.get_ref<const std::string&>();
   const auto statement =
       audit_checkpoint_statement(fp, n, prev, time.get_ref<const std::string&>());
-  auto signer = crypto::sshsig_verify(sig.get_ref<const std::string&>(), kAuditNamespace,
-                                      util::as_bytes(statement));
-  if (!signer)
-    return at + ": the checkpoint's signature does not verify (" + signer.error().message() + ")";
-  if (signer->fingerprint() != fp) {
-    return at + ": the checkpoint is signed by " + signer->fingerprint() +
-           ", not by the key it names";
-  }
-  if (!server_key.empty() && fp != server_key) {
-    return at + ": the checkpoint is signed by " + util::escape_for_display(fp) + ", not by " +
-           std::string(server_key);
+  const Json& mac = (*j)["mac"];
+  if (fp == kSharedKeyName) {
+    // A shared-key server's checkpoint: a MAC only the shared key checks.
+    constexpr std::string_view kAlgorithm = "hmac-sha256 ";
+    if (!mac.is_string()) return at + ": a shared-key checkpoint without its MAC";
+    if (!server_key.empty()) {
+      return at + ": the checkpoint is a shared-key MAC, not signed by " + std::string(server_key);
+    }
+    if (shared == nullptr) {
+      return at +
+             ": a shared-key checkpoint: checking it needs the shared key "
+             "(SHARED_SECRET_KEY or --psk-file)";
+    }
+    const auto& m = mac.get_ref<const std::string&>();
+    if (m.substr(0, kAlgorithm.size()) != kAlgorithm ||
+        !shared->verify_hex(statement, std::string_view(m).substr(kAlgorithm.size()))) {
+      return at + ": the checkpoint's MAC does not verify with this shared key";
+    }
+  } else {
+    const Json& sig = (*j)["signature"];
+    if (!sig.is_string()) return at + ": a checkpoint without its signature";
+    if (auto wrong =
+            check_signature(at, fp, sig.get_ref<const std::string&>(), statement, server_key);
+        !wrong.empty()) {
+      return wrong;
+    }
   }
   if (std::find(report.signers.begin(), report.signers.end(), fp) == report.signers.end()) {
     report.signers.push_back(fp);
@@ -519,8 +567,8 @@ std::string check_line(std::string_view line, std::uint64_t n, const std::string
 
 }  // namespace
 
-Result<AuditReport> verify_audit_log(const std::filesystem::path& path,
-                                     std::string_view server_key) {
+Result<AuditReport> verify_audit_log(const std::filesystem::path& path, std::string_view server_key,
+                                     const SharedMacKey* shared) {
   util::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return errno_error("cannot open", path, errno);
   AuditReport report;
@@ -545,7 +593,7 @@ Result<AuditReport> verify_audit_log(const std::filesystem::path& path,
       chunk.remove_prefix(take);
       if (nl == std::string_view::npos) break;
       const std::uint64_t n = report.lines + 1;
-      if (auto wrong = check_line(line, n, prev, server_key, report); !wrong.empty()) {
+      if (auto wrong = check_line(line, n, prev, server_key, shared, report); !wrong.empty()) {
         report.broken_line = n;
         report.broken = std::move(wrong);
         return report;

@@ -29,6 +29,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/receipt.hpp"
 #include "crypto/primitives.hpp"
 #include "crypto/private_key.hpp"
 #include "net/link.hpp"
@@ -67,14 +68,18 @@ class AuditLog {
  public:
   // Opens (creating it, mode 0600) the log at path and locks it; continues
   // the chain of the lines it holds, and starts the log's writer thread.
-  // key signs checkpoints (none: shared-key mode, which has no identity;
-  // the chain is kept, no checkpoint is written), every checkpoint_every
-  // while lines are added. Fails with io when the file cannot be opened or
+  // key signs checkpoints, every checkpoint_every while lines are added
+  // (none, and no shared key either: the chain is kept, no checkpoint is
+  // written). Fails with io when the file cannot be opened or
   // is locked by another process, with malformed when its last complete
   // line is not an audit record (it is not touched then).
+  // shared (when key is none): a key derived from the shared key
+  // (audit_shared_key) that authenticates checkpoints with a MAC instead,
+  // which only holders of the shared key can check.
   static Result<std::shared_ptr<AuditLog>> open(
       const std::filesystem::path& path, std::shared_ptr<const crypto::PrivateKey> key,
-      std::chrono::milliseconds checkpoint_every = std::chrono::seconds(10));
+      std::chrono::milliseconds checkpoint_every = std::chrono::seconds(10),
+      std::shared_ptr<const SharedMacKey> shared = nullptr);
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
   ~AuditLog();  // close()
@@ -100,7 +105,8 @@ class AuditLog {
  private:
   struct Queued;
   AuditLog(util::UniqueFd fd, std::filesystem::path path,
-           std::shared_ptr<const crypto::PrivateKey> key);
+           std::shared_ptr<const crypto::PrivateKey> key,
+           std::shared_ptr<const SharedMacKey> shared);
   void run(std::chrono::milliseconds checkpoint_every);  // the writer thread
   // Writes the queued lines, then `extra` (the caller holds write_mu_).
   void write_queued(const Queued* extra = nullptr);
@@ -122,12 +128,13 @@ class AuditLog {
   util::UniqueFd fd_;
   std::filesystem::path path_;
   std::shared_ptr<const crypto::PrivateKey> key_;
-  std::string key_fingerprint_;
-  std::uint64_t size_ = 0;  // bytes in the file
-  std::uint64_t seq_ = 0;   // the last line's
-  std::string prev_;        // SHA-256 of the last line, hex
-  bool dirty_ = false;      // lines since the last checkpoint
-  std::uint64_t lost_ = 0;  // lines not written since the last one that was
+  std::shared_ptr<const SharedMacKey> shared_;
+  std::string key_fingerprint_;  // or "shared-key"
+  std::uint64_t size_ = 0;       // bytes in the file
+  std::uint64_t seq_ = 0;        // the last line's
+  std::string prev_;             // SHA-256 of the last line, hex
+  bool dirty_ = false;           // lines since the last checkpoint
+  std::uint64_t lost_ = 0;       // lines not written since the last one that was
   bool closed_ = false;
 };
 
@@ -165,10 +172,16 @@ struct AuditReport {
   std::string broken;                 // what is wrong there
 };
 
+// The key a shared-key server authenticates its audit log's checkpoints
+// with: SharedMacKey with label "signet audit v1".
+std::shared_ptr<const SharedMacKey> audit_shared_key(const crypto::SecretBytes& psk);
+
 // Checks a log's chain and checkpoints; stops at the first line that breaks
 // either. server_key (a "SHA256:" fingerprint; empty: any) is the key every
-// checkpoint must be signed by. Fails only when the file cannot be read.
-Result<AuditReport> verify_audit_log(const std::filesystem::path& path,
-                                     std::string_view server_key);
+// signed checkpoint must be signed by; shared checks the MAC of a
+// shared-key server's checkpoints (none: such a checkpoint breaks the
+// check, unverified). Fails only when the file cannot be read.
+Result<AuditReport> verify_audit_log(const std::filesystem::path& path, std::string_view server_key,
+                                     const SharedMacKey* shared = nullptr);
 
 }  // namespace signet

@@ -62,17 +62,30 @@ bool names_file(std::string_view operation) {
 
 }  // namespace
 
-SharedReceiptKey::SharedReceiptKey(const crypto::SecretBytes& psk) : key_(32) {
+SharedMacKey::SharedMacKey(const crypto::SecretBytes& psk, std::string_view label) : key_(32) {
   // No salt: RFC 5869's default, HashLen zero bytes.
   const std::array<std::uint8_t, 32> salt{};
-  crypto::hkdf_sha256(salt, psk.span(), util::as_bytes(kSharedKeyInfo), key_.mutable_span());
+  crypto::hkdf_sha256(salt, psk.span(), util::as_bytes(label), key_.mutable_span());
 }
 
-std::string SharedReceiptKey::mac(std::string_view statement) const {
+std::string SharedMacKey::tag_hex(std::string_view text) const {
   crypto::Mac m(crypto::MacAlgorithm::hmac_sha256, key_.span());
   std::array<std::uint8_t, 32> tag{};
-  m.compute({util::as_bytes(statement)}, tag);
-  return std::string(kMacPrefix) + util::to_hex(tag) + "\n";
+  m.compute({util::as_bytes(text)}, tag);
+  return util::to_hex(tag);
+}
+
+bool SharedMacKey::verify_hex(std::string_view text, std::string_view hex) const {
+  auto tag = util::from_hex(hex);
+  if (hex.size() != 64 || !tag || tag->size() != 32) return false;
+  crypto::Mac m(crypto::MacAlgorithm::hmac_sha256, key_.span());
+  return m.verify({util::as_bytes(text)}, *tag);
+}
+
+SharedReceiptKey::SharedReceiptKey(const crypto::SecretBytes& psk) : key_(psk, kSharedKeyInfo) {}
+
+std::string SharedReceiptKey::mac(std::string_view statement) const {
+  return std::string(kMacPrefix) + key_.tag_hex(statement) + "\n";
 }
 
 bool SharedReceiptKey::verify(std::string_view statement, std::string_view text) const {
@@ -80,11 +93,8 @@ bool SharedReceiptKey::verify(std::string_view statement, std::string_view text)
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) {
     text.remove_suffix(1);
   }
-  if (!is_shared_key_receipt(text) || text.size() != kMacPrefix.size() + 64) return false;
-  auto tag = util::from_hex(text.substr(kMacPrefix.size()));
-  if (!tag || tag->size() != 32) return false;
-  crypto::Mac m(crypto::MacAlgorithm::hmac_sha256, key_.span());
-  return m.verify({util::as_bytes(statement)}, *tag);
+  if (!is_shared_key_receipt(text)) return false;
+  return key_.verify_hex(statement, text.substr(kMacPrefix.size()));
 }
 
 bool is_shared_key_receipt(std::string_view signature) {

@@ -27,6 +27,22 @@ inline constexpr std::string_view kReceiptNamespace = "signet-receipt";
 // What a shared-key receipt states as both keys: the connection had none.
 inline constexpr std::string_view kSharedKeyName = "shared-key";
 
+// An HMAC-SHA256 key derived from the shared key for one use: HKDF-SHA256
+// (salt 32 zero bytes, IKM the shared key, info `label`), 32 bytes. It
+// depends on the shared key alone, so what it authenticates can be checked
+// later, away from any session, by whoever holds the shared key.
+class SharedMacKey {
+ public:
+  SharedMacKey(const crypto::SecretBytes& psk, std::string_view label);
+  // HMAC-SHA256 of text, 64 lowercase hex digits.
+  std::string tag_hex(std::string_view text) const;
+  // Whether hex is that tag (compared in constant time).
+  bool verify_hex(std::string_view text, std::string_view hex) const;
+
+ private:
+  crypto::SecretBytes key_;
+};
+
 // The key a shared-key server authenticates receipts with: HKDF-SHA256 of
 // the shared key (salt 32 zero bytes, info "signet receipt v1"), 32 bytes. Its MAC
 // convinces only those who hold the shared key, and any of them (the
@@ -41,7 +57,7 @@ class SharedReceiptKey {
   bool verify(std::string_view statement, std::string_view text) const;
 
  private:
-  crypto::SecretBytes key_;
+  SharedMacKey key_;
 };
 // Whether a signature text is a shared-key MAC (rather than an SSHSIG).
 bool is_shared_key_receipt(std::string_view signature);

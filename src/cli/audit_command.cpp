@@ -1,4 +1,5 @@
 // signet audit verify LOG: checks a server's audit log (api/audit_log.hpp).
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -14,6 +15,7 @@ namespace {
 struct AuditVerifyArgs {
   std::string log;
   std::string server_key;  // "SHA256:..."; empty: any signer, named in the report
+  std::string psk_file;    // --psk-file: checks a shared-key server's checkpoints
 };
 
 int run_audit_verify(const AuditVerifyArgs& args) {
@@ -21,7 +23,16 @@ int run_audit_verify(const AuditVerifyArgs& args) {
     print_error("--server-key takes a key fingerprint, SHA256:...");
     return kExitUsage;
   }
-  auto report = verify_audit_log(args.log, args.server_key);
+  // A shared-key server's checkpoints are checked with the shared key,
+  // when there is one (SHARED_SECRET_KEY or --psk-file).
+  SharedKeySources sources{args.psk_file, {}, {}};
+  auto psk = load_shared_key(sources);
+  if (!psk) {
+    print_error(psk.error().message());
+    return exit_status_for(psk.error());
+  }
+  const auto shared = *psk ? audit_shared_key(***psk) : nullptr;
+  auto report = verify_audit_log(args.log, args.server_key, shared.get());
   if (!report) {
     print_error(report.error().message());
     return exit_status_for(report.error());
@@ -45,14 +56,15 @@ int run_audit_verify(const AuditVerifyArgs& args) {
   }
   std::cout << std::endl;
   if (r.last_checkpoint == 0) {
-    std::cout << "no line is covered by a signed checkpoint (a shared-key server signs none)"
-              << std::endl;
+    std::cout << "no line is covered by a checkpoint" << std::endl;
   } else if (r.last_checkpoint < r.lines) {
     std::cout << "lines " << r.last_checkpoint + 1 << " to " << r.lines
               << " come after the last checkpoint: they chain, but no signature covers them yet"
               << std::endl;
   }
-  if (args.server_key.empty() && !r.signers.empty()) {
+  const bool signed_by_key = std::any_of(r.signers.begin(), r.signers.end(),
+                                         [](const auto& s) { return s.rfind("SHA256:", 0) == 0; });
+  if (args.server_key.empty() && signed_by_key) {
     std::cout << "compare the signer with the server's key (signet fingerprint on the server), "
                  "or give --server-key"
               << std::endl;
@@ -75,6 +87,10 @@ void add_audit_command(CLI::App& app, Action& action) {
   v->add_option("--server-key", args->server_key,
                 "The key every checkpoint must be signed by (the server's identity)")
       ->type_name("SHA256:...");
+  v->add_option("--psk-file", args->psk_file,
+                "A shared-key server's log: read the shared key that checks its checkpoints "
+                "from FILE (default: SHARED_SECRET_KEY)")
+      ->type_name("FILE");
   v->callback([args, &action] { action = [args] { return run_audit_verify(*args); }; });
 }
 

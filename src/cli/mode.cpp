@@ -9,6 +9,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "api/audit_log.hpp"
 #include "channel/psk_channel.hpp"
 #include "channel/tls_channel.hpp"
 #include "cli/common.hpp"
@@ -429,6 +430,7 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
         "shared-key mode (" + suite_list(settings->suites, "the client offers only") + ")";
     shared->settings = std::move(*settings);
     mode.receipt_shared_key = std::make_shared<const SharedReceiptKey>(*psk);
+    mode.audit_shared_key = audit_shared_key(*psk);
   }
   if (shared_key_mode && !key_mode) {
     mode.reload = shared_key_reload(shared, options);

@@ -58,6 +58,9 @@ struct ServerMode {
   // Shared-key mode: the key derived from the shared key that authenticates
   // receipts on shared-key connections (derived once, at start).
   std::shared_ptr<const SharedReceiptKey> receipt_shared_key;
+  // Shared-key mode: the key derived from the shared key that authenticates
+  // the audit log's checkpoints when there is no identity key.
+  std::shared_ptr<const SharedMacKey> audit_shared_key;
 };
 // Loads keys, imports --add-keys and builds the TLS context once. Notices
 // (a new identity, the import report) go to stderr; authorized_keys

@@ -185,7 +185,8 @@ int run_server(ServerArgs& args) {
   if (!args.audit_log.empty()) {
     auto audit = AuditLog::open(args.audit_log, mode->receipt_key,
                                 std::chrono::milliseconds(static_cast<std::int64_t>(
-                                    std::max(0.01, args.audit_checkpoint) * 1000)));
+                                    std::max(0.01, args.audit_checkpoint) * 1000)),
+                                mode->audit_shared_key);
     if (!audit) {
       print_error("--audit-log: " + audit.error().message());
       return exit_status_for(audit.error());
@@ -193,7 +194,7 @@ int run_server(ServerArgs& args) {
     spdlog::info("audit log {}: {} lines, {}", util::escape_for_display(args.audit_log),
                  (*audit)->lines(),
                  mode->receipt_key ? "checkpoints signed by the server's key"
-                                   : "no signed checkpoints (shared-key mode has no server key)");
+                                   : "checkpoints authenticated by the shared key (a MAC)");
     service.audit = std::move(*audit);
   }
   const std::shared_ptr<AuditLog> audit = service.audit;

@@ -597,6 +597,27 @@ TEST_F(FileTransferTest, InSharedKeyModeAReceiptIsAMacThatOnlyTheSharedKeyChecks
   EXPECT_EQ(r.status, 4);
 }
 
+// A shared-key server's audit log: its checkpoints carry a MAC that
+// signet audit verify checks with the shared key, and fails without it.
+TEST_F(FileTransferTest, ASharedKeyServersAuditLogChecksWithTheSharedKey) {
+  const std::string log = dir_ + "/audit.log";
+  auto server = start_server({"--audit-log", log});
+  write_file(local_ + "/f", "payload");
+  ASSERT_EQ(signet({"put", server->address(), local_ + "/f"}).status, 0);
+  ASSERT_EQ(signet({"send", server->address(), "hello"}).status, 0);
+  server->process().terminate();
+  EXPECT_THAT(read_file(log), HasSubstr("\"operation\":\"put\",\"outcome\":\"answered\""));
+  auto r = signet({"audit", "verify", log});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("intact"));
+  EXPECT_THAT(r.out, HasSubstr("by shared-key"));
+  Env none = env();
+  none["SHARED_SECRET_KEY"] = std::nullopt;
+  r = signet({"audit", "verify", log}, none);
+  EXPECT_EQ(r.status, 4);
+  EXPECT_THAT(r.out, HasSubstr("needs the shared key"));
+}
+
 TEST_F(FileTransferTest, TwoUploadsOfOneNameNeverMix) {
   auto server = start_server();
   const std::string a = random_bytes(24 << 20, 21), b = random_bytes(24 << 20, 22);

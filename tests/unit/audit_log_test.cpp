@@ -315,6 +315,37 @@ TEST(AuditLog, OneServerAtATimeAndNothingButALogIsTouched) {
   EXPECT_FALSE(AuditLog::open(dir / "link.log", server_key()));
 }
 
+// A shared-key server has no key to sign with: its checkpoints carry a MAC
+// by a key derived from the shared key, which only that key checks.
+TEST(AuditLog, ASharedKeyServersCheckpointsAreAMacOnlyTheSharedKeyChecks) {
+  TempDir dir("audit");
+  const auto path = dir / "audit.log";
+  const crypto::SecretBytes psk(util::as_bytes("the shared key of this audit test"));
+  const crypto::SecretBytes other(util::as_bytes("another shared key, not the server's"));
+  {
+    auto log = AuditLog::open(path, nullptr, std::chrono::seconds(10), audit_shared_key(psk));
+    ASSERT_TRUE(log) << log.error().message();
+    (*log)->record(entry(1, 10));
+  }
+  const auto lines = lines_of(read_text(path));
+  ASSERT_EQ(lines.size(), 5u);  // start, checkpoint, operation, stop, checkpoint
+  auto cp = nlohmann::json::parse(lines[1]);
+  EXPECT_EQ(cp["server_key"], "shared-key");
+  EXPECT_THAT(cp["mac"].get<std::string>(), ::testing::MatchesRegex("hmac-sha256 [0-9a-f]{64}"));
+  auto r = verify_audit_log(path, {}, audit_shared_key(psk).get());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->broken_line, 0u) << r->broken;
+  EXPECT_EQ(r->checkpoints, 2u);
+  r = verify_audit_log(path, {}, audit_shared_key(other).get());
+  EXPECT_EQ(r->broken_line, 2u);
+  EXPECT_THAT(r->broken, HasSubstr("MAC does not verify"));
+  r = verify_audit_log(path, {});
+  EXPECT_EQ(r->broken_line, 2u);
+  EXPECT_THAT(r->broken, HasSubstr("needs the shared key"));
+  r = verify_audit_log(path, server_key()->public_key().fingerprint(), audit_shared_key(psk).get());
+  EXPECT_EQ(r->broken_line, 2u);
+}
+
 // The trail of one connection: what an operation was, how it ended; an
 // operation still open when the connection ends is written as cut off; a
 // message's text is never written, only its digest.

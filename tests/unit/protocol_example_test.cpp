@@ -178,6 +178,9 @@ std::map<std::string, Bytes> compute_example() {
   // The key shared-key receipts are authenticated with: from the PSK alone.
   Bytes receipt_key(32);
   crypto::hkdf_sha256(Bytes(32, 0), psk.span(), util::as_bytes("signet receipt v1"), receipt_key);
+  // ... and a shared-key server's audit log checkpoints.
+  Bytes audit_key(32);
+  crypto::hkdf_sha256(Bytes(32, 0), psk.span(), util::as_bytes("signet audit v1"), audit_key);
 
   // Proofs: MAC(proof key, ASCII label), as carried in the records.
   const auto label_mac = [&](const crypto::SecretBytes& key, std::string_view label) {
@@ -234,6 +237,7 @@ std::map<std::string, Bytes> compute_example() {
       {"server_to_client_key", bytes_of(keys.server_to_client.span())},
       {"session_value", session},
       {"receipt_mac_key", receipt_key},
+      {"audit_mac_key", audit_key},
       {"server_proof", server_proof},
       {"server_hello", server_hello},
       {"client_proof", client_proof},
