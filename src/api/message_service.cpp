@@ -5,6 +5,12 @@
 #include <optional>
 #include <unordered_map>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include "api/link_sink.hpp"
 #include "api/receipt.hpp"
 #include "crypto/primitives.hpp"
@@ -31,6 +37,12 @@ struct Shared {
   std::shared_ptr<AuditLog> audit;
 };
 
+// Version 2: handlers of one connection's messages that may run at once
+// (each its own coroutine, answered in the order they finish); beyond
+// that, the connection's frames wait (back-pressure). Across connections
+// --exec's gate bounds them too.
+constexpr std::size_t kRunningPerConnection = 64;
+
 bool is_file_kind(std::uint8_t kind) {
   return kind == static_cast<std::uint8_t>(proto::Kind::put) ||
          kind == static_cast<std::uint8_t>(proto::Kind::get) ||
@@ -46,7 +58,8 @@ class MessageService : public net::Application {
         // that admitted the key, applying its authorized_keys line's allow=
         // and other options; api/channels.cpp).
         session_(proto::Role::server, link.peer().protocol, link.peer().identity.authorize),
-        sink_(link) {
+        sink_(link),
+        slot_freed_(link.executor()) {
     if (shared_->audit) {
       audit_.emplace(shared_->audit, link.peer());
       session_.observe_ends([this](const proto::Ended& e) { audit_->ended(e); });
@@ -57,18 +70,29 @@ class MessageService : public net::Application {
     }
   }
 
+  ~MessageService() override { *alive_ = false; }
+
   asio::awaitable<Result<void>> receive(net::Link& link) override;
 
  private:
   // A message the peer opened: checked, answered by the handler.
   asio::awaitable<Result<void>> answer(net::Link& link, const proto::Opened& opened);
+  // Version 2: the same in a coroutine of its own, so that a slow handler
+  // holds up no other operation of the connection. What it needs is its
+  // own (the message, the peer, the handler); it touches this object again
+  // only if alive still holds once the handler is done.
+  asio::awaitable<void> answer_apart(net::Link& link, std::shared_ptr<bool> alive,
+                                     std::shared_ptr<const Shared> shared, net::PeerInfo peer,
+                                     std::uint32_t op, util::Bytes message);
   // A plain handler without a gate answers without a coroutine of its own
   // (one per message would cost a tenth of the small-message rate).
   bool answers_at_once() const noexcept {
     return !shared_->gate && std::holds_alternative<net::SyncHandler>(shared_->handler);
   }
-  wire::Reply call_sync(const net::PeerInfo& peer, util::ByteSpan message);
-  asio::awaitable<wire::Reply> call_handler(const net::PeerInfo& peer, util::ByteSpan message);
+  static wire::Reply call_sync(const Shared& shared, const net::PeerInfo& peer,
+                               util::ByteSpan message);
+  static asio::awaitable<wire::Reply> call_handler(const Shared& shared, const net::PeerInfo& peer,
+                                                   util::ByteSpan message);
   Result<void> send_reply(net::Link& link, std::uint32_t op, wire::Reply reply);
 
   // A file operation the peer opened.
@@ -92,6 +116,11 @@ class MessageService : public net::Application {
     crypto::Sha256Digest sha256{};
   };
   std::unordered_map<std::uint32_t, Received> receipts_;
+  // Version 2: handlers running apart (answer_apart), and what wakes
+  // receive() when one ends while it waits for a slot.
+  std::size_t running_ = 0;
+  asio::steady_timer slot_freed_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
@@ -150,8 +179,18 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
       continue;  // refused: no receipts on this connection
     }
     if (answers_at_once()) {
-      auto r = send_reply(link, opened->op, call_sync(link.peer(), opened->body));
+      auto r = send_reply(link, opened->op, call_sync(*shared_, link.peer(), opened->body));
       if (!r) co_return r.error();
+    } else if (session_.version() == proto::kVersion2) {
+      while (running_ >= kRunningPerConnection) {
+        slot_freed_.expires_at(asio::steady_timer::time_point::max());
+        (void)co_await slot_freed_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      }
+      ++running_;
+      asio::co_spawn(link.executor(),
+                     answer_apart(link, alive_, shared_, link.peer(), opened->op,
+                                  util::Bytes(opened->body.begin(), opened->body.end())),
+                     asio::detached);
     } else if (auto r = co_await answer(link, *opened); !r) {
       co_return r.error();
     }
@@ -198,9 +237,45 @@ asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const prot
     if (!p) co_return p.error();
     permit.emplace(std::move(*p));
   }
-  wire::Reply reply = co_await call_handler(link.peer(), opened.body);
+  wire::Reply reply = co_await call_handler(*shared_, link.peer(), opened.body);
   permit.reset();
   co_return send_reply(link, opened.op, std::move(reply));
+}
+
+asio::awaitable<void> MessageService::answer_apart(net::Link& link, std::shared_ptr<bool> alive,
+                                                   std::shared_ptr<const Shared> shared,
+                                                   net::PeerInfo peer, std::uint32_t op,
+                                                   util::Bytes message) {
+  std::optional<net::HandlerGate::Permit> permit;
+  std::optional<Error> refused;
+  if (shared->gate) {
+    auto p = co_await shared->gate->acquire();
+    if (p) {
+      permit.emplace(std::move(*p));
+    } else {
+      refused = p.error();
+    }
+  }
+  wire::Reply reply;
+  // A connection that ended while its message waited for a turn gets no
+  // handler run for it.
+  if (!refused && *alive) reply = co_await call_handler(*shared, peer, message);
+  permit.reset();
+  if (!*alive) co_return;
+  --running_;
+  slot_freed_.cancel();
+  Result<void> r;
+  if (refused) {
+    spdlog::warn("{}: refused message {}: {}", peer.address, op, refused->message());
+    r = session_.cancel(op, {wire::error_code_for(*refused), refused->detail}, sink_);
+  } else {
+    r = send_reply(link, op, std::move(reply));
+  }
+  // The operation may be over already (the peer cancelled it): nothing to
+  // answer. Any other failure is the connection's, which ends by itself.
+  if (!r && !r.error().is(Errc::cancelled)) {
+    spdlog::debug("{}: message {} not answered: {}", peer.address, op, r.error().message());
+  }
 }
 
 Result<bool> MessageService::want_receipt(net::Link& link, const proto::Opened& opened) {
@@ -251,21 +326,23 @@ Result<void> MessageService::send_reply(net::Link& link, std::uint32_t op, wire:
   return {};
 }
 
-wire::Reply MessageService::call_sync(const net::PeerInfo& peer, util::ByteSpan message) {
+wire::Reply MessageService::call_sync(const Shared& shared, const net::PeerInfo& peer,
+                                      util::ByteSpan message) {
   try {
-    return std::get<net::SyncHandler>(shared_->handler)(peer, message);
+    return std::get<net::SyncHandler>(shared.handler)(peer, message);
   } catch (const std::exception& e) {
     spdlog::error("{}: handler failed: {}", peer.address, e.what());
   }
   return wire::Reply{255, "internal error in the server's handler"};
 }
 
-asio::awaitable<wire::Reply> MessageService::call_handler(const net::PeerInfo& peer,
+asio::awaitable<wire::Reply> MessageService::call_handler(const Shared& shared,
+                                                          const net::PeerInfo& peer,
                                                           util::ByteSpan message) {
-  if (std::holds_alternative<net::SyncHandler>(shared_->handler))
-    co_return call_sync(peer, message);
+  if (std::holds_alternative<net::SyncHandler>(shared.handler))
+    co_return call_sync(shared, peer, message);
   try {
-    co_return co_await std::get<net::AsyncHandler>(shared_->handler)(peer, message);
+    co_return co_await std::get<net::AsyncHandler>(shared.handler)(peer, message);
   } catch (const std::exception& e) {
     spdlog::error("{}: handler failed: {}", peer.address, e.what());
   }

@@ -5,9 +5,14 @@
 //
 // It drives the connection's proto::Session: every frame the peer sends goes
 // through it (so the peer's rights are checked on every operation it opens),
-// and every answer goes back through it. Handlers run one at a time per
-// connection, in the order the messages came; across connections at most
-// max_concurrent_handlers at once (net::HandlerGate).
+// and every answer goes back through it. In version 1 a connection's
+// handlers run one at a time, in the order the messages came (its replies
+// must come in that order). In version 2 a coroutine handler (or any
+// handler under a gate) runs apart for each message, up to 64 per
+// connection, and each is answered when it is done, so a slow one holds up
+// no other; a plain function without a gate is called at once, in order.
+// Across connections at most max_concurrent_handlers run at once
+// (net::HandlerGate).
 #pragma once
 
 #include <cstddef>

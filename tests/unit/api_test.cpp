@@ -399,6 +399,55 @@ TEST(Api, ThousandRequestsSixtyFourInFlightEachGetsItsOwnReplyInOrder) {
   EXPECT_EQ(server.stats().messages.load(), static_cast<std::uint64_t>(kRequests));
 }
 
+// Version 2: a slow handler holds up no other message of its connection.
+// "slow" waits (up to 3 s) until "fast", sent after it on the same
+// connection, has reached its handler; answered one at a time, it never
+// would, and its reply would say so.
+TEST(Api, ASlowHandlerHoldsUpNoOtherMessageOfItsConnection) {
+  std::atomic<bool> fast_called{false};
+  Server server(local_server(), key_of(kKey),
+                [&](const net::PeerInfo&, util::ByteSpan message) -> asio::awaitable<wire::Reply> {
+                  const auto text = std::string(util::as_chars(message));
+                  if (text == "fast") {
+                    fast_called = true;
+                    co_return wire::Reply{0, "FAST"};
+                  }
+                  asio::steady_timer t(co_await asio::this_coro::executor);
+                  for (int i = 0; i < 300 && !fast_called; ++i) {
+                    t.expires_after(10ms);
+                    co_await t.async_wait(asio::use_awaitable);
+                  }
+                  co_return wire::Reply{0, fast_called ? "SLOW saw fast" : "SLOW alone"};
+                });
+  ASSERT_TRUE(server.start());
+  asio::io_context ctx(1);
+  auto conn = net::run_blocking(
+      ctx, MessageClient::open({"127.0.0.1", server.port()}, shared_key_client(key_of(kKey))));
+  ASSERT_TRUE(conn) << conn.error().message();
+  auto& client = **conn;
+  ASSERT_EQ(client.protocol_version(), proto::kVersion2);
+  ASSERT_TRUE(client.queue(util::as_bytes("slow")));
+  ASSERT_TRUE(client.queue(util::as_bytes("fast")));
+  ASSERT_TRUE(net::run_blocking(ctx, client.flush()));
+  auto slow = net::run_blocking(ctx, client.next_reply());
+  auto fast = net::run_blocking(ctx, client.next_reply());
+  ASSERT_TRUE(slow && fast);
+  EXPECT_EQ(slow->text, "SLOW saw fast");
+  EXPECT_EQ(fast->text, "FAST");
+
+  // A connection that ends while its handler runs: the handler's answer is
+  // dropped, and the server goes on serving.
+  ASSERT_TRUE(client.queue(util::as_bytes("slow")));
+  ASSERT_TRUE(net::run_blocking(ctx, client.flush()));
+  client.close();
+  fast_called = false;
+  std::this_thread::sleep_for(100ms);
+  Client again(client_for(server.port()), key_of(kKey));
+  auto r = again.send("fast");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->text, "FAST");
+}
+
 TEST(Api, BlockingSendsFromOtherThreads) {
   Server server(local_server(), key_of(kKey), upper_handler);
   ASSERT_TRUE(server.start());
