@@ -33,7 +33,8 @@ struct Shared {
   net::Handler handler;
   std::unique_ptr<net::HandlerGate> gate;
   std::shared_ptr<const FileServiceShared> files;
-  ReceiptKeys receipts;
+  std::shared_ptr<const crypto::PrivateKey> receipt_key;
+  std::function<std::shared_ptr<const SharedReceiptKey>()> receipt_shared_key;
   std::shared_ptr<AuditLog> audit;
 };
 
@@ -59,13 +60,15 @@ class MessageService : public net::Application {
         // and other options; api/channels.cpp).
         session_(proto::Role::server, link.peer().protocol, link.peer().identity.authorize),
         sink_(link),
+        receipt_keys_{shared_->receipt_key,
+                      shared_->receipt_shared_key ? shared_->receipt_shared_key() : nullptr},
         slot_freed_(link.executor()) {
     if (shared_->audit) {
       audit_.emplace(shared_->audit, link.peer());
       session_.observe_ends([this](const proto::Ended& e) { audit_->ended(e); });
     }
     if (shared_->files) {
-      files_.emplace(shared_->files, session_, link, sink_, shared_->receipts,
+      files_.emplace(shared_->files, session_, link, sink_, receipt_keys_,
                      audit_ ? &*audit_ : nullptr);
     }
   }
@@ -108,6 +111,7 @@ class MessageService : public net::Application {
   std::shared_ptr<const Shared> shared_;
   proto::Session session_;
   LinkSink sink_;
+  ReceiptKeys receipt_keys_;             // what vouches for this connection's receipts
   std::optional<AuditTrail> audit_;      // with an audit log
   std::optional<FileOperations> files_;  // with a served folder
   // Messages whose reply goes with a signed receipt: what was received.
@@ -280,7 +284,7 @@ asio::awaitable<void> MessageService::answer_apart(net::Link& link, std::shared_
 
 Result<bool> MessageService::want_receipt(net::Link& link, const proto::Opened& opened) {
   if (!opened.receipt) return true;
-  if (!shared_->receipts.can_sign(link.peer())) {
+  if (!receipt_keys_.can_sign(link.peer())) {
     const Error e(Errc::unsupported_operation,
                   "this server makes no receipts on this connection; the message was not "
                   "delivered");
@@ -304,8 +308,8 @@ Result<void> MessageService::send_reply(net::Link& link, std::uint32_t op, wire:
     const auto& peer = link.peer();
     const Received received = it->second;
     receipts_.erase(it);
-    auto signed_receipt = shared_->receipts.sign(peer, "message", {}, received.size,
-                                                 received.sha256, reply.status, reply.text);
+    auto signed_receipt = receipt_keys_.sign(peer, "message", {}, received.size, received.sha256,
+                                             reply.status, reply.text);
     if (!signed_receipt) {
       spdlog::error("{}: cannot sign a receipt: {}", peer.address,
                     signed_receipt.error().message());
@@ -368,8 +372,8 @@ net::ApplicationFactory message_service(net::Handler handler, MessageServiceOpti
   auto shared = std::make_shared<Shared>();
   shared->handler = std::move(handler);
   shared->files = std::move(options.files);
-  shared->receipts =
-      ReceiptKeys{std::move(options.receipt_key), std::move(options.receipt_shared_key)};
+  shared->receipt_key = std::move(options.receipt_key);
+  shared->receipt_shared_key = std::move(options.receipt_shared_key);
   shared->audit = std::move(options.audit);
   if (options.max_concurrent_handlers != 0) {
     shared->gate = std::make_unique<net::HandlerGate>(options.max_concurrent_handlers,

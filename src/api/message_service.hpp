@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "api/audit_log.hpp"
@@ -40,8 +41,11 @@ struct MessageServiceOptions {
   // undelivered.
   std::shared_ptr<const crypto::PrivateKey> receipt_key{};
   // Shared-key connections: the key derived from the shared key that
-  // authenticates their receipts (a MAC). None: such receipts are refused.
-  std::shared_ptr<const SharedReceiptKey> receipt_shared_key{};
+  // authenticates their receipts (a MAC), asked for once per connection as
+  // it starts (so that a shared key re-read on SIGHUP applies to the
+  // connections made with it). None, or a null key: such receipts are
+  // refused.
+  std::function<std::shared_ptr<const SharedReceiptKey>()> receipt_shared_key{};
   // Where every operation a peer opens is recorded when it ends (signet
   // server --audit-log); none: nowhere.
   std::shared_ptr<AuditLog> audit{};

@@ -357,8 +357,13 @@ struct SharedSettings {
     std::lock_guard lock(mutex);
     return settings;
   }
+  std::shared_ptr<const SharedReceiptKey> current_receipt_key() {
+    std::lock_guard lock(mutex);
+    return receipt_key;
+  }
   std::mutex mutex;
-  std::optional<channel::PskSettings> settings;  // nullopt: shared-key mode not served
+  std::optional<channel::PskSettings> settings;         // nullopt: shared-key mode not served
+  std::shared_ptr<const SharedReceiptKey> receipt_key;  // of the same shared key
 };
 
 // SIGHUP in shared-key mode: the key is read again from --psk-file or
@@ -388,9 +393,11 @@ std::function<void()> shared_key_reload(std::shared_ptr<SharedSettings> shared,
       spdlog::error("SIGHUP: keeping the shared key: {}", settings.error().message());
       return;
     }
+    auto receipt_key = std::make_shared<const SharedReceiptKey>(***key);
     {
       std::lock_guard lock(shared->mutex);
       shared->settings = std::move(*settings);
+      shared->receipt_key = std::move(receipt_key);
     }
     spdlog::info("SIGHUP: re-read the shared key; new connections use it");
   };
@@ -429,7 +436,8 @@ Result<ServerMode> make_server_mode(ChannelOptions& options) {
     shared_description =
         "shared-key mode (" + suite_list(settings->suites, "the client offers only") + ")";
     shared->settings = std::move(*settings);
-    mode.receipt_shared_key = std::make_shared<const SharedReceiptKey>(*psk);
+    shared->receipt_key = std::make_shared<const SharedReceiptKey>(*psk);
+    mode.receipt_shared_key = [shared] { return shared->current_receipt_key(); };
     mode.audit_shared_key = audit_shared_key(*psk);
   }
   if (shared_key_mode && !key_mode) {

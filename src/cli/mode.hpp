@@ -56,10 +56,12 @@ struct ServerMode {
   // Key mode: the identity key, which signs receipts (api/receipt.hpp).
   std::shared_ptr<const crypto::PrivateKey> receipt_key;
   // Shared-key mode: the key derived from the shared key that authenticates
-  // receipts on shared-key connections (derived once, at start).
-  std::shared_ptr<const SharedReceiptKey> receipt_shared_key;
+  // receipts on shared-key connections, as of now (SIGHUP may re-read the
+  // shared key: connections made after get the new one's).
+  std::function<std::shared_ptr<const SharedReceiptKey>()> receipt_shared_key;
   // Shared-key mode: the key derived from the shared key that authenticates
-  // the audit log's checkpoints when there is no identity key.
+  // the audit log's checkpoints when there is no identity key (the key at
+  // start: a log's checkpoints keep it until a restart).
   std::shared_ptr<const SharedMacKey> audit_shared_key;
 };
 // Loads keys, imports --add-keys and builds the TLS context once. Notices

@@ -314,6 +314,17 @@ TEST_F(InstallTest, SighupRereadsTheSharedKeyFileForNewConnections) {
   EXPECT_EQ(run({"send", server.address(), "x"}, &out, &err, {{"SHARED_SECRET_KEY", new_key}}), 0)
       << err;
   EXPECT_EQ(run({"send", server.address(), "x"}, &out, &err, {{"SHARED_SECRET_KEY", old_key}}), 4);
+  // Receipts follow the new key too: made with it, checked with it only.
+  const std::string receipt = dir_ + "/r.txt";
+  EXPECT_EQ(run({"send", server.address(), "x", "--receipt", receipt}, &out, &err,
+                {{"SHARED_SECRET_KEY", new_key}}),
+            0)
+      << err;
+  EXPECT_EQ(run({"verify-receipt", receipt, "--message", "x"}, &out, &err,
+                {{"SHARED_SECRET_KEY", new_key}}),
+            0)
+      << err;
+  EXPECT_EQ(run({"verify-receipt", receipt}, &out, &err, {{"SHARED_SECRET_KEY", old_key}}), 4);
   // The connection made with the old key goes on.
   client.write_stdin("after!!\n");
   EXPECT_TRUE(client.wait_for_output("server: verified 7 bytes")) << client.err();
