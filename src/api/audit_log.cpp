@@ -284,8 +284,18 @@ bool AuditLog::append(const std::vector<Queued>& lines) {
   return true;
 }
 
+void AuditLog::refused_connection(const std::string& peer, const std::string& reason) {
+  Queued q{time_now(), "refused", {}, Json::object()};
+  q.fields["peer"] = peer;
+  q.fields["reason"] = util::escape_for_display(reason);
+  enqueue(std::move(q));
+}
+
 void AuditLog::record(AuditEntry e) {
-  Queued q{time_now(), "operation", std::move(e), {}};
+  enqueue(Queued{time_now(), "operation", std::move(e), {}});
+}
+
+void AuditLog::enqueue(Queued q) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return;
@@ -523,7 +533,7 @@ std::string check_line(std::string_view line, std::uint64_t n, const std::string
   const Json& event = (*j)["event"];
   if (!time.is_string() || !event.is_string()) return at + " has no time or event (it was changed)";
   const auto& ev = event.get_ref<const std::string&>();
-  if (ev == "operation" || ev == "start" || ev == "stop") return {};
+  if (ev == "operation" || ev == "refused" || ev == "start" || ev == "stop") return {};
   if (ev != "checkpoint") return at + " holds an unknown event";
   const Json& key = (*j)["server_key"];
   if (!key.is_string()) return at + ": a checkpoint that names no key";

@@ -91,6 +91,9 @@ class AuditLog {
   // before it) is left out, logged (spdlog) and counted, and the next line
   // written says how many were.
   void record(AuditEntry e);
+  // Queues a "refused" line: a connection refused at its handshake for its
+  // credentials (an unknown key, a wrong shared key), with why (escaped).
+  void refused_connection(const std::string& peer, const std::string& reason);
   // Writes what is queued, then a signed checkpoint covering every line so
   // far, then makes the log durable (fdatasync); no checkpoint when no line
   // was added since the last one. Any thread.
@@ -108,6 +111,7 @@ class AuditLog {
            std::shared_ptr<const crypto::PrivateKey> key,
            std::shared_ptr<const SharedMacKey> shared);
   void run(std::chrono::milliseconds checkpoint_every);  // the writer thread
+  void enqueue(Queued q);
   // Writes the queued lines, then `extra` (the caller holds write_mu_).
   void write_queued(const Queued* extra = nullptr);
   // Serializes lines after the chain's end and writes them in one write;

@@ -198,6 +198,11 @@ int run_server(ServerArgs& args) {
     service.audit = std::move(*audit);
   }
   const std::shared_ptr<AuditLog> audit = service.audit;
+  if (audit) {
+    options.on_refused_credentials = [audit](const std::string& address, const Error& why) {
+      audit->refused_connection(address, why.message());
+    };
+  }
   net::Server server(options, mode->factory, message_service(std::move(handler), service));
   auto bound = server.listen();
   if (!bound) {

@@ -238,6 +238,10 @@ awaitable<void> Session::main() {
       ++server_.stats.rejected;
       if (e.is(Errc::busy)) ++server_.stats.busy;
       if (may_log()) spdlog::warn("{}: rejected: {}", peer_.address, e.message());
+      if (!announced_ && (e.is(Errc::not_authorized) || e.is(Errc::key_mismatch)) &&
+          server_.options.on_refused_credentials) {
+        server_.options.on_refused_credentials(peer_.address, e);
+      }
       // Tell the peer why (the channel has queued its own notice of what
       // it found; the application's errors get an ERROR frame here), after
       // what is queued before it; bounded by the watchdog.

@@ -48,6 +48,11 @@ struct ServerOptions {
   // Connections in their handshake, in all and per source (admission.hpp).
   StartupLimits startups;
   unsigned threads = 0;  // 0: one per core
+  // Called (on the connection's thread) for a connection refused at its
+  // handshake for its credentials: a key not admitted (not_authorized) or
+  // a wrong shared key (key_mismatch); for an audit log. Not rate-limited
+  // (--max-startups bounds how fast handshakes come): keep it cheap.
+  std::function<void(const std::string& address, const Error& why)> on_refused_credentials{};
 };
 
 // What a connection in its handshake is counted for in max_buffered_bytes:

@@ -605,8 +605,12 @@ TEST_F(FileTransferTest, ASharedKeyServersAuditLogChecksWithTheSharedKey) {
   write_file(local_ + "/f", "payload");
   ASSERT_EQ(signet({"put", server->address(), local_ + "/f"}).status, 0);
   ASSERT_EQ(signet({"send", server->address(), "hello"}).status, 0);
+  Env wrong = env();
+  wrong["SHARED_SECRET_KEY"] = "a wrong shared key, forty bytes long...";
+  EXPECT_EQ(signet({"send", server->address(), "hello"}, wrong).status, 4);
   server->process().terminate();
   EXPECT_THAT(read_file(log), HasSubstr("\"operation\":\"put\",\"outcome\":\"answered\""));
+  EXPECT_THAT(read_file(log), HasSubstr("\"event\":\"refused\""));
   auto r = signet({"audit", "verify", log});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_THAT(r.out, HasSubstr("intact"));

@@ -455,6 +455,9 @@ TEST_F(KeyModeTest, TheAuditLogRecordsEveryOperationAndVerifies) {
   r = run({"get", server->address(), "data.bin", "-o", dir_ + "/back.bin", "--identity",
            client_key_.path});
   EXPECT_EQ(r.status, 5) << r.err;
+  // A key the server does not admit: refused at the handshake, and logged.
+  const Key stranger = keygen("stranger");
+  EXPECT_EQ(send(server->address(), "let me in", {"--accept-new"}, &stranger).status, 4);
   server->process().terminate();
 
   const std::string written = read_file(log);
@@ -467,6 +470,9 @@ TEST_F(KeyModeTest, TheAuditLogRecordsEveryOperationAndVerifies) {
                                  "\"name\":\"data.bin\",\"size\":50000"));
   EXPECT_THAT(written, HasSubstr("\"operation\":\"get\",\"outcome\":\"refused\""));
   EXPECT_THAT(written, HasSubstr("\"key\":\"" + client_key_.fingerprint + "\""));
+  EXPECT_THAT(written, HasSubstr("\"event\":\"refused\""));
+  EXPECT_THAT(written, HasSubstr(stranger.fingerprint));
+  EXPECT_THAT(written, Not(HasSubstr("let me in")));
 
   r = run({"audit", "verify", log, "--server-key", server_key_.fingerprint});
   EXPECT_EQ(r.status, 0) << r.out << r.err;

@@ -368,11 +368,12 @@ TEST(AuditLog, TheTrailWritesEachOperationWhenItEnds) {
     trail.file(7, 3, "x", 10);
     const std::string digest(64, 'b');
     trail.ended({7, 3, proto::Ended::How::replied, 0, util::as_bytes(digest)});
+    (*log)->refused_connection("127.0.0.1:5001", "not authorized: key SHA256:x\x1b[2J");
   }
   const auto text = read_text(path);
   EXPECT_THAT(text, Not(HasSubstr("launch code")));
   const auto lines = lines_of(text);
-  ASSERT_EQ(lines.size(), 6u) << text;  // start, 4 operations, stop
+  ASSERT_EQ(lines.size(), 7u) << text;  // start, 4 operations, a refused connection, stop
   auto m = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(m["operation"], "message");
   EXPECT_EQ(m["outcome"], "answered");
@@ -386,11 +387,14 @@ TEST(AuditLog, TheTrailWritesEachOperationWhenItEnds) {
   auto got = nlohmann::json::parse(lines[3]);
   EXPECT_EQ(got["operation"], "get");
   EXPECT_EQ(got["sha256"], std::string(64, 'b'));
-  auto cut = nlohmann::json::parse(lines[4]);
+  auto refused_connection = nlohmann::json::parse(lines[4]);
+  EXPECT_EQ(refused_connection["event"], "refused");
+  EXPECT_EQ(refused_connection["reason"], "not authorized: key SHA256:x\\x1b[2J");
+  auto cut = nlohmann::json::parse(lines[5]);
   EXPECT_EQ(cut["operation"], "put");
   EXPECT_EQ(cut["outcome"], "cut-off");
   EXPECT_EQ(cut["name"], "in/r\\x01.pdf");
-  EXPECT_EQ(nlohmann::json::parse(lines[5])["event"], "stop");
+  EXPECT_EQ(nlohmann::json::parse(lines[6])["event"], "stop");
   auto r = verify(path);
   EXPECT_EQ(r.broken_line, 0u) << r.broken;
   EXPECT_EQ(r.checkpoints, 0u);
