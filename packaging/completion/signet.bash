@@ -27,7 +27,8 @@ _signet_opts_audit_verify="-h --help --server-key --psk-file"
 _signet_opts_put="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout --as --to -r --recursive -f --force -q --quiet --progress --receipt"
 _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
-  --timeout -o --output --to -r --recursive -f --force -q --quiet --progress --receipt"
+  --timeout -o --output --to -r --recursive -f --force -q --quiet --progress --receipt
+  --stale-parts"
 _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
@@ -86,7 +87,7 @@ _signet() {
     --psk-credential | -l | --listen | --exec | --server-key | -C | --comment | --[a-z]*-timeout | \
       --timeout | --max-* | --threads | --size | --messages | --rr-messages | --inflight | \
       --idle-connections | --hold | --connections | --exec-* | --as | --to | --stale-uploads | \
-      --server | --message | --audit-checkpoint)
+      --stale-parts | --server | --message | --audit-checkpoint)
       return
       ;;
   esac

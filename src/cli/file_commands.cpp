@@ -45,7 +45,8 @@ struct FileArgs {
   bool progress = false;
   ChannelOptions channel;
   double timeout = 30;
-  std::string receipt;  // put, get --receipt FILE
+  std::string receipt;            // put, get --receipt FILE
+  double stale_part_hours = 168;  // get --stale-parts
 };
 
 // Progress on standard error: on a terminal one line per file redrawn in
@@ -437,6 +438,22 @@ int run_get(FileArgs& args) {
     if (!folder) return fail(s, "get " + util::escape_for_display(remote), folder.error());
     targets.push_back(Target{std::move(*folder), std::move(jobs)});
   }
+  // Parts of downloads that were cut off and never resumed, in the folders
+  // this one writes into (with -r, below them), go once they are old.
+  if (args.stale_part_hours > 0) {
+    const auto age = std::chrono::seconds(static_cast<std::int64_t>(args.stale_part_hours * 3600));
+    for (const auto& t : targets) {
+      auto removed = t.folder.remove_stale_uploads(age, args.recursive);
+      if (!removed) {
+        std::cerr << "signet: cannot clean up old parts: " << removed.error().message()
+                  << std::endl;
+      } else if (*removed > 0) {
+        std::cerr << "signet: removed " << *removed << " part file(s) of downloads cut off more "
+                  << "than " << args.stale_part_hours << " hours ago from "
+                  << util::escape_for_display(t.folder.root().string()) << std::endl;
+      }
+    }
+  }
   int status = kExitOk;
   std::shared_ptr<const Receipt> receipt;
   for (auto& t : targets) {
@@ -552,6 +569,11 @@ void add_file_commands(CLI::App& app, Action& action) {
       ->type_name("FOLDER");
   g->add_flag("--recursive,-r", get->recursive,
               "NAME is a folder: everything below it (names checked, never written outside --to)");
+  g->add_option("--stale-parts", get->stale_part_hours,
+                "Hours after which the hidden part of a download that was cut off and not "
+                "resumed is removed from the folder written into (with -r, from below it); "
+                "0: never (default 168)")
+      ->check(CLI::Range(0.0, 24.0 * 3650));
   g->add_option("--receipt", get->receipt,
                 "One file: ask the server for a signed receipt of the file it sent "
                 "and write it to FILE and FILE.sig (see signet verify-receipt)")

@@ -456,7 +456,7 @@ namespace {
 // replaced by a symbolic link meanwhile is refused by the walk, not
 // followed (and skipped, as one that vanished).
 template <typename Visit>
-Result<void> walk_tree(int root_fd, Visit visit) {
+Result<void> walk_tree(int root_fd, Visit visit, bool recursive = true) {
   std::vector<Parts> pending{Parts{}};
   while (!pending.empty()) {
     const Parts parts = std::move(pending.back());
@@ -477,7 +477,7 @@ Result<void> walk_tree(int root_fd, Visit visit) {
         return io_error("cannot stat", shown(full, full.size()), errno);
       }
       if (S_ISDIR(st.st_mode)) {
-        pending.push_back(std::move(full));
+        if (recursive) pending.push_back(std::move(full));
       } else if (auto v = visit(dir->get(), full, n, st); !v) {
         return v;
       }
@@ -488,7 +488,8 @@ Result<void> walk_tree(int root_fd, Visit visit) {
 
 }  // namespace
 
-Result<std::size_t> ServedFolder::remove_stale_uploads(std::chrono::seconds max_age) const {
+Result<std::size_t> ServedFolder::remove_stale_uploads(std::chrono::seconds max_age,
+                                                       bool recursive) const {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -507,7 +508,8 @@ Result<std::size_t> ServedFolder::remove_stale_uploads(std::chrono::seconds max_
           return io_error("cannot remove", shown(full, full.size()), errno);
         }
         return {};
-      });
+      },
+      recursive);
   if (!w) return w.error();
   return removed;
 }

@@ -134,12 +134,13 @@ class ServedFolder {
 
   // remove_stale_uploads removes the temporary files of uploads and the
   // parts of interrupted ones with their records (".signet-part-*",
-  // regular files) last modified more than max_age ago,
-  // anywhere under the folder, without following symbolic links; for server
-  // start-up, after a crash left some behind. Returns how many it removed.
-  // Directories that vanish or change while it walks are skipped; io for
-  // any other failure.
-  Result<std::size_t> remove_stale_uploads(std::chrono::seconds max_age) const;
+  // regular files) last modified more than max_age ago, anywhere under the
+  // folder (recursive) or in it only, without following symbolic links; for
+  // server start-up, after a crash left some behind, and for a client's
+  // downloads. Returns how many it removed. Directories that vanish or
+  // change while it walks are skipped; io for any other failure.
+  Result<std::size_t> remove_stale_uploads(std::chrono::seconds max_age,
+                                           bool recursive = true) const;
 
   // total_size is the sum of the sizes of the regular files anywhere below
   // the folder (hidden parts included), without following symbolic links;

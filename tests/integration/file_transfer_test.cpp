@@ -622,6 +622,34 @@ TEST_F(FileTransferTest, ASharedKeyServersAuditLogChecksWithTheSharedKey) {
   EXPECT_THAT(r.out, HasSubstr("needs the shared key"));
 }
 
+// get removes the parts of its own downloads that were cut off long ago
+// (--stale-parts, a week by default) from the folder it writes into, and
+// only there unless -r: recent parts, and parts in folders below, stay.
+TEST_F(FileTransferTest, GetRemovesPartsOfDownloadsCutOffLongAgo) {
+  auto server = start_server();
+  write_file(served_ + "/f", "payload");
+  const std::string old_part = local_ + "/.signet-part-" + std::string(32, 'a');
+  const std::string old_record = old_part + ".resume";
+  const std::string new_part = local_ + "/.signet-part-" + std::string(32, 'b');
+  fs::create_directories(local_ + "/sub");
+  const std::string deep_part = local_ + "/sub/.signet-part-" + std::string(32, 'c');
+  for (const auto& p : {old_part, old_record, new_part, deep_part}) write_file(p, "part");
+  const auto eight_days_ago = fs::file_time_type::clock::now() - std::chrono::hours(24 * 8);
+  for (const auto& p : {old_part, old_record, deep_part}) fs::last_write_time(p, eight_days_ago);
+
+  auto r = signet({"get", server->address(), "f", "-o", local_ + "/f", "--stale-parts", "0"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(old_part));  // 0: never
+  r = signet({"get", server->address(), "f", "-o", local_ + "/g"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("removed 2 part file(s)"));
+  EXPECT_FALSE(fs::exists(old_part));
+  EXPECT_FALSE(fs::exists(old_record));
+  EXPECT_TRUE(fs::exists(new_part));
+  EXPECT_TRUE(fs::exists(deep_part));  // not below, without -r
+  EXPECT_EQ(read_file(local_ + "/g"), "payload");
+}
+
 TEST_F(FileTransferTest, TwoUploadsOfOneNameNeverMix) {
   auto server = start_server();
   const std::string a = random_bytes(24 << 20, 21), b = random_bytes(24 << 20, 22);
