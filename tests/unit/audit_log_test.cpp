@@ -358,6 +358,7 @@ TEST(AuditLog, TheTrailWritesEachOperationWhenItEnds) {
     net::PeerInfo peer;
     peer.address = "127.0.0.1:5000";
     peer.mode = "shared-key hmac-sha256";
+    peer.identity.comment = "alice \"the admin\" \\ home";
     AuditTrail trail(*log, peer);
     const std::string secret_text = "the launch code is 0000";
     trail.message(1, util::as_bytes(secret_text));
@@ -376,6 +377,7 @@ TEST(AuditLog, TheTrailWritesEachOperationWhenItEnds) {
   ASSERT_EQ(lines.size(), 7u) << text;  // start, 4 operations, a refused connection, stop
   auto m = nlohmann::json::parse(lines[1]);
   EXPECT_EQ(m["operation"], "message");
+  EXPECT_EQ(m["comment"], "alice \"the admin\" \\\\ home");  // the backslash escaped for display
   EXPECT_EQ(m["outcome"], "answered");
   EXPECT_EQ(m["size"], 23);
   EXPECT_EQ(m["sha256"], util::to_hex(crypto::sha256({util::as_bytes("the launch code is 0000")})));
