@@ -40,7 +40,8 @@ Exit status:
   2  usage or configuration error
   3  cannot connect to the server
   4  authentication failed (wrong shared key, tampered reply, key not
-     authorized, server key changed or not trusted)
+     authorized, server key changed or not trusted); verify-receipt and
+     audit verify: the receipt or the log did not verify
   5  refused by the server (a non-zero status, or server busy; for put, get
      and ls: no such file, the file exists, no room, a name not allowed, or
      an operation the key may not use), or protocol error
