@@ -6,9 +6,11 @@
 // with the same chain.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
@@ -293,6 +295,50 @@ TEST(AuditLog, AKilledWriterLeavesALogThatVerifies) {
   r = verify(path, server_key()->public_key().fingerprint());
   EXPECT_EQ(r.broken_line, 0u) << r.broken;
   EXPECT_EQ(r.last_checkpoint, r.lines);
+}
+
+// A full disk (here a file size limit): the lines that cannot be written
+// whole are cut off again and left out, the next line written says how
+// many, and the chain of what is in the file stays whole.
+TEST(AuditLog, LinesThatDoNotFitAreLeftOutAndTheChainStaysWhole) {
+  TempDir dir("audit");
+  const auto path = dir / "audit.log";
+  const auto key = server_key();
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);  // the write fails with EFBIG instead
+    auto log = AuditLog::open(path, key);
+    if (!log) ::_exit(1);
+    struct rlimit old {};
+    ::getrlimit(RLIMIT_FSIZE, &old);
+    const auto size = std::filesystem::file_size(path);
+    struct rlimit small = old;
+    small.rlim_cur = size + 600;  // room for one line (about 400 bytes), not two
+    if (::setrlimit(RLIMIT_FSIZE, &small) != 0) ::_exit(2);
+    for (std::uint32_t i = 1; i <= 5; ++i) {
+      (*log)->record(entry(2 * i - 1, i));
+      (*log)->flush();  // one write each: the first fits, the rest do not
+    }
+    if (::setrlimit(RLIMIT_FSIZE, &old) != 0) ::_exit(3);
+    (*log)->record(entry(11, 6));
+    (*log)->close();
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  const auto lines = lines_of(read_text(path));
+  // start, checkpoint, operation 1, operation 6 (4 left out before it), stop, checkpoint
+  ASSERT_EQ(lines.size(), 6u) << read_text(path);
+  EXPECT_EQ(nlohmann::json::parse(lines[2])["size"], 1);
+  auto after = nlohmann::json::parse(lines[3]);
+  EXPECT_EQ(after["size"], 6);
+  EXPECT_EQ(after["lines_lost_before"], 4);
+  auto r = verify(path, key->public_key().fingerprint());
+  EXPECT_EQ(r.broken_line, 0u) << r.broken;
+  EXPECT_EQ(r.lines, 6u);
 }
 
 TEST(AuditLog, OneServerAtATimeAndNothingButALogIsTouched) {
