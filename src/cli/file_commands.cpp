@@ -398,12 +398,14 @@ int run_get(FileArgs& args) {
   struct Target {
     files::ServedFolder folder;
     std::vector<Job> jobs;
+    std::vector<std::string> folders;  // -r: the folders below, empty ones included
   };
   std::vector<Target> targets;
   for (const auto& remote : args.names) {
     std::filesystem::path into =
         args.to.empty() ? std::filesystem::path(".") : std::filesystem::path(args.to);
     std::vector<Job> jobs;
+    std::vector<std::string> folders;
     if (args.recursive) {
       auto entries = net::run_blocking(s.ctx, s.client->list(remote, true));
       if (!entries) return fail(s, "get -r " + util::escape_for_display(remote), entries.error());
@@ -411,7 +413,7 @@ int run_get(FileArgs& args) {
       std::error_code ec;
       std::filesystem::create_directory(into, ec);
       for (const auto& e : *entries) {
-        if (e.type != proto::EntryType::file) continue;
+        if (e.type != proto::EntryType::file && e.type != proto::EntryType::directory) continue;
         // The names are the server's: only a relative name without "..",
         // inside the folder asked for, is written (scp's CVE-2019-6111).
         if (auto ok = files::split_name(e.name); !ok) {
@@ -419,7 +421,11 @@ int run_get(FileArgs& args) {
                     << std::endl;
           continue;
         }
-        jobs.push_back(Job{(into / e.name).string(), join(remote, e.name), e.size});
+        if (e.type == proto::EntryType::directory) {
+          folders.push_back(e.name);
+        } else {
+          jobs.push_back(Job{(into / e.name).string(), join(remote, e.name), e.size});
+        }
       }
     } else {
       std::string local = base_name(remote);
@@ -436,7 +442,7 @@ int run_get(FileArgs& args) {
     }
     auto folder = files::ServedFolder::open(into);
     if (!folder) return fail(s, "get " + util::escape_for_display(remote), folder.error());
-    targets.push_back(Target{std::move(*folder), std::move(jobs)});
+    targets.push_back(Target{std::move(*folder), std::move(jobs), std::move(folders)});
   }
   // Parts of downloads that were cut off and never resumed, in the folders
   // this one writes into (with -r, below them), go once they are old.
@@ -455,6 +461,17 @@ int run_get(FileArgs& args) {
     }
   }
   int status = kExitOk;
+  // -r: every folder below, so that empty ones come too (made inside the
+  // folder written into, never through a symbolic link).
+  for (const auto& t : targets) {
+    for (const auto& name : t.folders) {
+      if (auto made = t.folder.subfolder(name); !made) {
+        std::cerr << "signet: cannot create the folder " << util::escape_for_display(name) << ": "
+                  << made.error().message() << std::endl;
+        status = kExitFailure;
+      }
+    }
+  }
   std::shared_ptr<const Receipt> receipt;
   for (auto& t : targets) {
     ProgressLine bar(t.jobs.size() == 1 ? t.jobs.front().local : std::string(),

@@ -724,12 +724,16 @@ TEST_F(FileTransferTest, FoldersGoRecursivelyBothWaysPipelinedOnOneConnection) {
   }
   EXPECT_EQ(handshakes, 1u);
 
+  // An empty folder comes too (the server's tree has one put -r did not make).
+  fs::create_directories(served_ + "/releases/1.4/empty/inner");
   r = signet({"get", server->address(), "-r", "releases/1.4", "--to", dir_ + "/back"});
   ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_directory(dir_ + "/back/empty/inner"));
   write_file(dir_ + "/back.sums", r.out);
   EXPECT_EQ(shell("sha256sum -c " + dir_ + "/back.sums"), 0) << r.out;
   auto expected = tree(src);
   expected.erase("bin/link");
+  expected.insert({"empty", "empty/inner"});
   EXPECT_EQ(tree(dir_ + "/back"), expected);
   EXPECT_EQ(read_file(dir_ + "/back/bin/tool"), read_file((src / "bin/tool").string()));
   // Without -r a folder is refused, saying how.
