@@ -16,6 +16,7 @@
 
 #include "crypto/sshsig.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet {
 namespace {
@@ -71,21 +72,6 @@ std::optional<Json> parse_line(std::string_view text) {
   } catch (const Json::exception&) {
     return std::nullopt;
   }
-}
-
-Result<std::string> read_at(int fd, std::uint64_t offset, std::size_t n,
-                            const std::filesystem::path& path) {
-  std::string out(n, '\0');
-  std::size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::pread(fd, out.data() + got, n - got, static_cast<off_t>(offset + got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return errno_error("cannot read", path, errno);
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  out.resize(got);
-  return out;
 }
 
 }  // namespace
@@ -172,6 +158,10 @@ Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
     }
     return errno_error("cannot lock", path, errno);
   }
+  const auto not_a_log = [&path] {
+    return Error(Errc::malformed, "the audit log " + shown(path) +
+                                      " does not end with a signet audit record (not touched)");
+  };
   const auto size = static_cast<std::uint64_t>(st.st_size);
   std::uint64_t seq = 0;
   std::string prev = kZeroHash;
@@ -181,22 +171,23 @@ Result<std::shared_ptr<AuditLog>> AuditLog::open(const std::filesystem::path& pa
     // The last complete line carries the chain on; bytes after it are a
     // line a crash cut short.
     const std::uint64_t window = std::min<std::uint64_t>(size, 2 * kMaxLine);
-    auto tail = read_at(fd.get(), size - window, window, path);
+    if (::lseek(fd.get(), static_cast<off_t>(size - window), SEEK_SET) < 0) {
+      return errno_error("cannot seek in", path, errno);
+    }
+    auto tail = util::read_rest(fd.get(), window, path);
     if (!tail) return tail.error();
     const std::uint64_t base = size - tail->size();
     const auto end = tail->rfind('\n');
     const auto start =
         end == std::string::npos || end == 0 ? std::string::npos : tail->rfind('\n', end - 1);
     if (end == std::string::npos || (start == std::string::npos && base != 0)) {
-      return Error(Errc::malformed, "the audit log " + shown(path) +
-                                        " does not end with a signet audit record (not touched)");
+      return not_a_log();
     }
     const std::size_t begin = start == std::string::npos ? 0 : start + 1;
     const std::string_view last(tail->data() + begin, end + 1 - begin);
     auto j = parse_line(last.substr(0, last.size() - 1));
     if (!j || !(*j)["seq"].is_number_unsigned() || !is_hex64((*j)["prev"])) {
-      return Error(Errc::malformed, "the audit log " + shown(path) +
-                                        " does not end with a signet audit record (not touched)");
+      return not_a_log();
     }
     seq = (*j)["seq"].get<std::uint64_t>();
     prev = line_hash(last);

@@ -430,22 +430,13 @@ awaitable<Result<void>> FileClient::send_file(std::uint32_t id, Op& op, int fd, 
   }
 }
 
-Result<void> FileClient::can_check_receipts() const {
-  const auto& peer = connection_->peer().identity;
-  if (peer.session.empty()) {
-    return Error(Errc::unsupported_operation, "receipts need protocol version 2");
-  }
-  if (peer.fingerprint.empty() && !shared_receipt_key_) {
-    return Error(Errc::config, "checking a shared-key server's receipt needs the shared key");
-  }
-  return {};
-}
-
 awaitable<Result<TransferResult>> FileClient::put(std::filesystem::path local, std::string remote,
                                                   bool replace, ProgressFn progress,
                                                   bool want_receipt) {
   if (want_receipt) {
-    if (auto c = can_check_receipts(); !c) co_return c.error();
+    if (auto c = can_check_receipts(connection_->peer().identity, shared_receipt_key_.get()); !c) {
+      co_return c.error();
+    }
   }
   util::UniqueFd fd(::open(local.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) {
@@ -548,7 +539,9 @@ awaitable<Result<TransferResult>> FileClient::get_into(std::string remote,
                                                        std::string name, bool replace,
                                                        ProgressFn progress, bool want_receipt) {
   if (want_receipt) {
-    if (auto c = can_check_receipts(); !c) co_return c.error();
+    if (auto c = can_check_receipts(connection_->peer().identity, shared_receipt_key_.get()); !c) {
+      co_return c.error();
+    }
   }
   if (remote.size() > proto::kMaxNameSize) {
     co_return Error(Errc::malformed,

@@ -117,8 +117,6 @@ class FileClient : public net::Application, public std::enable_shared_from_this<
   // Opens an operation and registers its state.
   Result<std::uint32_t> open(proto::Kind kind, util::ByteSpan body, bool fin,
                              std::shared_ptr<Op> op, bool receipt = false);
-  // Why a receipt cannot be asked for on this connection, or nothing.
-  Result<void> can_check_receipts() const;
   // Waits until op's state changes (credit, data, its answer, a failure).
   asio::awaitable<void> wait(Op& op);
   // Sends the file's bytes from `from` on (fd is positioned there), then

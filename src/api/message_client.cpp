@@ -62,13 +62,8 @@ Result<std::uint32_t> MessageClient::open_message(util::ByteSpan message, bool r
       return Error(Errc::unsupported_operation,
                    "the server speaks protocol version 1, which has no receipts");
     }
-    const auto& peer = connection_->peer().identity;
-    if (peer.session.empty()) {
-      return Error(Errc::unsupported_operation,
-                   "this connection has no session value for receipts");
-    }
-    if (peer.fingerprint.empty() && !shared_receipt_key_) {
-      return Error(Errc::config, "checking a shared-key server's receipt needs the shared key");
+    if (auto c = can_check_receipts(connection_->peer().identity, shared_receipt_key_.get()); !c) {
+      return c.error();
     }
   }
   LinkSink sink(*connection_);

@@ -92,6 +92,13 @@ class MessageService : public net::Application {
   bool answers_at_once() const noexcept {
     return !shared_->gate && std::holds_alternative<net::SyncHandler>(shared_->handler);
   }
+  // The handler's reply, in a turn of the gate if there is one: busy when
+  // the gate's queue is full, nullopt when the connection ended (alive
+  // false) while it waited.
+  static asio::awaitable<Result<std::optional<wire::Reply>>> call_in_turn(const Shared& shared,
+                                                                          const net::PeerInfo& peer,
+                                                                          util::ByteSpan message,
+                                                                          const bool& alive);
   static wire::Reply call_sync(const Shared& shared, const net::PeerInfo& peer,
                                util::ByteSpan message);
   static asio::awaitable<wire::Reply> call_handler(const Shared& shared, const net::PeerInfo& peer,
@@ -234,46 +241,40 @@ asio::awaitable<Result<void>> MessageService::pump_files(net::Link& link) {
   co_return Result<void>{};
 }
 
-asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const proto::Opened& opened) {
+asio::awaitable<Result<std::optional<wire::Reply>>> MessageService::call_in_turn(
+    const Shared& shared, const net::PeerInfo& peer, util::ByteSpan message, const bool& alive) {
   std::optional<net::HandlerGate::Permit> permit;
-  if (shared_->gate) {
-    auto p = co_await shared_->gate->acquire();
+  if (shared.gate) {
+    auto p = co_await shared.gate->acquire();
     if (!p) co_return p.error();
     permit.emplace(std::move(*p));
   }
-  wire::Reply reply = co_await call_handler(*shared_, link.peer(), opened.body);
-  permit.reset();
-  co_return send_reply(link, opened.op, std::move(reply));
+  // A connection that ended while its message waited for a turn gets no
+  // handler run for it.
+  if (!alive) co_return std::optional<wire::Reply>{};
+  co_return std::optional<wire::Reply>(co_await call_handler(shared, peer, message));
+}
+
+asio::awaitable<Result<void>> MessageService::answer(net::Link& link, const proto::Opened& opened) {
+  auto reply = co_await call_in_turn(*shared_, link.peer(), opened.body, *alive_);
+  if (!reply) co_return reply.error();
+  co_return send_reply(link, opened.op, std::move(**reply));
 }
 
 asio::awaitable<void> MessageService::answer_apart(net::Link& link, std::shared_ptr<bool> alive,
                                                    std::shared_ptr<const Shared> shared,
                                                    net::PeerInfo peer, std::uint32_t op,
                                                    util::Bytes message) {
-  std::optional<net::HandlerGate::Permit> permit;
-  std::optional<Error> refused;
-  if (shared->gate) {
-    auto p = co_await shared->gate->acquire();
-    if (p) {
-      permit.emplace(std::move(*p));
-    } else {
-      refused = p.error();
-    }
-  }
-  wire::Reply reply;
-  // A connection that ended while its message waited for a turn gets no
-  // handler run for it.
-  if (!refused && *alive) reply = co_await call_handler(*shared, peer, message);
-  permit.reset();
+  auto reply = co_await call_in_turn(*shared, peer, message, *alive);
   if (!*alive) co_return;
   --running_;
   slot_freed_.cancel();
   Result<void> r;
-  if (refused) {
-    spdlog::warn("{}: refused message {}: {}", peer.address, op, refused->message());
-    r = session_.cancel(op, {wire::error_code_for(*refused), refused->detail}, sink_);
+  if (!reply) {
+    spdlog::warn("{}: refused message {}: {}", peer.address, op, reply.error().message());
+    r = session_.cancel(op, {wire::error_code_for(reply.error()), reply.error().detail}, sink_);
   } else {
-    r = send_reply(link, op, std::move(reply));
+    r = send_reply(link, op, std::move(**reply));
   }
   // The operation may be over already (the peer cancelled it): nothing to
   // answer. Any other failure is the connection's, which ends by itself.

@@ -298,6 +298,18 @@ Result<ReceiptFacts> check_receipt(const Receipt& r, const SharedReceiptKey* sha
   return facts;
 }
 
+Result<void> can_check_receipts(const channel::PeerIdentity& server,
+                                const SharedReceiptKey* shared) {
+  if (server.session.empty()) {
+    return Error(Errc::unsupported_operation,
+                 "this connection has no session value, which receipts are bound to");
+  }
+  if (server.fingerprint.empty() && shared == nullptr) {
+    return Error(Errc::config, "checking a shared-key server's receipt needs the shared key");
+  }
+  return {};
+}
+
 Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdentity& server,
                                   const ReceiptExpected& expected, const SharedReceiptKey* shared) {
   if (data.empty()) return Error(Errc::not_verified, "the server answered without a receipt");

@@ -143,6 +143,12 @@ struct ReceiptExpected {
 // signature (by the server key it names), and that it names `server`'s key
 // and session and what was expected. not_verified names the first part
 // that differs ("... another session").
+// Whether a client connected to `server` can check the receipt it would ask
+// for: unsupported_operation when the connection has no session value
+// (version 1), config when it is a shared-key connection and shared is none.
+Result<void> can_check_receipts(const channel::PeerIdentity& server,
+                                const SharedReceiptKey* shared);
+
 // shared: the key a shared-key connection's receipt is checked with.
 Result<Receipt> check_receipt_for(util::ByteSpan data, const channel::PeerIdentity& server,
                                   const ReceiptExpected& expected,
