@@ -31,6 +31,9 @@ std::optional<keys::Operation> operation_of(std::uint8_t kind) {
     case proto::Kind::get:
     case proto::Kind::list:  // listing is reading: a key that may get may list
       return keys::Operation::get;
+    case proto::Kind::chat:
+    case proto::Kind::chat_message:
+      return keys::Operation::chat;
   }
   return std::nullopt;
 }

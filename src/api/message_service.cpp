@@ -171,6 +171,16 @@ asio::awaitable<Result<void>> MessageService::receive(net::Link& link) {
       if (auto r = open_file_operation(link, *opened); !r) co_return r.error();
       continue;
     }
+    if (opened->kind != static_cast<std::uint8_t>(proto::Kind::message)) {
+      const Error e(Errc::unsupported_operation,
+                    "this server does not chat (signet chat --listen does)");
+      spdlog::warn("{}: refused operation {} ({}): {}", link.peer().address, opened->op,
+                   proto::kind_name(opened->kind), e.message());
+      if (auto c = session_.cancel(opened->op, {wire::error_code_for(e), e.detail}, sink_); !c) {
+        co_return c.error();
+      }
+      continue;
+    }
     if (!opened->fin) {
       // A message is one OPEN frame; DATA that follows is dropped.
       const Error e(Errc::unsupported_operation,

@@ -67,13 +67,17 @@ std::string_view kind_name(std::uint8_t kind) noexcept {
       return "get";
     case static_cast<std::uint8_t>(Kind::list):
       return "list";
+    case static_cast<std::uint8_t>(Kind::chat):
+      return "chat";
+    case static_cast<std::uint8_t>(Kind::chat_message):
+      return "chat-message";
   }
   return "unknown";
 }
 
 bool is_known_kind(std::uint8_t kind) noexcept {
   return kind >= static_cast<std::uint8_t>(Kind::message) &&
-         kind <= static_cast<std::uint8_t>(Kind::list);
+         kind <= static_cast<std::uint8_t>(Kind::chat_message);
 }
 
 Result<OpenFrame> decode_open(ByteSpan payload) {

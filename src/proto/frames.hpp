@@ -56,6 +56,8 @@ enum class Kind : std::uint8_t {
   put = 0x02,      // upload a file (proto/file_frames.hpp)
   get = 0x03,      // download a file
   list = 0x04,     // list a folder
+  chat = 0x05,          // join a conversation (proto/chat.hpp)
+  chat_message = 0x06,  // one line of a conversation, either side
 };
 bool is_known_kind(std::uint8_t kind) noexcept;
 std::string_view kind_name(std::uint8_t kind) noexcept;
