@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that each layer of src/ includes only itself and the layers below it
-# (docs/ARCHITECTURE.md), and that OpenSSL, Asio, spdlog, CLI11 and libsystemd
-# and nlohmann-json headers appear only where the architecture allows them. Prints every violation; exit status 1 if any.
+# (docs/ARCHITECTURE.md), and that OpenSSL, Asio, spdlog, CLI11, libsystemd,
+# nlohmann-json and curses headers appear only where the architecture allows
+# them. Prints every violation; exit status 1 if any.
 # Run by CTest (test "layers").
 set -u
 cd "$(dirname "$0")/../src"
@@ -30,7 +31,7 @@ declare -A external=(
   [channel]="openssl"
   [net]="asio spdlog"
   [api]="asio spdlog nlohmann"
-  [cli]="asio spdlog CLI systemd nlohmann"
+  [cli]="asio spdlog CLI systemd nlohmann curses"
 )
 
 status=0
@@ -46,7 +47,8 @@ for layer in "${!allowed[@]}"; do
       status=1
     elif [[ "$family" == openssl || "$family" == asio || "$family" == asio.hpp ||
             "$family" == spdlog || "$family" == CLI || "$family" == systemd ||
-            "$family" == nlohmann ]]; then
+            "$family" == nlohmann || "$family" == curses.h || "$family" == ncurses.h || "$family" == ncursesw ]]; then
+      [[ "$family" == curses.h || "$family" == ncurses.h || "$family" == ncursesw ]] && family=curses
       [ "$family" = asio.hpp ] && family=asio
       [[ " ${external[$layer]} " == *" $family "* ]] && continue
       echo "$file: includes <$include>: layer $layer may not use $family"

@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev      # logging and formatting
   libcli11-dev                  # command line
   nlohmann-json3-dev            # JSON: the audit log's records (signet server --audit-log)
+  libncurses-dev                # the chat's terminal screen (ncursesw)
   libsystemd-dev                # sd_notify: the server as a Type=notify systemd service
   dpkg-dev                      # cpack -G DEB: dpkg-shlibdeps finds the .deb's Depends
   libgtest-dev libgmock-dev     # tests (CTest)

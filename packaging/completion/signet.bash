@@ -4,7 +4,7 @@
 # completions (scripts/check_completions.sh): keep one variable per command,
 # _signet_opts_<command>[_<subcommand>], with every option --help shows.
 
-_signet_commands="server client send put get ls verify-receipt audit bench keygen fingerprint keys"
+_signet_commands="server client send put get ls chat verify-receipt audit bench keygen fingerprint keys"
 _signet_keys_commands="add list remove"
 _signet_audit_commands="verify"
 
@@ -31,6 +31,8 @@ _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --s
   --stale-parts"
 _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
+_signet_opts_chat="-h --help --listen $_signet_opts_channel --authorized-keys --add-keys
+  --require-psk --known-hosts --accept-new --server-key --timeout --log"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --size --messages --rr-messages --inflight --idle-connections --hold --connections --threads
   --timeout --receipt"
@@ -63,7 +65,7 @@ _signet() {
 
   case $prev in
     --config | --log-file | --psk-file | -i | --identity | --passphrase-file | \
-      --authorized-keys | --known-hosts | --file | -o | --output | --receipt | --audit-log)
+      --authorized-keys | --known-hosts | --file | -o | --output | --receipt | --audit-log | --log)
       _filedir
       return
       ;;

@@ -16,5 +16,6 @@ void add_bench_command(CLI::App& app, Action& action);
 void add_file_commands(CLI::App& app, Action& action);     // put, get, ls
 void add_receipt_commands(CLI::App& app, Action& action);  // verify-receipt
 void add_audit_command(CLI::App& app, Action& action);     // audit verify
+void add_chat_command(CLI::App& app, Action& action);      // chat
 
 }  // namespace signet::cli

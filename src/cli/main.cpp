@@ -36,7 +36,7 @@ constexpr const char* kFooter =
 
 Exit status:
   0  success (message confirmed by the server)
-  1  other failure
+  1  other failure (chat: lines the peer never acknowledged)
   2  usage or configuration error
   3  cannot connect to the server
   4  authentication failed (wrong shared key, tampered reply, key not
@@ -44,7 +44,8 @@ Exit status:
      audit verify: the receipt or the log did not verify
   5  refused by the server (a non-zero status, or server busy; for put, get
      and ls: no such file, the file exists, no room, a name not allowed, or
-     an operation the key may not use), or protocol error
+     an operation the key may not use; chat: the listener is in another
+     conversation), or protocol error
   6  a file transfer did not verify (its SHA-256 did not match); nothing was
      written under the file's name
 
@@ -87,6 +88,7 @@ int main(int argc, char** argv) {
   add_server_command(app, action);
   add_client_commands(app, action);
   add_file_commands(app, action);
+  add_chat_command(app, action);
   add_receipt_commands(app, action);
   add_audit_command(app, action);
   add_bench_command(app, action);

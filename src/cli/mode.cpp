@@ -291,6 +291,11 @@ Result<void> confirm_host_key(HostKeyPolicy& p, const crypto::PublicKey& key) {
 }  // namespace
 
 void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
+  add_channel_options(cmd, options, server ? ChannelSide::server : ChannelSide::client);
+}
+
+void add_channel_options(CLI::App* cmd, ChannelOptions& options, ChannelSide side) {
+  const bool server = side == ChannelSide::server;
   cmd->add_option("--psk-file", options.psk.file,
                   "Read the shared key from FILE instead of SHARED_SECRET_KEY")
       ->type_name("FILE");
@@ -302,12 +307,14 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   // refuses it on the command line and in a file others may read). Hidden
   // from --help: nobody should type a key into a command line.
   cmd->add_option("--psk", options.psk.config)->group("");
-  cmd->add_option(
-         "--algorithms,--mac", options.algorithms,
-         std::string(server ? "Shared-key algorithms to allow" : "Shared-key algorithms to offer") +
-             ", preferred first: aes-256-gcm, chacha20-poly1305 (encrypted), "
-             "hmac-sha256, hmac-sha512, blake2b-256 (authenticated, not encrypted); "
-             "default aes-256-gcm,chacha20-poly1305,hmac-sha256")
+  cmd->add_option("--algorithms,--mac", options.algorithms,
+                  std::string(side == ChannelSide::both
+                                  ? "Shared-key algorithms to offer (listening: to allow)"
+                              : server ? "Shared-key algorithms to allow"
+                                       : "Shared-key algorithms to offer") +
+                      ", preferred first: aes-256-gcm, chacha20-poly1305 (encrypted), "
+                      "hmac-sha256, hmac-sha512, blake2b-256 (authenticated, not encrypted); "
+                      "default aes-256-gcm,chacha20-poly1305,hmac-sha256")
       ->delimiter(',')
       ->type_name("LIST");
   cmd->add_option("--max-message", options.max_message,
@@ -315,7 +322,9 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
       ->check(CLI::Range(1u, 64u * 1024 * 1024));
   cmd->add_option("--protocol", options.max_protocol,
                   std::string("Highest application protocol version to ") +
-                      (server ? "accept" : "offer") +
+                      (side == ChannelSide::both ? "offer or accept"
+                       : server                  ? "accept"
+                                                 : "offer") +
                       ": 2 (default), or 1 to speak only as the first release did")
       ->check(CLI::Range(1, 2));
   cmd->add_option("--identity,-i", options.identity,
@@ -326,7 +335,7 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
   cmd->add_option("--passphrase-file", options.passphrase_file,
                   "Read the identity's passphrase from the first line of FILE")
       ->type_name("FILE");
-  if (server) {
+  if (side != ChannelSide::client) {
     cmd->add_option("--authorized-keys", options.authorized_keys,
                     "Client keys to admit (default: authorized_keys in the configuration "
                     "directory; re-read when it changes)")
@@ -337,7 +346,8 @@ void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server) {
     cmd->add_flag("--require-psk", options.require_psk,
                   "Key mode only, and clients must also prove the shared key "
                   "(needs --identity and a shared key)");
-  } else {
+  }
+  if (side != ChannelSide::server) {
     cmd->add_option("--known-hosts", options.known_hosts,
                     "Pinned server keys (default: known_hosts in the configuration directory)")
         ->type_name("FILE");

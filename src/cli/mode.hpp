@@ -46,6 +46,9 @@ struct ChannelOptions {
 };
 
 void add_channel_options(CLI::App* cmd, ChannelOptions& options, bool server);
+// signet chat listens or calls: both sets of options.
+enum class ChannelSide { server, client, both };
+void add_channel_options(CLI::App* cmd, ChannelOptions& options, ChannelSide side);
 
 struct ServerMode {
   net::ChannelFactory factory;

@@ -295,10 +295,13 @@ void Proxy::serve() {
       ::close(client);
       continue;
     }
+    ++connections_;
+    cut_ = false;
     std::size_t offset[2] = {0, 0};  // bytes forwarded client->server, server->client
     pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
     bool open = true;
     while (open && !stop_) {
+      if (cut_.exchange(false)) break;
       if (::poll(fds, 2, 50) <= 0) continue;
       for (int i = 0; i < 2 && open; ++i) {
         if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
@@ -320,6 +323,7 @@ void Proxy::serve() {
         if (flip && *flip >= offset[i] && *flip < offset[i] + static_cast<std::size_t>(n)) {
           buf[*flip - offset[i]] ^= 0x01;
         }
+        if (flip_next_[i].exchange(false)) buf[0] ^= 0x01;
         if (options_.record) {
           std::lock_guard lock(mu_);
           (i == 0 ? recorded_ : recorded_server_).append(buf, static_cast<std::size_t>(n));

@@ -101,6 +101,13 @@ class Proxy {
   // Waits until `n` bytes of a direction are forwarded; false on timeout.
   bool wait_forwarded(bool client_to_server, std::size_t n,
                       std::chrono::milliseconds timeout = 30s) const;
+  // Closes the connection being forwarded, both ends, as a network that
+  // drops it would; the proxy goes on accepting.
+  void cut() { cut_ = true; }
+  // Flips the first byte of what one direction forwards next (once).
+  void flip_next(bool client_to_server) { flip_next_[client_to_server ? 0 : 1] = true; }
+  // Connections accepted so far.
+  int connections() const { return connections_; }
 
  private:
   void serve();
@@ -114,6 +121,9 @@ class Proxy {
   std::string recorded_;
   std::string recorded_server_;
   std::atomic<std::size_t> forwarded_[2] = {0, 0};
+  std::atomic<bool> cut_{false};
+  std::atomic<bool> flip_next_[2] = {false, false};
+  std::atomic<int> connections_{0};
 };
 
 // A raw TCP connection for sending hand-made bytes.
