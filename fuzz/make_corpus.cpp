@@ -18,6 +18,7 @@
 #include "keys/authorized_keys.hpp"
 #include "keys/known_hosts.hpp"
 #include "keys/public_key_line.hpp"
+#include "proto/chat.hpp"
 #include "proto/file_frames.hpp"
 #include "proto/frames.hpp"
 #include "util/encoding.hpp"
@@ -368,6 +369,21 @@ void file_seeds(const std::string& dir) {
   write(dir + "/stream", stream);
 }
 
+void chat_seeds(const std::string& dir) {
+  proto::ConversationId id{};
+  id.fill(7);
+  const auto join = proto::encode_chat_join({id, 2});
+  write(dir + "/join", cat(Bytes{0}, Bytes(join.begin(), join.end())));
+  const auto joined = proto::encode_chat_joined(3);
+  write(dir + "/joined", cat(Bytes{1}, Bytes(joined.begin(), joined.end())));
+  const auto h = proto::chat_message_header(1);
+  write(dir + "/message", cat(Bytes{2}, cat(Bytes(h.begin(), h.end()), Bytes{'h', 'i'})));
+  // Write two lines, send both, lose the connection, send one again, the
+  // peer shows line 1; the peer's lines 1, 2, 2 (again), 4 (a gap).
+  write(dir + "/conversation",
+        Bytes{3, 0, 1, 0, 2, 1, 0, 1, 0, 2, 0, 1, 0, 3, 1, 4, 1, 4, 2, 4, 2, 4, 4});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -386,5 +402,7 @@ int main(int argc, char** argv) {
   proto_seeds(root + "/proto");
   std::filesystem::create_directories(root + "/files");
   file_seeds(root + "/files");
+  std::filesystem::create_directories(root + "/chat");
+  chat_seeds(root + "/chat");
   return 0;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang and runs all five at once for the
+# Builds the libFuzzer targets with clang and runs all six at once for the
 # given time each (on a 2-core machine they share the cores, so the wall time
 # stays about `seconds` while each target gets about 2/3 of a core).
 #
@@ -26,7 +26,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${SIGNET_FUZZ_BUILD:-$root/build-fuzz}"
 findings="$root/fuzz/findings"
 # target:seed corpus directory
-targets=(fuzz_frame_decoder:frame fuzz_handshake:handshake fuzz_keys:keys fuzz_proto_session:proto fuzz_file_frames:files)
+targets=(fuzz_frame_decoder:frame fuzz_handshake:handshake fuzz_keys:keys fuzz_proto_session:proto fuzz_file_frames:files
+  fuzz_chat:chat)
 
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DSIGNET_BUILD_FUZZ=ON \
   -DSIGNET_BUILD_TESTS=OFF -DSIGNET_BUILD_BENCH=OFF >/dev/null

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "api/link_sink.hpp"
 #include "channel/psk_channel.hpp"  // channel::peer_error
@@ -43,6 +44,7 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   proto::Session session;
   std::shared_ptr<net::Connection> connection;  // the caller's (to close it, and its watchdog)
   std::chrono::milliseconds ack_timeout{0};
+  std::unique_ptr<asio::steady_timer> keepalive;  // the caller's, once joined
   std::optional<std::uint32_t> join_op;
   bool joined = false;
   bool detached = false;  // the endpoint has let this connection go
@@ -97,6 +99,21 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
     } else {
       connection->arm(ack_timeout);
     }
+  }
+
+  // Every kChatKeepalive while the connection is up: WINDOW for the CHAT
+  // operation, which is over (the listener ignores it, but it is a frame).
+  void start_keepalive() {
+    if (!connection || !join_op) return;
+    keepalive = std::make_unique<asio::steady_timer>(executor);
+    keepalive->expires_after(kChatKeepalive);
+    keepalive->async_wait([weak = weak_from_this()](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->link == nullptr || self->detached) return;
+      const auto payload = proto::window_payload(*self->join_op, 1);
+      self->link->send(static_cast<wire::FrameType>(proto::FrameType::window), {payload});
+      self->start_keepalive();
+    });
   }
 
   void open_join(const proto::ConversationId& id, std::uint64_t shown) {
@@ -171,7 +188,7 @@ namespace {
 class ChatApplication final : public net::Application {
  public:
   explicit ChatApplication(std::shared_ptr<ChatEndpoint::Link> link) : link_(std::move(link)) {}
-  ~ChatApplication() override { link_->closed(Error(Errc::peer_closed, "the connection ended")); }
+  ~ChatApplication() override { link_->closed(Error(Errc::peer_closed, "")); }
   asio::awaitable<Result<void>> receive(net::Link&) override { return link_->receive(); }
 
  private:
@@ -227,6 +244,7 @@ Result<void> ChatEndpoint::Link::take_answered(const proto::Answered& a) {
     if (!shown) return shown.error();
     joined = true;
     watch();
+    start_keepalive();
     to_home([s = *shown](ChatEndpoint& e, const std::shared_ptr<Link>& l) { e.on_joined(l, s); });
     return {};
   }

@@ -27,11 +27,20 @@
 
 #include <asio/any_io_executor.hpp>
 
+#include <chrono>
+
 #include "net/client.hpp"
 #include "net/link.hpp"
 #include "proto/chat.hpp"
 
 namespace signet {
+
+// How often a caller's connection carries a keepalive (a WINDOW frame for
+// its CHAT operation, which is over, so the listener ignores it but for its
+// idle timer), and how long a listener waits for a frame before it lets a
+// connection go.
+inline constexpr std::chrono::seconds kChatKeepalive{60};
+inline constexpr std::chrono::seconds kChatListenerIdle{300};
 
 // What an endpoint tells its user, on its home executor. Any may be empty.
 struct ChatEvents {
@@ -68,7 +77,9 @@ class ChatEndpoint : public std::enable_shared_from_this<ChatEndpoint> {
   net::ApplicationFactory application();
   // Caller: drives a connection just opened (its executor must be home):
   // pumps it and joins the conversation on it. A line left unacknowledged
-  // for ack_timeout closes it (the caller then opens another).
+  // for ack_timeout closes it (the caller then opens another). Once joined,
+  // the connection carries a keepalive every kChatKeepalive, so that the
+  // listener can tell a quiet conversation from a peer that has gone.
   void attach(std::shared_ptr<net::Connection> connection,
               std::chrono::milliseconds ack_timeout = std::chrono::seconds(30));
 

@@ -50,8 +50,9 @@ struct ChatArgs {
   std::string log;  // --log FILE
 };
 
-// A chat line's header and the operation's: what a line may hold at most.
-constexpr std::size_t kLineOverhead = proto::kOpenHeaderSize + proto::kChatMessageHeaderSize;
+// A receive limit bounds what follows the operation header: a line's seq
+// and its text (docs/PROTOCOL.md, "Chat").
+constexpr std::size_t kLineOverhead = proto::kChatMessageHeaderSize;
 constexpr auto kMaxBackoff = std::chrono::seconds(10);
 
 std::string clock_hhmm() {
@@ -304,8 +305,10 @@ ChatEvents Chat::events() {
       // A tampered frame later on (bad_tag) is the network's doing: the
       // next connection sends the lines again.
       const int s = exit_status_for(why);
+      // So is a line the listener takes as too large (its --max-message is
+      // smaller than ours): it would be refused again on every connection.
       if (!first_join_done_ || why.is(Errc::not_authorized) || why.is(Errc::host_key_changed) ||
-          why.is(Errc::host_key_unknown)) {
+          why.is(Errc::host_key_unknown) || why.is(Errc::too_large)) {
         error(client_error_message(why, *client_mode_));
         return finish(s == kExitOk ? kExitFailure : s);
       }
@@ -402,9 +405,9 @@ int Chat::run() {
     options.listen = *listen;
     options.threads = 1;
     options.handshake_timeout = seconds_option(args_.timeout);
-    // A conversation may be quiet for long; the caller notices a lost
-    // connection when a line goes unacknowledged.
-    options.idle_timeout = std::chrono::hours(24);
+    // A quiet conversation's caller sends a keepalive every minute; a
+    // caller that has gone frees the listener after this.
+    options.idle_timeout = kChatListenerIdle;
     server_ = std::make_unique<net::Server>(options, mode->factory, endpoint_->application());
     auto bound = server_->listen();
     if (!bound) {

@@ -243,6 +243,82 @@ TEST_F(ChatTest, ACutConnectionIsRestoredAndNothingIsLostOrDoubled) {
   EXPECT_THAT(bob->err(), HasSubstr("rejoined by"));
 }
 
+TEST_F(ChatTest, LogFilesHoldTheConversationWithTimesEscaped) {
+  const std::string alice_log = dir_ + "/alice.log", bob_log = dir_ + "/bob.log";
+  auto alice = listen({"--log", alice_log});
+  auto bob = call(listener_address(), {"--log", bob_log});
+  ASSERT_TRUE(joined(*bob)) << bob->err();
+  bob->write_stdin("from bob\n");
+  ASSERT_TRUE(alice->wait_for_output("from bob\n")) << alice->err();
+  alice->write_stdin("from alice \x1b[1m\n");
+  ASSERT_TRUE(bob->wait_for_output("from alice")) << bob->err();
+  bob->close_stdin();
+  alice->close_stdin();
+  EXPECT_EQ(bob->wait(), 0) << bob->err();
+  EXPECT_EQ(alice->wait(), 0) << alice->err();
+  const std::string a = read_file(alice_log), b = read_file(bob_log);
+  const std::string t = "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z ";
+  EXPECT_THAT(a, ::testing::ContainsRegex(t + "peer: from bob")) << a;
+  EXPECT_THAT(a, ::testing::ContainsRegex(t + "you: from alice \\\\x1b\\[1m")) << a;
+  EXPECT_THAT(b, ::testing::ContainsRegex(t + "you: from bob")) << b;
+  EXPECT_THAT(b, ::testing::ContainsRegex(t + "--: joined by peer 127.0.0.1")) << b;
+  EXPECT_THAT(b, Not(HasSubstr("\x1b")));
+  EXPECT_EQ(fs::status(alice_log).permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+}
+
+TEST_F(ChatTest, ASilentListenerIsLeftAfterTheTimeoutAndTheLineArrivesOnceWhenItIsBack) {
+  auto alice = listen();
+  auto bob = call(listener_address(), {"--timeout", "1"});
+  ASSERT_TRUE(joined(*bob)) << bob->err();
+  ASSERT_TRUE(joined(*alice)) << alice->err();
+  ::kill(alice->pid(), SIGSTOP);
+  bob->write_stdin("while you were away\n");
+  ASSERT_TRUE(wait_until([&] { return bob->err().find("connection lost (") != std::string::npos; }))
+      << bob->err();
+  ::kill(alice->pid(), SIGCONT);
+  ASSERT_TRUE(alice->wait_for_output("while you were away\n", 20s)) << alice->err();
+  ASSERT_TRUE(joined(*bob, 2)) << bob->err();
+  bob->write_stdin("welcome back\n");
+  ASSERT_TRUE(alice->wait_for_output("welcome back\n")) << alice->err();
+  bob->close_stdin();
+  alice->close_stdin();
+  EXPECT_EQ(bob->wait(), 0) << bob->err();
+  EXPECT_EQ(alice->wait(), 0) << alice->err();
+  EXPECT_EQ(alice->out(), "while you were away\nwelcome back\n");
+}
+
+TEST_F(ChatTest, ALineAboveTheLimitIsNotSentAndTheConversationGoesOn) {
+  auto alice = listen({"--max-message", "100"});
+  auto bob = call(listener_address(), {"--max-message", "100"});
+  ASSERT_TRUE(joined(*bob)) << bob->err();
+  bob->write_stdin(std::string(93, 'x') + "\n" + std::string(92, 'y') + "\nnot UTF-8 \xff\nok\n");
+  bob->close_stdin();
+  EXPECT_EQ(bob->wait(), 0) << bob->err();
+  EXPECT_THAT(bob->err(), HasSubstr("line of 93 bytes is above the limit of 92; not sent"));
+  EXPECT_THAT(bob->err(), HasSubstr("line is not UTF-8; not sent"));
+  ASSERT_TRUE(alice->wait_for_output("ok\n")) << alice->err();
+  EXPECT_EQ(alice->out(), std::string(92, 'y') + "\nok\n");
+}
+
+TEST_F(ChatTest, AListenerWithASmallerLimitRefusesALargeLineAndTheCallerStopsTrying) {
+  auto alice = listen({"--max-message", "64"});
+  auto bob = call(listener_address());
+  ASSERT_TRUE(joined(*bob)) << bob->err();
+  bob->write_stdin(std::string(200, 'z') + "\n");
+  EXPECT_EQ(bob->wait(), 5) << bob->err();
+  EXPECT_THAT(bob->err(), HasSubstr("length above limit"));
+  EXPECT_THAT(bob->err(), Not(HasSubstr("reconnecting")));
+  EXPECT_EQ(alice->out(), "");
+  // The listener is still there for the next caller.
+  auto carol = call(listener_address(), {}, {}, "carol");
+  ASSERT_TRUE(joined(*carol)) << carol->err();
+  carol->write_stdin("small\n");
+  ASSERT_TRUE(alice->wait_for_output("small\n")) << alice->err();
+  carol->close_stdin();
+  EXPECT_EQ(carol->wait(), 0) << carol->err();
+}
+
 // Key mode: the listener admits the caller's key only with chat allowed; the
 // caller pins the listener's key.
 class ChatKeyModeTest : public ChatTest {
@@ -407,6 +483,40 @@ TEST_F(ChatTest, OnATerminalALineArrivingWhileOneTypesLeavesTheTypedLineIntact) 
   ASSERT_TRUE(wait_until([&] { return alice.exit_status().has_value(); })) << alice.screen();
   EXPECT_EQ(bob.exit_status(), 0) << bob.screen();
   EXPECT_EQ(alice.exit_status(), 0) << alice.screen();
+}
+
+// A peer that floods lines: the listener's screen keeps up with them, and the
+// line its user types while they pour in is taken and drawn at once.
+TEST_F(ChatTest, OnATerminalAFloodOfLinesDoesNotFreezeTheTypingLine) {
+  const std::uint16_t port = free_port();
+  Env e = env("listener");
+  e["LC_ALL"] = "C.UTF-8";
+  e["TERM"] = "xterm-256color";
+  Terminal alice(dir_, "alice", {"chat", "--listen", "127.0.0.1:" + std::to_string(port)}, e);
+  ASSERT_TRUE(alice.wait_for_screen("waiting for the peer")) << alice.screen();
+  constexpr int kLines = 30000;
+  {
+    std::ofstream out(dir_ + "/flood.txt");
+    for (int i = 1; i <= kLines; ++i) out << "flood line " << i << "\n";
+  }
+  auto bob = std::make_unique<Process>(
+      dir_, "flood",
+      std::vector<std::string>{"chat", "127.0.0.1:" + std::to_string(port), "--timeout", "120"},
+      env("caller"), true);
+  {
+    std::ifstream in(dir_ + "/flood.txt");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bob->write_stdin(all);
+  }
+  ASSERT_TRUE(alice.wait_for_screen("flood line ")) << alice.screen();
+  alice.type("typed during the flood", false);
+  ASSERT_TRUE(alice.wait_for_screen("> typed during the flood", 3s)) << alice.screen();
+  const std::string during = alice.screen();
+  EXPECT_THAT(during, Not(HasSubstr("flood line " + std::to_string(kLines) + "\n"))) << during;
+  bob->close_stdin();
+  EXPECT_EQ(bob->wait(120s), 0) << bob->err();
+  ASSERT_TRUE(alice.wait_for_screen("flood line " + std::to_string(kLines), 30s)) << alice.screen();
+  EXPECT_EQ(input_rows(alice.screen(), 1), "> typed during the flood\n") << alice.screen();
 }
 
 }  // namespace
