@@ -32,7 +32,7 @@ _signet_opts_get="-h --help $_signet_opts_channel --known-hosts --accept-new --s
 _signet_opts_ls="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --timeout"
 _signet_opts_chat="-h --help --listen $_signet_opts_channel --authorized-keys --add-keys
-  --require-psk --known-hosts --accept-new --server-key --timeout --log"
+  --require-psk --known-hosts --accept-new --server-key --timeout --log --files"
 _signet_opts_bench="-h --help $_signet_opts_channel --known-hosts --accept-new --server-key
   --size --messages --rr-messages --inflight --idle-connections --hold --connections --threads
   --timeout --receipt"

@@ -1,6 +1,11 @@
 #include "api/chat.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
 
 #include <deque>
 #include <unordered_map>
@@ -9,10 +14,13 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "api/file_service.hpp"
 #include "api/link_sink.hpp"
 #include "channel/psk_channel.hpp"  // channel::peer_error
 #include "crypto/primitives.hpp"
+#include "proto/file_frames.hpp"
 #include "util/encoding.hpp"
+#include "util/file.hpp"
 
 namespace signet {
 namespace {
@@ -22,19 +30,45 @@ constexpr auto kChatMessage = static_cast<std::uint8_t>(proto::Kind::chat_messag
 // Lines one side has open at once (the protocol allows 1024 operations);
 // more wait here for acknowledgements.
 constexpr std::size_t kMaxLinesInFlight = 256;
+// The most of a file one DATA frame carries.
+constexpr std::uint64_t kFileChunk = 64 * 1024;
+
+// Why a file was not stored, from its PUT's status and text. Chat never
+// replaces a file; the text for exists names the server's --force, which
+// has no meaning here.
+Error file_error(std::uint8_t status, std::string text) {
+  switch (static_cast<proto::FileStatus>(status)) {
+    case proto::FileStatus::exists:
+      return Error(Errc::exists, "a file of that name is already in the receiving folder");
+    case proto::FileStatus::no_space:
+      return Error(Errc::no_space, std::move(text));
+    case proto::FileStatus::not_verified:
+      return Error(Errc::not_verified, std::move(text));
+    default:
+      return Error(Errc::refused,
+                   std::string(proto::file_status_name(status)) + ": " + std::move(text));
+  }
+}
 
 }  // namespace
 
 // One connection's chat protocol. Its members run on the connection's
 // executor; what concerns the conversation goes to the endpoint on home.
 struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
-  Link(std::weak_ptr<ChatEndpoint> e, asio::any_io_executor h, net::Link& l, proto::Role role)
+  Link(std::weak_ptr<ChatEndpoint> e, asio::any_io_executor h, net::Link& l, proto::Role role,
+       std::shared_ptr<const FileServiceShared> folder)
       : endpoint(std::move(e)),
         home(std::move(h)),
         link(&l),
         executor(l.executor()),
         peer(l.peer()),
-        session(role, l.peer().protocol, l.peer().identity.authorize) {}
+        session(role, l.peer().protocol, l.peer().identity.authorize),
+        sink(l) {
+    if (folder) {
+      files = std::make_unique<FileOperations>(std::move(folder), session, l, sink);
+      session.observe_ends([this](const proto::Ended& end) { file_ended(end); });
+    }
+  }
 
   std::weak_ptr<ChatEndpoint> endpoint;
   asio::any_io_executor home;
@@ -51,6 +85,22 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   bool closed_reported = false;
   std::unordered_map<std::uint32_t, std::uint64_t> lines;     // open CHAT-MESSAGEs: op -> seq
   std::deque<std::pair<std::uint64_t, std::string>> waiting;  // not opened yet
+  LinkSink sink;
+  // Files the peer sends (/send): the receiving end of PUT, when this side
+  // takes files; the name and size of each, for the note when it ends.
+  std::unique_ptr<FileOperations> files;
+  std::unordered_map<std::uint32_t, std::pair<std::string, std::uint64_t>> receiving;
+  // Files this side sends: PUT operations, streamed within their credit.
+  struct Sending {
+    std::uint64_t id = 0;
+    util::UniqueFd fd;
+    std::uint64_t size = 0;
+    std::uint64_t sent = 0;
+    crypto::Sha256 hash;
+    bool finished = false;  // the digest and FIN are sent
+  };
+  std::unordered_map<std::uint32_t, Sending> sending;
+  util::Bytes chunk;  // the read buffer of the files being sent
 
   // Runs f(endpoint, this) on home, if the endpoint is still there.
   template <class F>
@@ -68,6 +118,15 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   }
 
   void closed(const Error& why) {
+    // While the connection is still there (FileOperations holds it): an
+    // upload cut off here is removed, never published.
+    files.reset();
+    for (auto& [op, f] : sending) {
+      to_home([id = f.id, why](ChatEndpoint& e, const std::shared_ptr<Link>&) {
+        if (e.events_.file_sent) e.events_.file_sent(id, why);
+      });
+    }
+    sending.clear();
     link = nullptr;
     if (closed_reported) return;
     closed_reported = true;
@@ -87,7 +146,6 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   }
 
   Result<void> cancel(std::uint32_t op, const Error& why) {
-    LinkSink sink(*link);
     return session.cancel(
         op, {wire::error_code_for(why), why.detail.empty() ? why.message() : why.detail}, sink);
   }
@@ -117,7 +175,6 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   }
 
   void open_join(const proto::ConversationId& id, std::uint64_t shown) {
-    LinkSink sink(*link);
     const auto body = proto::encode_chat_join({id, shown});
     auto op = session.open(kChat, body, true, sink);
     if (!op) {
@@ -129,7 +186,6 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   }
 
   void reply_join(std::uint32_t op, std::uint64_t shown) {
-    LinkSink sink(*link);
     const auto text = proto::encode_chat_joined(shown);
     if (auto r = session.reply(op, 0, text, sink); !r) return close(r.error());
     joined = true;
@@ -147,7 +203,6 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
 
   // Opens the lines waiting, as many as may be open at once.
   void pump() {
-    LinkSink sink(*link);
     while (!waiting.empty() && lines.size() < kMaxLinesInFlight) {
       const auto& [seq, text] = waiting.front();
       const auto header = proto::chat_message_header(seq);
@@ -171,11 +226,91 @@ struct ChatEndpoint::Link : std::enable_shared_from_this<ChatEndpoint::Link> {
   }
 
   void ack(std::uint32_t op) {
-    LinkSink sink(*link);
     if (auto r = session.reply(op, 0, {}, sink); !r) close(r.error());
   }
 
   void refuse_line(std::uint32_t op, const Error& why) { (void)cancel(op, why); }
+
+  void file_ended(const proto::Ended& e) {
+    const auto it = receiving.find(e.op);
+    if (it == receiving.end()) return;
+    auto [name, size] = std::move(it->second);
+    receiving.erase(it);
+    Result<std::string> outcome = std::string(util::as_chars(e.text));
+    if (e.how != proto::Ended::How::replied) {
+      outcome = Error(Errc::cancelled, std::string(util::as_chars(e.text)));
+    } else if (e.status != 0) {
+      outcome = file_error(e.status, std::string(util::as_chars(e.text)));
+    }
+    to_home([name, size, outcome](ChatEndpoint& ep, const std::shared_ptr<Link>&) {
+      if (ep.events_.file_received) ep.events_.file_received(name, size, outcome);
+    });
+  }
+
+  void start_file(std::uint64_t id, util::UniqueFd fd, const proto::PutRequest& request) {
+    const util::Bytes body = proto::encode(request);
+    auto op = session.open(static_cast<std::uint8_t>(proto::Kind::put), body, false, sink);
+    if (!op) {
+      to_home([id, why = op.error()](ChatEndpoint& e, const std::shared_ptr<Link>&) {
+        if (e.events_.file_sent) e.events_.file_sent(id, why);
+      });
+      return;
+    }
+    Sending& f = sending[*op];
+    f.id = id;
+    f.fd = std::move(fd);
+    f.size = request.size;
+    pump_files();
+  }
+
+  // Sends what the credit of each file being sent allows: its bytes, then
+  // its SHA-256 with FIN.
+  void pump_files() {
+    for (auto& [op, f] : sending) {
+      while (!f.finished && link != nullptr) {
+        const std::uint32_t window = session.send_window(op);
+        if (f.sent == f.size) {
+          if (window < proto::kDigestSize) break;
+          const auto digest = f.hash.finish();
+          if (auto r = session.send_data(op, digest, true, sink); !r) return close(r.error());
+          f.finished = true;
+          f.fd.reset();
+          break;
+        }
+        const std::uint64_t room = std::min<std::uint64_t>(
+            {window, kFileChunk, link->max_send_payload() - proto::kDataHeaderSize});
+        const std::size_t n = static_cast<std::size_t>(std::min(room, f.size - f.sent));
+        if (n == 0) break;
+        chunk.resize(n);
+        const ssize_t got = ::pread(f.fd.get(), chunk.data(), n, static_cast<off_t>(f.sent));
+        if (got != static_cast<ssize_t>(n)) {
+          const Error why(Errc::io, got < 0
+                                        ? std::string(std::strerror(errno))
+                                        : std::string("the file became shorter while it was sent"));
+          (void)session.cancel(op, {wire::ErrorCode::internal, why.detail}, sink);
+          f.finished = true;
+          to_home([id = f.id, why](ChatEndpoint& e, const std::shared_ptr<Link>&) {
+            if (e.events_.file_sent) e.events_.file_sent(id, why);
+          });
+          break;
+        }
+        f.hash.update(chunk);
+        if (auto r = session.send_data(op, chunk, false, sink); !r) return close(r.error());
+        f.sent += n;
+      }
+    }
+  }
+
+  // The answer to a file this side sent: its REPLY or CANCEL.
+  void file_answered(std::uint32_t op, Result<std::string> outcome) {
+    const auto it = sending.find(op);
+    if (it == sending.end()) return;
+    const std::uint64_t id = it->second.id;
+    sending.erase(it);
+    to_home([id, outcome](ChatEndpoint& e, const std::shared_ptr<Link>&) {
+      if (e.events_.file_sent) e.events_.file_sent(id, outcome);
+    });
+  }
 
   Result<void> take_opened(const proto::Opened& o);
   Result<void> take_answered(const proto::Answered& a);
@@ -198,6 +333,19 @@ class ChatApplication final : public net::Application {
 }  // namespace
 
 Result<void> ChatEndpoint::Link::take_opened(const proto::Opened& o) {
+  if (o.kind == static_cast<std::uint8_t>(proto::Kind::put)) {
+    if (!files) {
+      return cancel(o.op, Error(Errc::unsupported_operation,
+                                "the peer takes no files (signet chat --files DIR does)"));
+    }
+    if (!joined) {
+      return cancel(o.op, Error(Errc::not_authorized, "a file before the CHAT was answered"));
+    }
+    if (auto request = proto::decode_put(o.body)) {
+      receiving[o.op] = {request->name, request->size};
+    }
+    return files->opened(o);
+  }
   if (!o.fin) {
     return cancel(o.op, Error(Errc::malformed, "a chat operation is one OPEN frame with FIN"));
   }
@@ -238,6 +386,15 @@ Result<void> ChatEndpoint::Link::take_opened(const proto::Opened& o) {
 }
 
 Result<void> ChatEndpoint::Link::take_answered(const proto::Answered& a) {
+  if (sending.contains(a.op)) {
+    const std::string text(util::as_chars(a.text));
+    if (a.status == 0) {
+      file_answered(a.op, text);
+    } else {
+      file_answered(a.op, file_error(a.status, text));
+    }
+    return {};
+  }
   if (a.op == join_op) {
     if (a.status != 0) return Error(Errc::malformed, "CHAT answered with a non-zero status");
     auto shown = proto::decode_chat_joined(a.text);
@@ -265,6 +422,8 @@ Result<void> ChatEndpoint::Link::take_answered(const proto::Answered& a) {
 
 void ChatEndpoint::Link::take_cancelled(const proto::Cancelled& c) {
   const Error why = channel::peer_error(c.error);
+  if (sending.contains(c.op)) return file_answered(c.op, why);
+  if (files && files->forget(c.op)) return;
   if (c.op == join_op) {
     to_home([why](ChatEndpoint& e, const std::shared_ptr<Link>& l) { e.on_refused(l, why); });
     close(why);
@@ -285,7 +444,7 @@ void ChatEndpoint::Link::take_cancelled(const proto::Cancelled& c) {
 asio::awaitable<Result<void>> ChatEndpoint::Link::receive() {
   if (detached) co_return Error(Errc::peer_closed, "replaced by another connection");
   auto self = shared_from_this();  // the frames may end the connection
-  LinkSink sink(*link);
+  bool grown = false;              // credit for the files being sent
   for (;;) {
     if (link == nullptr || detached) co_return Error(Errc::peer_closed, "connection let go");
     auto f = link->next_frame();
@@ -303,9 +462,19 @@ asio::awaitable<Result<void>> ChatEndpoint::Link::receive() {
     } else if (const auto* refused = std::get_if<proto::Refused>(&**event)) {
       const Error why = refused->why;
       to_home([why](ChatEndpoint& e, const std::shared_ptr<Link>& l) { e.on_error(l, why); });
+    } else if (const auto* d = std::get_if<proto::Received>(&**event)) {
+      // DATA comes only on a file (every chat OPEN has FIN).
+      if (files) {
+        if (auto r = files->received(*d); !r) co_return r.error();
+      }
+    } else if (std::holds_alternative<proto::WindowGrown>(**event)) {
+      grown = true;
     }
-    // DATA cannot come (every chat OPEN has FIN); WINDOW: nothing to do.
   }
+  if (files && link != nullptr) {
+    if (auto c = files->commit(); !c) co_return c.error();
+  }
+  if (grown) pump_files();
   if (link != nullptr && link->queued() >= net::kOutputHighWater) {
     if (auto d = co_await link->drained(); !d) co_return d.error();
   }
@@ -331,14 +500,17 @@ ChatEndpoint::ChatEndpoint(asio::any_io_executor home, Side side, ChatEvents eve
 net::ApplicationFactory ChatEndpoint::application() {
   return
       [weak = weak_from_this(), home = home_](net::Link& l) -> std::unique_ptr<net::Application> {
-        auto link = std::make_shared<Link>(weak, home, l, proto::Role::server);
+        auto ep = weak.lock();
+        auto link =
+            std::make_shared<Link>(weak, home, l, proto::Role::server, ep ? ep->files_ : nullptr);
         return std::make_unique<ChatApplication>(std::move(link));
       };
 }
 
 void ChatEndpoint::attach(std::shared_ptr<net::Connection> connection,
                           std::chrono::milliseconds ack_timeout) {
-  auto link = std::make_shared<Link>(weak_from_this(), home_, *connection, proto::Role::client);
+  auto link =
+      std::make_shared<Link>(weak_from_this(), home_, *connection, proto::Role::client, files_);
   link->connection = connection;
   link->ack_timeout = ack_timeout;
   connection->on_close([weak = std::weak_ptr<Link>(link)](const Error& why) {
@@ -356,6 +528,30 @@ std::uint64_t ChatEndpoint::say(std::string text) {
   const std::uint64_t seq = conversation_.add(std::move(text));
   if (joined()) send_unsent();
   return seq;
+}
+
+Result<std::uint64_t> ChatEndpoint::send_file(const std::string& path) {
+  if (!joined()) return Error(Errc::unsupported_operation, "not connected to the peer");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return Error(Errc::io, path + ": " + std::strerror(errno));
+  util::UniqueFd file(fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return Error(Errc::io, path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) return Error(Errc::io, path + ": not a regular file");
+  proto::PutRequest request;
+  request.size = static_cast<std::uint64_t>(st.st_size);
+  request.mode = static_cast<std::uint32_t>(st.st_mode) & 0777;
+  request.mtime = st.st_mtime;
+  const auto slash = path.find_last_of('/');
+  request.name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (request.name.empty() || request.name == "." || request.name == "..") {
+    return Error(Errc::io, path + ": not a file name");
+  }
+  const std::uint64_t id = next_file_id_++;
+  current_->on_link([id, f = std::make_shared<util::UniqueFd>(std::move(file)), request](Link& l) {
+    l.start_file(id, std::move(*f), request);
+  });
+  return id;
 }
 
 void ChatEndpoint::hang_up() {

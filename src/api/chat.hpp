@@ -29,6 +29,7 @@
 
 #include <chrono>
 
+#include "api/file_service.hpp"
 #include "net/client.hpp"
 #include "net/link.hpp"
 #include "proto/chat.hpp"
@@ -64,6 +65,13 @@ struct ChatEvents {
   // The peer sent something refused (a line out of order, a line before
   // its CHAT, ...). Never shown as a line.
   std::function<void(const Error& why)> error;
+  // A file this side sent (send_file) has been answered: the SHA-256 (hex)
+  // the peer verified and stored it with, or why not.
+  std::function<void(std::uint64_t id, const Result<std::string>& sha256)> file_sent;
+  // A file the peer sent has ended: stored (its SHA-256, hex) or not.
+  std::function<void(const std::string& name, std::uint64_t size,
+                     const Result<std::string>& sha256)>
+      file_received;
 };
 
 class ChatEndpoint : public std::enable_shared_from_this<ChatEndpoint> {
@@ -86,6 +94,16 @@ class ChatEndpoint : public std::enable_shared_from_this<ChatEndpoint> {
   // Writes a line (UTF-8, within the connection's message limit): sent now
   // when a connection has joined, else when one does. Returns its seq.
   std::uint64_t say(std::string text);
+  // Takes the files the peer sends (PUT operations) into this folder, as a
+  // server's --files does: published whole and verified, never replacing a
+  // file. Without it they are cancelled (unsupported_operation). Call
+  // before any connection.
+  void accept_files(std::shared_ptr<const FileServiceShared> folder) { files_ = std::move(folder); }
+  // Sends a regular file (its last name component as its name) on the
+  // joined connection; returns its id for file_sent. Fails when no
+  // connection has joined, or the file cannot be opened.
+  Result<std::uint64_t> send_file(const std::string& path);
+
   // Lines written and not yet shown by the peer.
   std::size_t unacknowledged() const noexcept { return conversation_.unacknowledged(); }
   // Whether a connection has joined and is up.
@@ -122,6 +140,8 @@ class ChatEndpoint : public std::enable_shared_from_this<ChatEndpoint> {
   std::shared_ptr<Link> current_;
   bool joined_ = false;
   bool ever_joined_ = false;
+  std::shared_ptr<const FileServiceShared> files_;
+  std::uint64_t next_file_id_ = 1;
 };
 
 }  // namespace signet

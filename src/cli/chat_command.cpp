@@ -29,6 +29,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "api/chat.hpp"
+#include "api/message_service.hpp"  // serve_files
 #include "cli/chat_screen.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -47,7 +48,8 @@ struct ChatArgs {
   std::string listen;  // --listen HOST:PORT
   ChannelOptions channel;
   double timeout = 30;
-  std::string log;  // --log FILE
+  std::string log;    // --log FILE
+  std::string files;  // --files DIR: where the files the peer sends go
 };
 
 // A receive limit bounds what follows the operation header: a line's seq
@@ -128,6 +130,7 @@ class Chat {
   std::optional<net::HostPort> peer_address_;
   util::UniqueFd log_fd_;
   std::map<std::uint64_t, std::size_t> screen_lines_;  // my seq -> ChatScreen line id
+  std::map<std::uint64_t, std::string> files_sent_;    // send_file id -> the path
   std::size_t max_line_ = 0;
   std::chrono::milliseconds backoff_{500};
   asio::steady_timer reconnect_{ctx_};
@@ -209,14 +212,23 @@ void Chat::typed(std::string line) {
 
 void Chat::command(const std::string& line) {
   if (line == "/quit" || line == "/q") return end_of_input();
+  if (line.rfind("/send ", 0) == 0) {
+    const std::string path = line.substr(6);
+    auto id = endpoint_->send_file(path);
+    if (!id) return error("/send: " + id.error().message());
+    files_sent_[*id] = path;
+    notice("sending " + path + " …");
+    return;
+  }
   if (line == "/whois") {
     notice(endpoint_->peer() ? whois(*endpoint_->peer()) : "nobody has joined yet");
     return;
   }
   if (line == "/help") {
     notice(
-        "type a line and press Enter to send it; /whois shows who the peer is; /quit or "
-        "Ctrl-D ends the conversation; a line starting with / is sent by typing //");
+        "type a line and press Enter to send it; /whois shows who the peer is; /send FILE "
+        "sends a file (the peer must have started with --files DIR); /quit or Ctrl-D ends "
+        "the conversation; a line starting with / is sent by typing //");
     notice(
         "marks: · sent, ✓ delivered (the peer's program verified and showed it), … waiting "
         "for a connection, ✗ not delivered");
@@ -330,6 +342,25 @@ ChatEvents Chat::events() {
           " line(s) to the previous peer will not be delivered: a new conversation began");
   };
   e.error = [this](const Error& why) { error(why.message()); };
+  e.file_sent = [this](std::uint64_t id, const Result<std::string>& sha256) {
+    const auto it = files_sent_.find(id);
+    const std::string path = it == files_sent_.end() ? "a file" : it->second;
+    if (it != files_sent_.end()) files_sent_.erase(it);
+    if (sha256) {
+      notice("sent " + path + ": the peer verified and stored it, sha256 " + *sha256 + " ✓");
+    } else {
+      error(path + " was not sent: " + sha256.error().message());
+    }
+  };
+  e.file_received = [this](const std::string& name, std::uint64_t size,
+                           const Result<std::string>& sha256) {
+    if (sha256) {
+      notice("received " + name + " (" + std::to_string(size) + " bytes) into " + args_.files +
+             ", sha256 " + *sha256);
+    } else {
+      error("the file " + name + " from the peer was not stored: " + sha256.error().message());
+    }
+  };
   return e;
 }
 
@@ -386,10 +417,20 @@ int Chat::run() {
   signals.async_wait([this](const std::error_code& ec, int) {
     if (!ec) finish(endpoint_->unacknowledged() == 0 ? kExitOk : kExitFailure);
   });
+  std::shared_ptr<const FileServiceShared> folder;
+  if (!args_.files.empty()) {
+    auto f = serve_files({args_.files});
+    if (!f) {
+      print_error("--files " + args_.files + ": " + f.error().message());
+      return kExitUsage;
+    }
+    folder = std::move(*f);
+  }
   const bool listening = !args_.listen.empty();
   endpoint_ = ChatEndpoint::make(
       ctx_.get_executor(), listening ? ChatEndpoint::Side::listener : ChatEndpoint::Side::caller,
       events());
+  if (folder) endpoint_->accept_files(std::move(folder));
   if (listening) {
     auto listen = net::parse_host_port(args_.listen);
     if (!listen) {
@@ -493,6 +534,10 @@ void add_chat_command(CLI::App& app, Action& action) {
                      "the end for lines not yet acknowledged (default 30)");
   c->add_option("--log", args->log, "Append the conversation, with times, to FILE")
       ->type_name("FILE");
+  c->add_option("--files", args->files,
+                "Take the files the peer sends (/send FILE) into DIR: each verified, "
+                "published whole, never replacing a file")
+      ->type_name("DIR");
   c->callback([args, &action] { action = [args] { return run_chat(*args); }; });
 }
 

@@ -519,5 +519,52 @@ TEST_F(ChatTest, OnATerminalAFloodOfLinesDoesNotFreezeTheTypingLine) {
   EXPECT_EQ(input_rows(alice.screen(), 1), "> typed during the flood\n") << alice.screen();
 }
 
+// /send FILE: the file goes over the conversation's connection, is verified
+// and stored whole in the receiver's --files folder, never replacing one;
+// a peer without --files refuses it.
+TEST_F(ChatTest, OnATerminalSendFileStoresItVerifiedInThePeersFolder) {
+  const std::uint16_t port = free_port();
+  const std::string inbox = dir_ + "/inbox";
+  fs::create_directories(inbox);
+  std::string content(300000, '\0');
+  for (std::size_t i = 0; i < content.size(); ++i) {
+    content[i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  const std::string file = dir_ + "/report.bin";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << content;
+  }
+  Env e = env("listener");
+  e["LC_ALL"] = "C.UTF-8";
+  e["TERM"] = "xterm-256color";
+  Terminal alice(dir_, "alice",
+                 {"chat", "--listen", "127.0.0.1:" + std::to_string(port), "--files", inbox}, e);
+  ASSERT_TRUE(alice.wait_for_screen("waiting for the peer")) << alice.screen();
+  Env b = env("caller");
+  b["LC_ALL"] = "C.UTF-8";
+  b["TERM"] = "xterm-256color";
+  Terminal bob(dir_, "bob", {"chat", "127.0.0.1:" + std::to_string(port)}, b);
+  ASSERT_TRUE(bob.wait_for_screen("joined by")) << bob.screen();
+
+  bob.type("/send " + file);
+  ASSERT_TRUE(bob.wait_for_screen("the peer verified and stored it")) << bob.screen();
+  ASSERT_TRUE(alice.wait_for_screen("received report.bin (300000 bytes)")) << alice.screen();
+  EXPECT_EQ(read_file(inbox + "/report.bin"), content);
+  // Nothing else in the folder: no part left behind.
+  EXPECT_EQ(std::distance(fs::directory_iterator(inbox), fs::directory_iterator{}), 1);
+
+  bob.type("/send " + file);
+  ASSERT_TRUE(bob.wait_for_screen("already in the receiving folder")) << bob.screen();
+  EXPECT_EQ(read_file(inbox + "/report.bin"), content);
+
+  alice.type("/send " + file);
+  ASSERT_TRUE(alice.wait_for_screen("the peer takes no files")) << alice.screen();
+  bob.type("/quit");
+  alice.type("/quit");
+  ASSERT_TRUE(wait_until([&] { return bob.exit_status().has_value(); })) << bob.screen();
+  EXPECT_EQ(bob.exit_status(), 0) << bob.screen();
+}
+
 }  // namespace
 }  // namespace signet::testing
