@@ -442,11 +442,12 @@ void ChatEndpoint::Link::take_cancelled(const proto::Cancelled& c) {
 }
 
 asio::awaitable<Result<void>> ChatEndpoint::Link::receive() {
-  if (detached) co_return Error(Errc::peer_closed, "replaced by another connection");
+  if (detached) co_return Error(Errc::peer_closed, "the conversation let this connection go");
   auto self = shared_from_this();  // the frames may end the connection
   bool grown = false;              // credit for the files being sent
   for (;;) {
-    if (link == nullptr || detached) co_return Error(Errc::peer_closed, "connection let go");
+    if (link == nullptr || detached)
+      co_return Error(Errc::peer_closed, "the conversation let this connection go");
     auto f = link->next_frame();
     if (!f) co_return f.error();
     if (!f->has_value()) break;

@@ -8,9 +8,11 @@
 // conversation and each line the peer writes is printed, escaped, on
 // standard output, with what happens to the connection on standard error.
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <csignal>
 #include <cstring>
@@ -126,6 +128,8 @@ class Chat {
   std::shared_ptr<ChatEndpoint> endpoint_;
   std::unique_ptr<net::Server> server_;
   std::thread server_thread_;
+  std::thread reader_;  // standard input, not on a terminal
+  std::atomic<bool> stop_reading_{false};
   std::optional<ClientMode> client_mode_;
   std::optional<net::HostPort> peer_address_;
   util::UniqueFd log_fd_;
@@ -270,15 +274,35 @@ void Chat::finish(int status) {
 }
 
 // Not a terminal: a thread reads lines (a file, a pipe: what epoll may not
-// watch) and hands each to the chat's thread.
+// watch) and hands each to the chat's thread. It looks at stop_reading_
+// between reads, so run() can join it before the chat is gone.
 void Chat::read_stdin_lines() {
-  std::thread([this] {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      asio::post(ctx_, [this, l = std::move(line)]() mutable { typed(std::move(l)); });
+  reader_ = std::thread([this] {
+    std::string pending;
+    char buf[65536];
+    for (;;) {
+      pollfd p{STDIN_FILENO, POLLIN, 0};
+      const int ready = ::poll(&p, 1, 200);
+      if (stop_reading_) return;
+      if (ready < 0 && errno != EINTR) break;
+      if (ready <= 0) continue;
+      const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (n <= 0) break;
+      pending.append(buf, static_cast<std::size_t>(n));
+      std::size_t start = 0;
+      for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
+        asio::post(
+            ctx_, [this, l = pending.substr(start, nl - start)]() mutable { typed(std::move(l)); });
+        start = nl + 1;
+      }
+      pending.erase(0, start);
+    }
+    if (!pending.empty()) {
+      asio::post(ctx_, [this, l = std::move(pending)]() mutable { typed(std::move(l)); });
     }
     asio::post(ctx_, [this] { end_of_input(); });
-  }).detach();
+  });
 }
 
 void Chat::watch_terminal() {
@@ -501,6 +525,8 @@ int Chat::run() {
     read_stdin_lines();
   }
   if (!done_) ctx_.run();
+  stop_reading_ = true;
+  if (reader_.joinable()) reader_.join();
   screen_.reset();  // the terminal as it was, before anything more is printed
   if (server_) {
     server_->stop();
